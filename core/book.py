@@ -110,6 +110,17 @@ def empty_frame(kind: str) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
+class Story:
+    """A fact planted in a sample book that the monitor must catch."""
+
+    kind: str  # churned_top_account | activity_cliff | overloaded_after_departure | stalled_bookings
+    territory_id: str
+    text: str
+    rep_id: str | None = None
+    account_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Book:
     """A whole or partial book of business. Frames use the column names of ``SPECS``."""
 
@@ -120,7 +131,7 @@ class Book:
     opportunities: pd.DataFrame = field(default_factory=lambda: empty_frame("opportunities"))
     quotas: pd.DataFrame = field(default_factory=lambda: empty_frame("quotas"))
     as_of: date | None = None  # the day the book describes (sample books); None for imports
-    stories: tuple[str, ...] = ()  # planted stories a monitor must catch (sample books)
+    stories: tuple[Story, ...] = ()  # planted stories a monitor must catch (sample books)
 
     def frames(self) -> dict[str, pd.DataFrame]:
         return {kind: getattr(self, kind) for kind in SPECS}

