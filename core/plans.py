@@ -1,0 +1,172 @@
+"""Rebalance plans: draft -> approved -> applied, with the audit log and a CRM-ready export.
+
+A plan stores the scenario (TOML), the solver result (JSON) and a fingerprint of every account's
+assignment when it was computed. Applying is one transaction and is refused when any assignment
+changed since (the plan's before/after numbers would no longer be true); it moves the accounts,
+stamps ``last_moved_at`` (the cooldown starts) and writes one AssignmentHistory row per move.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from core.db import session_scope
+from core.models import Account, AssignmentHistory, PlanMove, RebalancePlan, Rep, Territory, utcnow
+from core.spreadsheet import safe_for_spreadsheet
+
+
+class PlanError(Exception):
+    """A plan action that cannot be done, with the reason in words."""
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    id: int
+    name: str
+    status: str
+    created_at: str
+    moves: int
+    gap: float | None
+    solver_status: str
+
+
+def assignments_fingerprint(engine: Engine) -> str:
+    """A hash of every (account, territory) pair: changes when any account changes hands."""
+    with engine.connect() as connection:
+        rows = connection.execute(select(Account.id, Account.territory_id).order_by(Account.id)).all()
+    digest = hashlib.sha256()
+    for account_id, territory_id in rows:
+        digest.update(f"{account_id}:{territory_id};".encode())
+    return digest.hexdigest()
+
+
+def save_plan(engine: Engine, *, name: str, scenario_toml: str, result: dict, fingerprint: str,
+              created_by: str | None = None) -> int:
+    """Store a solver result as a draft plan. ``result`` is the solver's JSON dict (external ids)."""
+    with session_scope(engine) as session:
+        accounts = _ids(session, Account)
+        territories = _ids(session, Territory)
+        plan = RebalancePlan(name=name, scenario=scenario_toml, result=json.dumps(result, default=str),
+                             assignments_fingerprint=fingerprint, created_by=created_by,
+                             solver_status=str(result.get("status", "")), objective=result.get("objective"),
+                             gap=result.get("gap"), moves_count=len(result.get("moves", [])))
+        session.add(plan)
+        session.flush()
+        for move in result.get("moves", []):
+            session.add(PlanMove(plan_id=plan.id, account_id=accounts[move["account"]],
+                                 from_territory_id=territories.get(move["from"]),
+                                 to_territory_id=territories[move["to"]], reason=move.get("reason", ""),
+                                 risks=",".join(move.get("risks", []))))
+        return int(plan.id or 0)
+
+
+def _ids(session: Session, model: type) -> dict[str, int]:
+    return {external: id_ for id_, external in session.execute(select(model.id, model.external_id)).all()}
+
+
+def list_plans(engine: Engine) -> list[PlanSummary]:
+    with session_scope(engine) as session:
+        plans = session.execute(select(RebalancePlan).order_by(RebalancePlan.id.desc())).scalars().all()
+        return [PlanSummary(p.id or 0, p.name, p.status, f"{p.created_at:%Y-%m-%d %H:%M}", p.moves_count, p.gap,
+                            p.solver_status) for p in plans]
+
+
+def get_plan(engine: Engine, plan_id: int) -> RebalancePlan:
+    with session_scope(engine) as session:
+        plan = session.get(RebalancePlan, plan_id)
+        if plan is None:
+            raise PlanError(f"there is no plan {plan_id}")
+        return plan
+
+
+def approve_plan(engine: Engine, plan_id: int, *, approver: str) -> None:
+    with session_scope(engine) as session:
+        plan = _plan_for_update(session, plan_id)
+        if plan.status != "draft":
+            raise PlanError(f"plan {plan_id} is {plan.status}; only a draft can be approved")
+        plan.status, plan.approved_by, plan.approved_at = "approved", approver, utcnow()
+
+
+def discard_plan(engine: Engine, plan_id: int) -> None:
+    with session_scope(engine) as session:
+        plan = _plan_for_update(session, plan_id)
+        if plan.status == "applied":
+            raise PlanError(f"plan {plan_id} is applied; it cannot be discarded")
+        plan.status = "discarded"
+
+
+def apply_plan(engine: Engine, plan_id: int, *, actor: str, effective_date: date | None = None) -> int:
+    """Move the plan's accounts in one transaction; returns the number of accounts moved.
+
+    Refused unless the plan is approved and no assignment changed since it was computed.
+    """
+    effective_date = effective_date or date.today()
+    current = assignments_fingerprint(engine)
+    with session_scope(engine) as session:
+        plan = _plan_for_update(session, plan_id)
+        if plan.status != "approved":
+            raise PlanError(f"plan {plan_id} is {plan.status}; approve it before applying")
+        moves = session.execute(select(PlanMove).where(PlanMove.plan_id == plan_id)).scalars().all()
+        _check_unchanged(session, plan, moves, current)
+        for move in moves:
+            account = session.get(Account, move.account_id)
+            assert account is not None  # foreign key
+            account.territory_id = move.to_territory_id
+            account.last_moved_at = effective_date
+            account.owned_since = effective_date
+            session.add(AssignmentHistory(account_id=move.account_id, from_territory_id=move.from_territory_id,
+                                          to_territory_id=move.to_territory_id, effective_date=effective_date,
+                                          source="plan", plan_id=plan_id, actor=actor, note=move.reason))
+        plan.status, plan.applied_by, plan.applied_at = "applied", actor, utcnow()
+        plan.effective_date = effective_date
+        return len(moves)
+
+
+def _check_unchanged(session: Session, plan: RebalancePlan, moves: list[PlanMove], current: str) -> None:
+    if current == plan.assignments_fingerprint:
+        return
+    changed = [m for m in moves if (session.get(Account, m.account_id) or Account()).territory_id
+               != m.from_territory_id]
+    detail = (f"{len(changed)} of its {len(moves)} accounts changed territory since" if changed
+              else "other accounts changed territory since, so its before/after numbers no longer hold")
+    raise PlanError(f"plan {plan.id} was computed on assignments that have changed: {detail}. "
+                    "Run the optimizer again on today's book.")
+
+
+def _plan_for_update(session: Session, plan_id: int) -> RebalancePlan:
+    plan = session.get(RebalancePlan, plan_id)
+    if plan is None:
+        raise PlanError(f"there is no plan {plan_id}")
+    return plan
+
+
+def plan_export(engine: Engine, plan_id: int, *, effective_date: date | None = None) -> pd.DataFrame:
+    """The CRM-ready moves: account id, name, old owner, new owner, effective date, reason (formula-safe)."""
+    plan = get_plan(engine, plan_id)
+    day = plan.effective_date or effective_date or date.today()
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(Account.external_id, Account.name, PlanMove.from_territory_id, PlanMove.to_territory_id,
+                   PlanMove.reason, PlanMove.risks)
+            .join(Account, Account.id == PlanMove.account_id).where(PlanMove.plan_id == plan_id)
+            .order_by(Account.external_id)).all()
+        owners = {tid: (rep_ext, rep_name) for tid, rep_ext, rep_name in connection.execute(
+            select(Territory.id, Rep.external_id, Rep.name).join(Rep, Rep.id == Territory.owner_rep_id,
+                                                                  isouter=True)).all()}
+    frame = pd.DataFrame([{
+        "account_id": ext, "account_name": name,
+        "old_owner_id": owners.get(old, (None, None))[0], "old_owner": owners.get(old, (None, None))[1],
+        "new_owner_id": owners.get(new, (None, None))[0], "new_owner": owners.get(new, (None, None))[1],
+        "effective_date": day.isoformat(), "reason": reason, "risks": risks,
+    } for ext, name, old, new, reason, risks in rows], columns=[
+        "account_id", "account_name", "old_owner_id", "old_owner", "new_owner_id", "new_owner", "effective_date",
+        "reason", "risks"])
+    return safe_for_spreadsheet(frame)
