@@ -1,7 +1,7 @@
 """SQLModel tables for every entity of DESIGN.md.
 
 Conventions: integer surrogate keys; ``external_id`` is the CRM's id (unique, what imports upsert
-by and what CSV exports print); dates are ``date``; timestamps are naive UTC ``datetime``; money is
+by and what CSV exports print); dates are ``date``; timestamps are timezone-aware UTC ``datetime``; money is
 float dollars. Indexes sit on what the dashboard filters by (territory, state, industry, segment,
 snapshot date, month). Schema changes go through Alembic (core/migrations).
 """
@@ -15,7 +15,8 @@ from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Now, timezone-aware in UTC (SQLModel stores aware datetimes and returns them in UTC)."""
+    return datetime.now(UTC)
 
 
 class Rep(SQLModel, table=True):
