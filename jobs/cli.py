@@ -270,5 +270,64 @@ def run(
     raise typer.Exit(launch(db or get_settings().database_url, port=port, sample=sample, headless=headless))
 
 
+# --- alerts -----------------------------------------------------------------------------------------
+alerts_app = typer.Typer(help="Alert rules, episodes and email.", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.command("list")
+def alerts_list(db: DbOption = None) -> None:
+    """The rules (threshold, severity, scope, recipients, re-notify interval, on/off) and open episodes."""
+    from jobs.alerts import alert_overview
+
+    engine = _engine(db)
+    upgrade_schema(engine)
+    typer.echo(alert_overview(engine))
+
+
+@alerts_app.command("set")
+def alerts_set(
+    key: Annotated[str, typer.Argument(help="Rule key, as `territory alerts list` prints it.")],
+    db: DbOption = None,
+    threshold: Annotated[float | None, typer.Option(help="New threshold, in the rule's units.")] = None,
+    severity: Annotated[str | None, typer.Option(help="info, warning or critical.")] = None,
+    scope: Annotated[str | None, typer.Option(help="territory or team.")] = None,
+    recipients: Annotated[str | None, typer.Option(help="Comma-separated addresses ('' for the default list).")]
+    = None,
+    renotify_hours: Annotated[float | None, typer.Option(help="Hours before an open episode notifies again.")]
+    = None,
+    enabled: Annotated[bool | None, typer.Option("--enable/--disable", help="Turn the rule on or off.")] = None,
+) -> None:
+    """Edit one alert rule."""
+    from jobs.alerts import RuleEditError, edit_rule
+
+    engine = _engine(db)
+    upgrade_schema(engine)
+    try:
+        rule = edit_rule(engine, key, threshold=threshold, severity=severity, scope=scope, recipients=recipients,
+                         renotify_hours=renotify_hours, enabled=enabled)
+    except RuleEditError as error:
+        fail(str(error))
+    typer.echo(f"updated: {rule}")
+
+
+@alerts_app.command("test-email")
+def alerts_test_email(to: Annotated[str | None, typer.Option(help="Recipient (default: the alert list).")] = None
+                      ) -> None:
+    """Send a test email through the configured SMTP server."""
+    from core.alerts import send_test_email
+
+    settings = get_settings()
+    if not settings.smtp_host:
+        fail("no SMTP host configured (TERRITORY_SMTP_HOST): alert emails go to the outbox on the Alerts page")
+    recipients = [to] if to else settings.recipients
+    for recipient in recipients:
+        try:
+            send_test_email(settings, recipient)
+        except OSError as error:
+            fail(f"could not send to {recipient} through {settings.smtp_host}:{settings.smtp_port}: {error}")
+        typer.echo(f"sent a test email to {recipient}")
+
+
 def main() -> None:  # pragma: no cover - console entry point alias
     app()

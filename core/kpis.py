@@ -1,0 +1,667 @@
+"""Per-territory and team KPIs at a snapshot date: DESIGN.md "Definitions", vectorised pandas.
+
+``compute_kpis(inputs, as_of=d)`` is pure (no database): it takes frames keyed by integer DB ids
+and returns one row per territory with exactly the ``TerritoryKpi`` columns and a dict with the
+``TeamKpi`` columns. Every per-territory KPI is a function ``KpiContext -> Series`` registered by
+name in ``KPIS``; ``docs/kpis.md`` walks through each definition with a worked example.
+
+Choices (where DESIGN.md leaves room):
+
+* **As-of.** Only what was known at ``as_of`` counts, so an old date recomputes the past:
+  revenue months strictly before ``as_of``'s month; activities with ``occurred_on <= as_of``;
+  opportunities with ``created_on <= as_of``. An opportunity is *won at d* when its status is won
+  and ``close_date <= d`` (the close date of a closed deal is the day it closed) and *open at d*
+  when it is open today, or was closed after d. Amounts and stages as they are today (no history).
+  The account-to-territory assignment, owners, potential and forecasts are taken as given: pass
+  the book as it stood to recompute an old assignment.
+* **Scope.** Accounts whose ``territory_id`` is empty or not among ``territories`` are unassigned
+  and count nowhere (not in the team totals either). Territories with no accounts count (zeros).
+* **revenue_ttm** = the 12 complete months before ``as_of``'s month.
+* **potential**: the forecast job's value; where it is NaN,
+  ``max(ttm, 0) + whitespace_weight × max(wallet − max(ttm, 0), 0)`` (missing wallet: no whitespace).
+* **tier**: strategic flag or ttm > ``strategic_revenue_threshold`` → strategic; ttm >=
+  ``key_revenue_threshold`` → key; ttm < ``long_tail_revenue_threshold`` → long-tail; else standard.
+* **workload_hours** = touch hours by tier + travel hours = visits/month by tier × 2 × haversine km
+  from the owner's home / ``travel_speed_kmh``. A territory without a home (vacant, or no
+  coordinates) is measured from the centroid of its accounts; an account without coordinates has no
+  travel. **utilization** = workload / owner capacity (missing or 0 → ``default_capacity_hours``);
+  None for a vacant territory.
+* **potential_index / workload_index** = value / mean over all territories in the snapshot,
+  vacant and empty ones included (None when that mean is 0). Out of band: |index − 1| > band
+  (with a 1e-9 tolerance so an index exactly on the band edge is in band).
+* **coverage** = share of the territory's potential held by accounts with an activity (by anyone)
+  in the last ``coverage_window_days`` days, as_of included (None when potential is 0);
+  **accounts_touched_share** = share of its accounts touched (None with no accounts).
+* **Quota period** = the owner's quota row with ``period_start <= as_of <= period_end`` (latest
+  start wins if rows overlap). With no such row (vacant, or no quota) the period is the fiscal
+  quarter containing as_of (``fiscal_year_start_month``) so bookings and pace still show, and
+  quota, attainment, gap, drift, projection and pipeline coverage are None.
+* **bookings** = amounts won by the territory's accounts (whoever the rep) with close date in
+  [period start, as_of]. **attainment** = bookings / quota (None for a zero quota).
+  **pace** = (as_of − start + 1) / (end − start + 1) in days. **attainment_gap** = (attainment − pace)
+  × 100, in points. **drift** = gap(as_of) − gap(as_of − 28 days), the earlier gap recomputed with
+  what was known then and the period containing that day (which may be the previous period).
+  **projected_attainment** = (bookings + sum of the accounts' ``forecast_rest_of_period``) / quota.
+  **pipeline_coverage** = amounts open at as_of with close date in [as_of, period end] /
+  max(quota − bookings, 0); None when nothing remains.
+* **activity_change** = count of activities in days [as_of − 29, as_of] / mean count of the three
+  30-day windows before − 1; None when that mean is 0. Counts, not hours; a window before the data
+  starts counts as zero.
+* **health** and its deductions: ``core.health``.
+* **Team**: ``territories``, assigned ``accounts``, total ``potential``; ``cv_potential`` =
+  population std / mean; ``max_min_ratio`` (None when the smallest is 0); ``quartile_ratio`` =
+  mean of the top k / mean of the bottom k potentials, k = max(1, n // 4); ``gini`` of territory
+  potentials; ``out_of_band`` / ``workload_out_of_band`` counts; ``reps_on_pace_share`` and
+  ``attainment`` over owners with a positive quota, a rep owning several territories counted once
+  with the bookings of all of them; ``coverage`` = touched potential / all potential.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from core.config import Settings, get_settings
+from core.health import health_scores
+
+logger = logging.getLogger(__name__)
+
+DRIFT_DAYS = 28
+ACTIVITY_WINDOW_DAYS = 30
+ACTIVITY_BASELINE_WINDOWS = 3
+EARTH_RADIUS_KM = 6371.0088
+BAND_TOLERANCE = 1e-9
+TIERS = ("strategic", "key", "standard", "long_tail")
+
+_REQUIRED = None  # marks a required input column in KPI_INPUT_COLUMNS
+KPI_INPUT_COLUMNS: dict[str, dict[str, object]] = {
+    "accounts": {
+        "account_id": _REQUIRED,
+        "territory_id": np.nan,
+        "lat": np.nan,
+        "lon": np.nan,
+        "strategic": False,
+        "potential": np.nan,
+        "wallet_estimate": np.nan,
+        "forecast_rest_of_period": 0.0,
+    },
+    "territories": {
+        "territory_id": _REQUIRED,
+        "owner_rep_id": np.nan,
+        "home_lat": np.nan,
+        "home_lon": np.nan,
+        "capacity_hours": np.nan,
+    },
+    "revenue": {"account_id": _REQUIRED, "month": _REQUIRED, "amount": _REQUIRED},
+    "activities": {"account_id": _REQUIRED, "rep_id": np.nan, "occurred_on": _REQUIRED, "hours": np.nan},
+    "opportunities": {
+        "account_id": _REQUIRED,
+        "rep_id": np.nan,
+        "amount": _REQUIRED,
+        "status": _REQUIRED,
+        "created_on": _REQUIRED,
+        "close_date": _REQUIRED,
+    },
+    "quotas": {"rep_id": _REQUIRED, "period_start": _REQUIRED, "period_end": _REQUIRED, "amount": _REQUIRED},
+}
+_DATE_COLUMNS = {"month", "occurred_on", "created_on", "close_date", "period_start", "period_end"}
+
+TERRITORY_KPI_COLUMNS = (
+    "snapshot_date",
+    "territory_id",
+    "accounts",
+    "potential",
+    "revenue_ttm",
+    "workload_hours",
+    "utilization",
+    "potential_index",
+    "workload_index",
+    "coverage",
+    "accounts_touched_share",
+    "quota",
+    "bookings",
+    "attainment",
+    "pace",
+    "attainment_gap",
+    "drift",
+    "projected_attainment",
+    "pipeline_coverage",
+    "activity_change",
+    "health",
+    "deductions",
+)
+TEAM_KPI_COLUMNS = (
+    "snapshot_date",
+    "territories",
+    "accounts",
+    "potential",
+    "cv_potential",
+    "max_min_ratio",
+    "quartile_ratio",
+    "gini",
+    "out_of_band",
+    "workload_out_of_band",
+    "reps_on_pace_share",
+    "coverage",
+    "attainment",
+)
+
+
+def empty_frame(kind: str) -> pd.DataFrame:
+    """An empty input frame of ``kind`` (a key of ``KPI_INPUT_COLUMNS``) with typed columns."""
+    columns = KPI_INPUT_COLUMNS[kind]
+    return pd.DataFrame(
+        {c: pd.Series(dtype="datetime64[ns]" if c in _DATE_COLUMNS else "float64") for c in columns}
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class KpiInputs:
+    """The frames KPIs are computed from, keyed by integer DB ids (columns: ``KPI_INPUT_COLUMNS``).
+
+    Optional columns may be left out (their defaults apply); dates may be ``date`` objects or
+    datetime64 (datetime64 is faster on large frames).
+    """
+
+    accounts: pd.DataFrame
+    territories: pd.DataFrame
+    revenue: pd.DataFrame = field(default_factory=lambda: empty_frame("revenue"))
+    activities: pd.DataFrame = field(default_factory=lambda: empty_frame("activities"))
+    opportunities: pd.DataFrame = field(default_factory=lambda: empty_frame("opportunities"))
+    quotas: pd.DataFrame = field(default_factory=lambda: empty_frame("quotas"))
+
+
+@dataclass(frozen=True, eq=False)
+class KpiResult:
+    """One snapshot: ``territories`` (``TerritoryKpi`` columns, NaN for None), ``team`` (``TeamKpi``)."""
+
+    territories: pd.DataFrame
+    team: dict[str, object]
+
+    def territory_rows(self) -> list[dict[str, object]]:
+        """The territory rows as plain dicts, None where missing: ready for ``TerritoryKpi(**row)``."""
+        frame = self.territories.astype(object)
+        return frame.where(self.territories.notna(), None).to_dict("records")
+
+
+@dataclass(frozen=True, eq=False)
+class KpiContext:
+    """Everything the KPI functions read, prepared once per snapshot.
+
+    ``territories`` is indexed by territory_id (owner_rep_id, home_lat, home_lon, capacity);
+    ``accounts`` has one row per assigned account (territory_id, potential, revenue_ttm, tier,
+    workload_hours, touched, forecast_rest_of_period); ``position`` and ``position_before`` are
+    the quota positions at as_of and as_of − 28 days (period_start, period_end, quota, pace,
+    bookings, pipeline); ``activity_windows`` counts activities per territory in the 30-day
+    windows 0 (latest) to 3.
+    """
+
+    as_of: date
+    settings: Settings
+    territories: pd.DataFrame
+    accounts: pd.DataFrame
+    position: pd.DataFrame
+    position_before: pd.DataFrame
+    activity_windows: pd.DataFrame
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def compute_kpis(inputs: KpiInputs, *, as_of: date, settings: Settings | None = None) -> KpiResult:
+    """Compute the territory and team KPIs of the snapshot ``as_of`` from ``inputs``.
+
+    Pure: no database, no clock. Only data known at ``as_of`` is used (see the module docstring),
+    so an earlier ``as_of`` recomputes an earlier snapshot.
+    """
+    ctx = build_context(inputs, as_of=as_of, settings=settings or get_settings())
+    frame = territory_kpis(ctx)
+    return KpiResult(territories=frame, team=team_kpis(frame, ctx))
+
+
+def territory_kpis(ctx: KpiContext) -> pd.DataFrame:
+    """One row per territory with the ``TerritoryKpi`` columns, health and deductions included."""
+    values = pd.DataFrame({name: kpi(ctx) for name, kpi in KPIS.items()}, index=ctx.territories.index)
+    vacant = ctx.territories["owner_rep_id"].isna()
+    health = health_scores(values.assign(vacant=vacant.astype(float)), settings=ctx.settings)
+    frame = values.join(health).rename_axis("territory_id").reset_index()
+    frame["accounts"] = frame["accounts"].astype("int64")
+    frame.insert(0, "snapshot_date", ctx.as_of)
+    return frame.loc[:, list(TERRITORY_KPI_COLUMNS)]
+
+
+# --------------------------------------------------------------------------- preparation
+
+
+def build_context(inputs: KpiInputs, *, as_of: date, settings: Settings) -> KpiContext:
+    """Conform the inputs and precompute the per-account and per-territory ingredients."""
+    day = pd.Timestamp(as_of)
+    territories = _territory_frame(_conform(inputs.territories, "territories"), settings)
+    activities = _known_activities(_conform(inputs.activities, "activities"), day)
+    accounts = _account_frame(inputs, territories, activities, day, settings)
+    opportunities = _opportunity_frame(_conform(inputs.opportunities, "opportunities"), accounts)
+    quotas = _conform(inputs.quotas, "quotas").dropna(subset=["rep_id"])
+    return KpiContext(
+        as_of=as_of,
+        settings=settings,
+        territories=territories,
+        accounts=accounts,
+        position=quota_position(territories, quotas, opportunities, day, settings),
+        position_before=quota_position(
+            territories, quotas, opportunities, day - pd.Timedelta(days=DRIFT_DAYS), settings
+        ),
+        activity_windows=_activity_windows(activities, accounts, territories.index),
+    )
+
+
+def _conform(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Check required columns, add missing optional ones with their defaults, parse dates."""
+    spec = KPI_INPUT_COLUMNS[kind]
+    missing = [c for c, default in spec.items() if default is _REQUIRED and c not in frame.columns]
+    if missing:
+        raise ValueError(f"{kind} frame lacks required column(s): {', '.join(missing)}")
+    out = frame.loc[:, [c for c in spec if c in frame.columns]].copy()
+    for column, default in spec.items():
+        if column not in out.columns:
+            out[column] = default
+        elif column in _DATE_COLUMNS and not pd.api.types.is_datetime64_any_dtype(out[column]):
+            out[column] = pd.to_datetime(out[column])
+    return out
+
+
+def _territory_frame(territories: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    if not territories["territory_id"].is_unique:
+        raise ValueError("territories frame has duplicate territory_id values")
+    frame = territories.astype({"territory_id": "int64"}).set_index("territory_id").sort_index()
+    vacant = frame["owner_rep_id"].isna()
+    capacity = frame["capacity_hours"].astype(float)
+    capacity = capacity.where(capacity > 0, settings.default_capacity_hours)
+    frame["capacity"] = capacity.where(~vacant)
+    return frame[["owner_rep_id", "home_lat", "home_lon", "capacity"]]
+
+
+def _account_frame(
+    inputs: KpiInputs,
+    territories: pd.DataFrame,
+    activities: pd.DataFrame,
+    day: pd.Timestamp,
+    settings: Settings,
+) -> pd.DataFrame:
+    raw = _conform(inputs.accounts, "accounts")
+    if not raw["account_id"].is_unique:
+        raise ValueError("accounts frame has duplicate account_id values")
+    assigned = raw["territory_id"].isin(territories.index)
+    unknown = int((~assigned & raw["territory_id"].notna()).sum())
+    if unknown:
+        logger.warning("%d accounts point at unknown territories; counted as unassigned", unknown)
+    frame = raw[assigned].astype({"territory_id": "int64"})
+    frame["revenue_ttm"] = frame["account_id"].map(
+        account_revenue_ttm(_conform(inputs.revenue, "revenue"), day)
+    )
+    frame["revenue_ttm"] = frame["revenue_ttm"].fillna(0.0)
+    frame["potential"] = account_potential(frame, settings)
+    frame["tier"] = account_tier(frame["revenue_ttm"], frame["strategic"], settings)
+    touch = _touch_hours(frame["tier"], settings)
+    frame["workload_hours"] = touch + _travel_hours(frame, territories, settings)
+    recent = activities["age_days"] < settings.coverage_window_days
+    frame["touched"] = frame["account_id"].isin(activities.loc[recent, "account_id"])
+    frame["forecast_rest_of_period"] = frame["forecast_rest_of_period"].astype(float).fillna(0.0)
+    return frame.reset_index(drop=True)
+
+
+def _known_activities(activities: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
+    """Activities on or before ``day`` with their age in days (0 = on ``day``)."""
+    age = (day - activities["occurred_on"]).dt.days
+    known = age >= 0
+    return pd.DataFrame({"account_id": activities.loc[known, "account_id"], "age_days": age[known]})
+
+
+def _opportunity_frame(opportunities: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
+    """Opportunities of assigned accounts with their territory and a lower-case status."""
+    territory = opportunities["account_id"].map(accounts.set_index("account_id")["territory_id"])
+    frame = opportunities.assign(
+        territory_id=territory, status=opportunities["status"].astype(str).str.lower()
+    )
+    return frame[territory.notna()].astype({"territory_id": "int64"})
+
+
+# --------------------------------------------------------------------------- per-account pieces
+
+
+def account_revenue_ttm(revenue: pd.DataFrame, day: pd.Timestamp) -> pd.Series:
+    """Revenue per account_id over the 12 complete months before ``day``'s month."""
+    end = day.to_period("M").to_timestamp()
+    start = end - pd.DateOffset(months=12)
+    known = (revenue["month"] >= start) & (revenue["month"] < end)
+    return revenue.loc[known, "amount"].groupby(revenue.loc[known, "account_id"]).sum()
+
+
+def account_potential(accounts: pd.DataFrame, settings: Settings) -> pd.Series:
+    """The given potential, or ``max(ttm,0) + whitespace_weight × max(wallet − max(ttm,0), 0)`` where NaN."""
+    base = accounts["revenue_ttm"].clip(lower=0.0)
+    whitespace = (accounts["wallet_estimate"].astype(float) - base).clip(lower=0.0).fillna(0.0)
+    fallback = base + settings.whitespace_weight * whitespace
+    return accounts["potential"].astype(float).fillna(fallback)
+
+
+def account_tier(revenue_ttm: pd.Series, strategic: pd.Series, settings: Settings) -> pd.Series:
+    """strategic | key | standard | long_tail from the strategic flag and trailing-12-month revenue."""
+    flagged = strategic.eq(True).fillna(False).astype(bool)  # None / NA: not flagged
+    is_strategic = flagged | (revenue_ttm > settings.strategic_revenue_threshold)
+    tier = np.select(
+        [
+            is_strategic,
+            revenue_ttm >= settings.key_revenue_threshold,
+            revenue_ttm < settings.long_tail_revenue_threshold,
+        ],
+        ["strategic", "key", "long_tail"],
+        default="standard",
+    )
+    return pd.Series(tier, index=revenue_ttm.index)
+
+
+def _touch_hours(tier: pd.Series, settings: Settings) -> pd.Series:
+    return tier.map({t: getattr(settings, f"touch_hours_{t}") for t in TIERS}).astype(float)
+
+
+def _travel_hours(accounts: pd.DataFrame, territories: pd.DataFrame, settings: Settings) -> pd.Series:
+    """Visits a month × round trip from the territory home (or its accounts' centroid) / speed."""
+    centroid = accounts.groupby("territory_id")[["lat", "lon"]].mean()
+    home_lat = territories["home_lat"].astype(float).fillna(centroid["lat"])
+    home_lon = territories["home_lon"].astype(float).fillna(centroid["lon"])
+    km = haversine_km(
+        accounts["territory_id"].map(home_lat),
+        accounts["territory_id"].map(home_lon),
+        accounts["lat"].astype(float),
+        accounts["lon"].astype(float),
+    )
+    visits = (
+        accounts["tier"].map({t: getattr(settings, f"visits_per_month_{t}") for t in TIERS}).astype(float)
+    )
+    return (visits * 2.0 * km / settings.travel_speed_kmh).fillna(0.0)
+
+
+def haversine_km(lat1: pd.Series, lon1: pd.Series, lat2: pd.Series, lon2: pd.Series) -> pd.Series:
+    """Great-circle distance in km, element-wise (NaN where a coordinate is missing)."""
+    phi1, phi2 = np.radians(lat1), np.radians(lat2)
+    dphi, dlmb = phi2 - phi1, np.radians(lon2) - np.radians(lon1)
+    a = np.sin(dphi / 2) ** 2 + np.cos(phi1) * np.cos(phi2) * np.sin(dlmb / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a.clip(upper=1.0)))
+
+
+# --------------------------------------------------------------------------- per-territory pieces
+
+
+def fiscal_quarter(day: pd.Timestamp, fiscal_year_start_month: int) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last day of the fiscal quarter containing ``day``."""
+    offset = (day.month - fiscal_year_start_month) % 3
+    start = day.to_period("M").to_timestamp() - pd.DateOffset(months=offset)
+    return start, start + pd.DateOffset(months=3) - pd.Timedelta(days=1)
+
+
+def quota_position(
+    territories: pd.DataFrame,
+    quotas: pd.DataFrame,
+    opportunities: pd.DataFrame,
+    day: pd.Timestamp,
+    settings: Settings,
+) -> pd.DataFrame:
+    """Per territory at ``day``: the owner's quota period and amount, pace, bookings and open pipeline."""
+    current = quotas[(quotas["period_start"] <= day) & (quotas["period_end"] >= day)]
+    current = current.sort_values("period_start").drop_duplicates("rep_id", keep="last")
+    owners = territories["owner_rep_id"].astype(float).rename("rep_id").reset_index()
+    position = owners.merge(current.astype({"rep_id": float}), on="rep_id", how="left").set_index(
+        "territory_id"
+    )
+    start, end = fiscal_quarter(day, settings.fiscal_year_start_month)
+    position["period_start"] = position["period_start"].fillna(start)
+    position["period_end"] = position["period_end"].fillna(end)
+    position["quota"] = position["amount"].astype(float)
+    length = (position["period_end"] - position["period_start"]).dt.days + 1
+    position["pace"] = ((day - position["period_start"]).dt.days + 1) / length
+    position["bookings"] = _bookings(opportunities, position, day)
+    position["pipeline"] = _open_pipeline(opportunities, position, day)
+    return position[["period_start", "period_end", "quota", "pace", "bookings", "pipeline"]]
+
+
+def _bookings(opportunities: pd.DataFrame, position: pd.DataFrame, day: pd.Timestamp) -> pd.Series:
+    """Won by ``day`` (close date in [period start, day]), per territory."""
+    won = opportunities[
+        (opportunities["status"] == "won")
+        & (opportunities["close_date"] <= day)
+        & (opportunities["created_on"] <= day)
+    ]
+    since = won["territory_id"].map(position["period_start"])
+    return _sum_by_territory(won[won["close_date"] >= since], "amount", position.index)
+
+
+def _open_pipeline(opportunities: pd.DataFrame, position: pd.DataFrame, day: pd.Timestamp) -> pd.Series:
+    """Open at ``day`` (open today, or closed after ``day``) with close date in [day, period end]."""
+    still_open = (opportunities["status"] == "open") | (opportunities["close_date"] > day)
+    open_ = opportunities[
+        still_open & (opportunities["created_on"] <= day) & (opportunities["close_date"] >= day)
+    ]
+    until = open_["territory_id"].map(position["period_end"])
+    return _sum_by_territory(open_[open_["close_date"] <= until], "amount", position.index)
+
+
+def _activity_windows(activities: pd.DataFrame, accounts: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
+    windows = range(ACTIVITY_BASELINE_WINDOWS + 1)
+    window = activities["age_days"] // ACTIVITY_WINDOW_DAYS
+    territory = activities["account_id"].map(accounts.set_index("account_id")["territory_id"])
+    keep = (window <= windows[-1]) & territory.notna()
+    counts = pd.crosstab(territory[keep].astype("int64"), window[keep])
+    return counts.reindex(index=index, columns=list(windows), fill_value=0)
+
+
+def _sum_by_territory(frame: pd.DataFrame, column: str, index: pd.Index) -> pd.Series:
+    return frame.groupby("territory_id")[column].sum().reindex(index, fill_value=0.0).astype(float)
+
+
+def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
+    """numerator / denominator, NaN where the denominator is 0 or missing."""
+    return (numerator / denominator.where(denominator > 0)).astype(float)
+
+
+def _index(values: pd.Series) -> pd.Series:
+    mean = values.mean()
+    return values / mean if mean > 0 else values * np.nan
+
+
+def _gap(position: pd.DataFrame) -> pd.Series:
+    return (_ratio(position["bookings"], position["quota"]) - position["pace"]) * 100.0
+
+
+# --------------------------------------------------------------------------- the KPI registry
+
+
+def accounts(ctx: KpiContext) -> pd.Series:
+    return (
+        ctx.accounts.groupby("territory_id").size().reindex(ctx.territories.index, fill_value=0).astype(float)
+    )
+
+
+def potential(ctx: KpiContext) -> pd.Series:
+    return _sum_by_territory(ctx.accounts, "potential", ctx.territories.index)
+
+
+def revenue_ttm(ctx: KpiContext) -> pd.Series:
+    return _sum_by_territory(ctx.accounts, "revenue_ttm", ctx.territories.index)
+
+
+def workload_hours(ctx: KpiContext) -> pd.Series:
+    return _sum_by_territory(ctx.accounts, "workload_hours", ctx.territories.index)
+
+
+def utilization(ctx: KpiContext) -> pd.Series:
+    return _ratio(workload_hours(ctx), ctx.territories["capacity"])
+
+
+def potential_index(ctx: KpiContext) -> pd.Series:
+    return _index(potential(ctx))
+
+
+def workload_index(ctx: KpiContext) -> pd.Series:
+    return _index(workload_hours(ctx))
+
+
+def coverage(ctx: KpiContext) -> pd.Series:
+    touched = _sum_by_territory(ctx.accounts[ctx.accounts["touched"]], "potential", ctx.territories.index)
+    return _ratio(touched, potential(ctx)).clip(upper=1.0)  # a sum of a subset can round above the total
+
+
+def accounts_touched_share(ctx: KpiContext) -> pd.Series:
+    touched = _sum_by_territory(ctx.accounts, "touched", ctx.territories.index)
+    return _ratio(touched, accounts(ctx))
+
+
+def quota(ctx: KpiContext) -> pd.Series:
+    return ctx.position["quota"]
+
+
+def bookings(ctx: KpiContext) -> pd.Series:
+    return ctx.position["bookings"]
+
+
+def attainment(ctx: KpiContext) -> pd.Series:
+    return _ratio(ctx.position["bookings"], ctx.position["quota"])
+
+
+def pace(ctx: KpiContext) -> pd.Series:
+    return ctx.position["pace"]
+
+
+def attainment_gap(ctx: KpiContext) -> pd.Series:
+    return _gap(ctx.position)
+
+
+def drift(ctx: KpiContext) -> pd.Series:
+    return _gap(ctx.position) - _gap(ctx.position_before)
+
+
+def projected_attainment(ctx: KpiContext) -> pd.Series:
+    rest = _sum_by_territory(ctx.accounts, "forecast_rest_of_period", ctx.territories.index)
+    return _ratio(ctx.position["bookings"] + rest, ctx.position["quota"])
+
+
+def pipeline_coverage(ctx: KpiContext) -> pd.Series:
+    remaining = (ctx.position["quota"] - ctx.position["bookings"]).clip(lower=0.0)
+    return _ratio(ctx.position["pipeline"], remaining)
+
+
+def activity_change(ctx: KpiContext) -> pd.Series:
+    windows = ctx.activity_windows.astype(float)
+    baseline = windows.loc[:, 1:].mean(axis=1)
+    return _ratio(windows[0], baseline) - 1.0
+
+
+KPIS: Mapping[str, Callable[[KpiContext], pd.Series]] = {
+    "accounts": accounts,
+    "potential": potential,
+    "revenue_ttm": revenue_ttm,
+    "workload_hours": workload_hours,
+    "utilization": utilization,
+    "potential_index": potential_index,
+    "workload_index": workload_index,
+    "coverage": coverage,
+    "accounts_touched_share": accounts_touched_share,
+    "quota": quota,
+    "bookings": bookings,
+    "attainment": attainment,
+    "pace": pace,
+    "attainment_gap": attainment_gap,
+    "drift": drift,
+    "projected_attainment": projected_attainment,
+    "pipeline_coverage": pipeline_coverage,
+    "activity_change": activity_change,
+}
+
+
+# --------------------------------------------------------------------------- team
+
+
+def team_kpis(frame: pd.DataFrame, ctx: KpiContext) -> dict[str, object]:
+    """The ``TeamKpi`` columns from the territory rows of one snapshot (plain Python values)."""
+    values = frame["potential"].to_numpy(dtype=float)
+    reps = _rep_positions(frame, ctx)
+    touched = ctx.accounts.loc[ctx.accounts["touched"], "potential"].sum()
+    return {
+        "snapshot_date": ctx.as_of,
+        "territories": len(frame),
+        "accounts": int(frame["accounts"].sum()),
+        "potential": float(values.sum()),
+        "cv_potential": coefficient_of_variation(values),
+        "max_min_ratio": max_min_ratio(values),
+        "quartile_ratio": quartile_ratio(values),
+        "gini": gini(values),
+        "out_of_band": int(out_of_band(frame["potential_index"], ctx.settings.potential_band).sum()),
+        "workload_out_of_band": int(out_of_band(frame["workload_index"], ctx.settings.workload_band).sum()),
+        "reps_on_pace_share": _mean_or_none(reps["bookings"] / reps["quota"] >= reps["pace"]),
+        "coverage": _div_or_none(min(touched, values.sum()), values.sum()),
+        "attainment": _div_or_none(reps["bookings"].sum(), reps["quota"].sum()),
+    }
+
+
+def _rep_positions(frame: pd.DataFrame, ctx: KpiContext) -> pd.DataFrame:
+    """Per owner with a positive quota: bookings of all their territories, their quota and pace."""
+    owned = pd.DataFrame(
+        {
+            "rep_id": ctx.territories["owner_rep_id"].to_numpy(),
+            "bookings": frame["bookings"].to_numpy(),
+            "quota": ctx.position["quota"].to_numpy(),
+            "pace": ctx.position["pace"].to_numpy(),
+        }
+    )
+    owned = owned[owned["rep_id"].notna() & (owned["quota"] > 0)]
+    return owned.groupby("rep_id").agg(
+        bookings=("bookings", "sum"), quota=("quota", "first"), pace=("pace", "first")
+    )
+
+
+def out_of_band(index: pd.Series, band: float) -> pd.Series:
+    """True where |index − 1| > band (1e-9 tolerance); False where the index is unknown."""
+    return ((index - 1.0).abs() - band) > BAND_TOLERANCE
+
+
+def coefficient_of_variation(values: np.ndarray) -> float | None:
+    """Population standard deviation / mean; None when empty or the mean is 0."""
+    mean = values.mean() if values.size else 0.0
+    return float(values.std() / mean) if mean > 0 else None
+
+
+def max_min_ratio(values: np.ndarray) -> float | None:
+    """Largest / smallest; None when empty or the smallest is 0."""
+    return float(values.max() / values.min()) if values.size and values.min() > 0 else None
+
+
+def quartile_ratio(values: np.ndarray) -> float | None:
+    """Mean of the top k / mean of the bottom k values, k = max(1, n // 4); None when the bottom mean is 0."""
+    if not values.size:
+        return None
+    ordered = np.sort(values)
+    k = max(1, ordered.size // 4)
+    bottom = ordered[:k].mean()
+    return float(ordered[-k:].mean() / bottom) if bottom > 0 else None
+
+
+def gini(values: np.ndarray) -> float | None:
+    """Gini of non-negative values (0 = equal, (n−1)/n = one holds all); None when the sum is 0."""
+    total = values.sum() if values.size else 0.0
+    if total <= 0:
+        return None
+    ordered = np.sort(values)
+    ranks = np.arange(1, ordered.size + 1)
+    return float(2.0 * (ranks * ordered).sum() / (ordered.size * total) - (ordered.size + 1) / ordered.size)
+
+
+def _mean_or_none(flags: pd.Series) -> float | None:
+    return float(flags.mean()) if len(flags) else None
+
+
+def _div_or_none(numerator: float, denominator: float) -> float | None:
+    return float(numerator / denominator) if denominator > 0 else None
