@@ -137,7 +137,9 @@ _NATIONAL_STATES = {
 @lru_cache(maxsize=4)
 def _national_spec(seed: int) -> BookSpec:
     rng = np.random.default_rng(seed + 101)
-    counts = _integer_split(7_500, rng.uniform(0.8, 1.2, 50))
+    weights = rng.uniform(0.8, 1.2, 50)
+    weights[np.argmax(weights)] *= 1.5  # the territory that absorbed a departed rep's book (story)
+    counts = _integer_split(7_500, weights)
     index = rng.permutation(np.linspace(0.76, 1.27, 50))
     homes = [(region, state) for region, states in _NATIONAL_STATES.items() for state in states]
     territories = tuple(TerritorySpec(state, int(counts[i]), float(4_000_000 * index[i]), region=region)
@@ -217,7 +219,7 @@ class _Generator:
         quotas = self._quotas(reps)
         opportunities = self._opportunities(accounts, reps, quotas)
         if self.spec.stories:
-            reps, accounts = self._plant_departed_rep(reps, accounts)
+            reps, accounts, activities = self._plant_departed_rep(reps, accounts, activities)
         return Book(reps=reps, accounts=accounts.drop(columns=["_t", "_target"]), revenue=revenue,
                     activities=activities, opportunities=opportunities, quotas=quotas, as_of=self.as_of,
                     stories=tuple(self.stories))
@@ -453,7 +455,7 @@ class _Generator:
 
     def _pace_ratios(self, n: int) -> np.ndarray:
         """Attainment-to-pace ratio per rep; for the national book the quartile means are exact."""
-        ratios = np.clip(self.rng.normal(0.95, 0.2, n), 0.4, 1.6)
+        ratios = np.clip(self.rng.normal(1.02, 0.12, n), 0.72, 1.35)
         if self.spec.attainment_quartiles is None:
             return ratios
         top_mean, bottom_mean = self.spec.attainment_quartiles
@@ -476,7 +478,7 @@ class _Generator:
             days = (end - start).days + 1
             last = min(end, self.as_of)
             weeks = pd.date_range(start, last, freq="7D").date
-            amounts = self.rng.lognormal(0, 0.35, len(weeks))
+            amounts = self.rng.lognormal(0, 0.15, len(weeks))
             if stalled:
                 amounts[np.array([w > self.as_of - timedelta(days=28) for w in weeks])] = 0.0
             elapsed = ((last - start).days + 1) / days
@@ -521,15 +523,17 @@ class _Generator:
                 "created_on": min(created, self.as_of), "close_date": close}
 
     # --- departed rep ---------------------------------------------------------------------
-    def _plant_departed_rep(self, reps: pd.DataFrame, accounts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """A rep left two months ago; their accounts went to the designated territory, now overloaded.
+    def _plant_departed_rep(self, reps: pd.DataFrame, accounts: pd.DataFrame, activities: pd.DataFrame
+                            ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """A rep left 105 days ago; their accounts went to the designated territory, now overloaded.
 
         The merged accounts are the part of that territory's book farthest from its owner's home,
-        moved in on the day the rep left, and untouched since (their activities predate the move).
+        moved in on the day the rep left, and untouched since: their activities were logged by the
+        departed rep before that day, so the territory's 90-day coverage falls.
         """
         t = _story_territory(self.spec, "overload")
         owner = reps.iloc[t]
-        left = self.as_of - timedelta(days=61)
+        left = self.as_of - timedelta(days=105)
         book = accounts[accounts["_t"] == t]
         distance = np.hypot(book["lat"] - owner["home_lat"], book["lon"] - owner["home_lon"])
         merged = book.index[np.argsort(-distance.to_numpy())[: len(book) // 3]]
@@ -540,10 +544,15 @@ class _Generator:
                     "email": f"rep900@{self.spec.prefix.lower()}.example.com", "active": False,
                     "left_at": left, "territory_id": None, "territory_name": None}
         reps = pd.concat([reps, pd.DataFrame([departed])], ignore_index=True)
+        merged_ids = accounts.loc[merged, "account_id"]
+        of_merged = activities["account_id"].isin(merged_ids)
+        activities = activities.loc[~of_merged | (activities["occurred_on"] < left)].copy()
+        activities.loc[activities["account_id"].isin(merged_ids), "rep_id"] = departed["rep_id"]
         self.stories.append(Story("overloaded_after_departure", owner["territory_id"],
                                   f"{owner['territory_name']} took over {len(merged)} accounts when Pat Morales "
-                                  f"left on {left:%Y-%m-%d} and is now overloaded.", rep_id=owner["rep_id"]))
-        return reps, accounts
+                                  f"left on {left:%Y-%m-%d}; it is overloaded and those accounts have not been touched since.",
+                                  rep_id=owner["rep_id"]))
+        return reps, accounts, activities.reset_index(drop=True)
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -555,9 +564,10 @@ def _story_territory(spec: BookSpec, story: str) -> int:
     if spec is SOUTHWEST:
         return _STORY_TERRITORY["southwest"][story]
     largest = int(np.argmax([t.accounts for t in spec.territories]))
-    smallest_index = int(np.argmin([t.potential for t in spec.territories]))
-    others = [i for i in range(len(spec.territories)) if i not in (largest, smallest_index)]
-    return {"overload": largest, "churn": others[len(others) // 2], "cliff": others[-1]}[story]
+    by_potential = [int(i) for i in np.argsort([t.potential for t in spec.territories]) if i != largest]
+    churn = by_potential[0]  # the churn pushes the weakest territory further below band
+    cliff = by_potential[len(by_potential) // 2]
+    return {"overload": largest, "churn": churn, "cliff": cliff}[story]
 
 
 def _rep_name(i: int) -> str:
