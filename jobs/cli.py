@@ -270,6 +270,122 @@ def run(
     raise typer.Exit(launch(db or get_settings().database_url, port=port, sample=sample, headless=headless))
 
 
+# --- optimize and plans --------------------------------------------------------------------------
+@app.command("optimize")
+def optimize_cmd(
+    scenario: Annotated[Path, typer.Option("--scenario", help="Scenario TOML file (see scenarios/).")],
+    db: DbOption = None,
+    time_limit: Annotated[float | None, typer.Option("--time-limit", help="Seconds (default: the scenario's).")]
+    = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON here.")] = None,
+    save: Annotated[bool, typer.Option("--save", help="Store the plan as a draft.")] = False,
+    frontier_budgets: Annotated[str | None, typer.Option(
+        "--frontier", help="Also solve these move budgets, e.g. 0,10,20,40, and print balance per budget.")] = None,
+    as_of: AsOfOption = None,
+) -> None:
+    """Solve a rebalance scenario on today's book and print a summary (moves, before/after, gap)."""
+    from core.rebalance import Scenario
+    from jobs.optimize import churn_frontier, optimize, save_run
+    from jobs.optimize_report import frontier_text, result_text
+
+    try:
+        parsed = Scenario.from_toml(scenario)
+    except (OSError, ValueError) as error:
+        fail(f"{scenario}: {error}")
+    engine = _engine(db)
+    upgrade_schema(engine)
+    run = optimize(engine, parsed, as_of=_parse_date(as_of), time_limit_s=time_limit)
+    typer.echo(result_text(run.result))
+    if json_out is not None:
+        json_out.write_text(json.dumps(run.result.to_json_dict(), indent=2, default=str))
+        typer.echo(f"wrote {json_out}")
+    if frontier_budgets:
+        budgets = [int(b) for b in frontier_budgets.split(",") if b.strip()]
+        typer.echo(frontier_text(churn_frontier(run, budgets, time_limit_s=time_limit)))
+    if save:
+        try:
+            plan_id = save_run(engine, run, name=parsed.name)
+        except ValueError as error:
+            fail(str(error))
+        typer.echo(f"saved as draft plan {plan_id}: `territory plans approve {plan_id}` then `apply {plan_id}`")
+    if not run.result.has_plan:
+        raise typer.Exit(2)
+
+
+plans_app = typer.Typer(help="Saved rebalance plans: list, show, approve, apply, export.", no_args_is_help=True)
+app.add_typer(plans_app, name="plans")
+
+
+@plans_app.command("list")
+def plans_list(db: DbOption = None) -> None:
+    """Saved plans, newest first."""
+    from core.plans import list_plans
+
+    plans = list_plans(_engine(db))
+    if not plans:
+        typer.echo("no saved plans: `territory optimize --scenario FILE --save` makes one")
+    for plan in plans:
+        gap = "—" if plan.gap is None else f"{plan.gap:.2%}"
+        typer.echo(f"{plan.id:>4}  {plan.status:<10} {plan.created_at}  {plan.moves:>4} moves  gap {gap:>7}  "
+                   f"{plan.solver_status:<9} {plan.name}")
+
+
+@plans_app.command("show")
+def plans_show(plan_id: int, db: DbOption = None) -> None:
+    """A plan's summary and moves."""
+    from core.plans import PlanError, get_plan
+    from jobs.optimize_report import plan_text
+
+    try:
+        typer.echo(plan_text(get_plan(_engine(db), plan_id)))
+    except PlanError as error:
+        fail(str(error))
+
+
+@plans_app.command("approve")
+def plans_approve(plan_id: int, db: DbOption = None,
+                  by: Annotated[str, typer.Option(help="Who approves.")] = "cli") -> None:
+    """Approve a draft plan."""
+    from core.plans import PlanError, approve_plan
+
+    try:
+        approve_plan(_engine(db), plan_id, approver=by)
+    except PlanError as error:
+        fail(str(error))
+    typer.echo(f"plan {plan_id} approved")
+
+
+@plans_app.command("apply")
+def plans_apply(plan_id: int, db: DbOption = None, by: Annotated[str, typer.Option(help="Who applies.")] = "cli",
+                effective: Annotated[str | None, typer.Option(help="Effective date (default today).")] = None
+                ) -> None:
+    """Apply an approved plan in one transaction (refused if assignments changed since it was computed)."""
+    from core.plans import PlanError, apply_plan
+
+    try:
+        moved = apply_plan(_engine(db), plan_id, actor=by, effective_date=_parse_date(effective, "--effective"))
+    except PlanError as error:
+        fail(str(error))
+    typer.echo(f"plan {plan_id} applied: {moved} accounts moved; the audit log has one row per move")
+
+
+@plans_app.command("export")
+def plans_export(plan_id: int, csv: Annotated[Path, typer.Option("--csv", help="Output CSV ('-' for stdout).")],
+                 db: DbOption = None) -> None:
+    """CRM-ready moves: account id, old owner, new owner, effective date, reason (spreadsheet-safe)."""
+    from core.plans import PlanError, plan_export
+
+    try:
+        frame = plan_export(_engine(db), plan_id)
+    except PlanError as error:
+        fail(str(error))
+    if str(csv) == "-":
+        frame.to_csv(sys.stdout, index=False)
+    else:
+        frame.to_csv(csv, index=False)
+        typer.echo(f"wrote {len(frame)} moves to {csv}")
+
+
 # --- alerts -----------------------------------------------------------------------------------------
 alerts_app = typer.Typer(help="Alert rules, episodes and email.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")

@@ -1,0 +1,111 @@
+"""The `territory` command end to end on a real SQLite file (one southwest book per module)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from jobs.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('cli') / 'cli.db'}"
+    result = runner.invoke(app, ["init", "--db", url, "--sample", "southwest", "--as-of", "2026-11-23"])
+    assert result.exit_code == 0, result.output
+    return url
+
+
+def invoke(*args: str):
+    result = runner.invoke(app, list(args))
+    return result
+
+
+def test_init_is_idempotent_and_keeps_data(db):
+    result = invoke("init", "--db", db, "--sample", "southwest")
+    assert result.exit_code == 0 and "already holds 450 accounts" in result.output
+
+
+def test_status_json_counts(db):
+    result = invoke("status", "--db", db, "--json")
+    status = json.loads(result.output)
+    assert {k: status[k] for k in ("reps", "territories", "accounts", "revenue_months")} == {
+        "reps": 13, "territories": 12, "accounts": 450, "revenue_months": 450 * 36}
+    assert {r["job"] for r in status["last_runs"]} >= {"sample", "kpis"}
+
+
+def test_accounts_csv(db, tmp_path):
+    out = tmp_path / "book.csv"
+    assert invoke("accounts", "--db", db, "--csv", str(out), "--as-of", "2026-11-23").exit_code == 0
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 450
+    assert {"account_id", "name", "territory_id", "owner_rep", "state", "industry", "revenue_ttm", "strategic",
+            "locked", "potential"} <= set(rows[0])
+    assert {r["state"] for r in rows} == {"AZ", "NM", "NV", "UT"}
+    assert all(r["territory_id"].startswith("SW-T") for r in rows)
+
+
+def test_kpis_json_matches_the_snapshot(db):
+    report = json.loads(invoke("kpis", "--db", db, "--json").output)
+    assert report["snapshot_date"] == "2026-11-23" and len(report["territories"]) == 12
+    assert report["team"]["cv_potential"] == pytest.approx(0.27, abs=0.01)
+    assert report["team"]["out_of_band"] == 8
+
+
+def test_import_refuses_bad_file_and_writes_nothing(db, tmp_path):
+    bad = tmp_path / "accounts.csv"
+    bad.write_text("account_id,name,lat,lon\nX1,Acme,95,10\n")
+    result = invoke("import", "--db", db, "--accounts", str(bad))
+    assert result.exit_code == 1
+    assert "accounts.csv" in result.output and "row 2" in result.output and "lat" in result.output
+    assert json.loads(invoke("status", "--db", db, "--json").output)["accounts"] == 450
+
+
+def test_alerts_set_and_list(db):
+    assert invoke("refresh", "alerts", "--db", db).exit_code == 0
+    result = invoke("alerts", "set", "coverage_low", "--db", db, "--threshold", "0.8", "--severity", "critical")
+    assert result.exit_code == 0 and "Coverage below 80%" in result.output
+    assert "critical" in invoke("alerts", "list", "--db", db).output
+    bad = invoke("alerts", "set", "coverage_low", "--db", db, "--severity", "urgent")
+    assert bad.exit_code == 1 and "severity must be one of" in bad.output
+    assert invoke("alerts", "set", "nope", "--db", db).exit_code == 1
+
+
+@pytest.mark.slow
+def test_optimize_save_approve_apply_export(db, tmp_path):
+    out = tmp_path / "plan.json"
+    result = invoke("optimize", "--db", db, "--scenario", str(ROOT / "scenarios/southwest.toml"),
+                    "--json", str(out), "--save", "--as-of", "2026-11-23")
+    assert result.exit_code == 0, result.output
+    plan = json.loads(out.read_text())
+    assert {"status", "gap", "wall_time_s", "moves", "territories", "team"} <= set(plan)
+    assert plan["status"] in ("OPTIMAL", "FEASIBLE") and 0 <= plan["gap"] < 1
+    assert set(plan["moves"][0]) >= {"account", "from", "to", "reason", "risks"}
+    assert set(plan["territories"][0]["before"]) >= {"potential", "accounts", "workload_hours"}
+    assert set(plan["team"]["before"]) >= {"cv", "max_min_ratio"}
+    plan_id = "1"
+    assert "draft" in invoke("plans", "list", "--db", db).output
+    assert invoke("plans", "apply", plan_id, "--db", db).exit_code == 1  # not approved yet
+    assert invoke("plans", "approve", plan_id, "--db", db, "--by", "vp").exit_code == 0
+    applied = invoke("plans", "apply", plan_id, "--db", db, "--by", "vp", "--effective", "2026-12-01")
+    assert applied.exit_code == 0 and f"{len(plan['moves'])} accounts moved" in applied.output
+    export = tmp_path / "moves.csv"
+    assert invoke("plans", "export", plan_id, "--db", db, "--csv", str(export)).exit_code == 0
+    rows = list(csv.DictReader(export.open()))
+    assert len(rows) == len(plan["moves"]) and rows[0]["effective_date"] == "2026-12-01"
+    book = {r["account_id"]: r["territory_id"] for r in csv.DictReader(
+        (tmp_path / "after.csv").open() if invoke("accounts", "--db", db, "--csv", str(tmp_path / "after.csv")).exit_code == 0 else [])}
+    assert all(book[m["account"]] == m["to"] for m in plan["moves"])
+
+
+def test_bad_options_say_what_is_wrong(db):
+    assert "not a date" in invoke("kpis", "--db", db, "--as-of", "yesterday").output
+    result = invoke("refresh", "everything", "--db", db)
+    assert result.exit_code == 1 and "unknown refresh target" in result.output
