@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
@@ -47,11 +48,17 @@ def edit_rule(engine: Engine, key: str, *, threshold: float | None = None, sever
         raise RuleEditError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
     if renotify_hours is not None and renotify_hours <= 0:
         raise RuleEditError("the re-notify interval must be a positive number of hours")
+    if threshold is not None and not math.isfinite(threshold):
+        raise RuleEditError("the threshold must be a finite number")
+    if recipients is not None and (bad := [r.strip() for r in recipients.split(",") if r.strip() and "@" not in r]):
+        raise RuleEditError(f"not an email address: {', '.join(bad)}")
     with session_scope(engine) as session:
         row = session.exec(select(AlertRule).where(AlertRule.key == key)).first()
         if row is None:
             keys = ", ".join(session.exec(select(AlertRule.key)).all())
             raise RuleEditError(f"there is no alert rule {key!r}; rules: {keys}")
+        if threshold is not None and row.comparator == "outside" and threshold <= 0:
+            raise RuleEditError("a band threshold must be positive (0.15 is ±15%)")
         changes = {"threshold": threshold, "severity": severity, "scope": scope, "renotify_hours": renotify_hours,
                    "enabled": enabled,
                    "recipients": None if recipients is None else ",".join(

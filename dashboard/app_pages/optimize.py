@@ -1,0 +1,226 @@
+"""Optimize: a rebalance scenario in a form, a solve with progress, the plan on a map, the frontier,
+and saved plans to compare, approve, apply and export."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+
+import pandas as pd
+import pydeck as pdk
+import streamlit as st
+
+from core.plans import PlanError, apply_plan, approve_plan, get_plan, list_plans, plan_export
+from core.rebalance import Scenario
+from dashboard import components, data
+from dashboard.optimize_view import (
+    FormValues,
+    before_after_table,
+    compare_plans,
+    move_arcs,
+    moves_table,
+    potential_chart_frame,
+    scenario_from_form,
+    shipped_scenarios,
+    team_summary,
+)
+from jobs.optimize import churn_frontier, optimize, save_run
+
+status = components.ready_or_onboarding()
+components.page_header("Optimize", status, "targeted mid-cycle rebalances under churn limits")
+engine = data.engine()
+panel = st.segmented_control("Panel", ["New plan", "Saved plans"], default="New plan", key="optimize_panel")
+
+
+def scenario_form() -> Scenario | None:
+    """The scenario form; returns the scenario when submitted and valid."""
+    files = shipped_scenarios()
+    base_name = st.selectbox("Start from", list(files), key="base_scenario",
+                             help="A shipped scenario (scenarios/*.toml); the form overrides its fields.")
+    base = Scenario.from_toml(files[base_name])
+    territories = data.territories(status.url, status.version)
+    ids = territories["external_id"].tolist()
+    constraints = base.constraints
+    with st.form("scenario"):
+        st.caption(base.description)
+        left, middle, right = st.columns(3)
+        scope_kind = left.selectbox("Scope", ["all", "auto", "region", "territories"],
+                                    index=["all", "auto", "region", "territories"].index(base.scope.kind))
+        scope_region = left.selectbox("Region (scope = region)", sorted(territories["region"].dropna().unique()))
+        scope_territories = left.multiselect("Territories (scope = territories)", ids)
+        band = constraints.potential
+        pmin = middle.number_input("Potential min ($M)", value=(band.min or 0) / 1e6 if band and band.min else None,
+                                   min_value=0.0, step=0.1)
+        pmax = middle.number_input("Potential max ($M)", value=(band.max or 0) / 1e6 if band and band.max else None,
+                                   min_value=0.0, step=0.1)
+        accounts = constraints.accounts
+        amin = middle.number_input("Accounts min", value=accounts.min if accounts else None, min_value=0, step=1)
+        amax = middle.number_input("Accounts max", value=accounts.max if accounts else None, min_value=0, step=1)
+        churn = constraints.churn
+        max_moves = right.number_input("Max accounts moved", value=churn.max_moves, min_value=0, step=1)
+        share = right.number_input("Max % of any book moved",
+                                   value=churn.max_book_share * 100 if churn.max_book_share else None,
+                                   min_value=0.0, max_value=100.0, step=5.0)
+        revenue = right.number_input("Max revenue moved ($)", value=churn.max_revenue, min_value=0.0, step=50_000.0)
+        cooldown = right.number_input("Cooldown (days)", value=constraints.cooldown_days, min_value=0, step=30)
+        strategic = left.number_input("Strategic above revenue ($)", value=constraints.strategic_revenue,
+                                      min_value=0.0, step=50_000.0)
+        state_lines = left.checkbox("Respect state lines", value=constraints.state_lines)
+        vacated = middle.multiselect("What-if: these reps leave", ids, default=base.what_if.vacated)
+        limit = right.slider("Time limit (s)", 5, 300, int(base.time_limit_s))
+        if not st.form_submit_button("Solve", type="primary"):
+            return None
+    values = FormValues(scope_kind, tuple(scope_territories), scope_region, pmin, pmax,
+                        None if amin is None else int(amin), None if amax is None else int(amax),
+                        None if max_moves is None else int(max_moves), share, revenue,
+                        None if cooldown is None else int(cooldown), strategic, state_lines, tuple(vacated),
+                        float(limit))
+    try:
+        return scenario_from_form(base, values)
+    except ValueError as error:
+        st.error(f"The scenario is not valid: {error}")
+        return None
+
+
+def solve_with_progress(scenario: Scenario) -> None:
+    """Solve in a worker thread; the bar follows the time limit (the solver stops there)."""
+    state: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            state["run"] = optimize(engine, scenario, time_limit_s=scenario.time_limit_s)
+        except Exception as error:  # shown below
+            state["error"] = error
+
+    started = time.perf_counter()
+    with st.status(f"Solving {scenario.name} (time limit {scenario.time_limit_s:g} s)…", expanded=True) as box:
+        bar = st.progress(0.0, text="building the model")
+        worker = threading.Thread(target=work, daemon=True)
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.25)
+            elapsed = time.perf_counter() - started
+            bar.progress(min(elapsed / scenario.time_limit_s, 0.99), text=f"{elapsed:.0f} s")
+        if "error" in state:
+            box.update(label="The solve failed", state="error")
+            st.error(f"{type(state['error']).__name__}: {state['error']}")
+            return
+        bar.progress(1.0, text="done")
+        box.update(label=f"Solved in {time.perf_counter() - started:.1f} s", state="complete")
+    st.session_state["optimize_run"] = state["run"]
+    st.session_state.pop("optimize_frontier", None)
+
+
+def show_result() -> None:
+    run = st.session_state.get("optimize_run")
+    if run is None:
+        st.info("Choose a scenario and press Solve. The current book is the starting point: nothing changes "
+                "until a plan is saved, approved and applied.")
+        return
+    result = run.result
+    if not result.has_plan:
+        st.error(f"No plan ({result.status}). " + " ".join(result.explanation))
+        return
+    summary = team_summary(result)
+    for column, (label, value) in zip(st.columns(len(summary)), summary.items(), strict=True):
+        column.metric(label, value)
+    view = st.segmented_control("Result", ["Before / after", "Moves", "Map", "Frontier"], default="Before / after",
+                                key="optimize_view")
+    if view == "Before / after":
+        st.bar_chart(potential_chart_frame(result), stack=False, y_label="potential ($M)")
+        st.dataframe(before_after_table(result), hide_index=True, use_container_width=True)
+    elif view == "Moves":
+        st.dataframe(moves_table(result), hide_index=True, use_container_width=True)
+    elif view == "Map":
+        show_arcs(run)
+    elif view == "Frontier":
+        show_frontier(run)
+    with st.form("save_plan"):
+        name = st.text_input("Plan name", value=f"{run.problem.scenario.name} {date.today():%Y-%m-%d}")
+        if st.form_submit_button("Save as draft"):
+            try:
+                plan_id = save_run(engine, run, name=name, created_by="dashboard")
+            except ValueError as error:
+                st.error(str(error))
+            else:
+                st.success(f"Saved as draft plan {plan_id}. Review it under Saved plans.")
+
+
+def show_arcs(run) -> None:  # type: ignore[no-untyped-def]
+    arcs = move_arcs(run.result, run.problem.accounts, run.problem.territories)
+    if arcs.empty:
+        st.info("The plan moves no account.")
+        return
+    deck = pdk.Deck(
+        layers=[pdk.Layer("ArcLayer", data=arcs, get_source_position="[from_lon, from_lat]",
+                          get_target_position="[to_lon, to_lat]", get_source_color=[200, 90, 60, 200],
+                          get_target_color=[40, 110, 160, 220], get_width=3, pickable=True),
+                pdk.Layer("ScatterplotLayer", data=arcs, get_position="[from_lon, from_lat]", get_radius=3000,
+                          get_fill_color=[200, 90, 60, 200], pickable=True)],
+        initial_view_state=pdk.ViewState(latitude=float(arcs["from_lat"].mean()),
+                                         longitude=float(arcs["from_lon"].mean()), zoom=5),
+        map_provider=None, map_style=None, tooltip={"text": "{tip}"})
+    st.pydeck_chart(deck)
+    st.caption("Each arc runs from a moved account to its new rep's home (red: where it is, blue: new owner).")
+
+
+def show_frontier(run) -> None:  # type: ignore[no-untyped-def]
+    budgets_text = st.text_input("Move budgets", "0, 5, 10, 20, 40, 80", key="frontier_budgets")
+    if st.button("Compute the frontier"):
+        budgets = [int(b) for b in budgets_text.replace(" ", "").split(",") if b]
+        with st.spinner(f"Solving {len(budgets)} budgets…"):
+            points = churn_frontier(run, budgets, time_limit_s=min(run.problem.scenario.time_limit_s, 20.0))
+        st.session_state["optimize_frontier"] = pd.DataFrame([p.__dict__ for p in points])
+    frame = st.session_state.get("optimize_frontier")
+    if frame is not None:
+        st.line_chart(frame.set_index("moves")[["cv"]], x_label="accounts moved", y_label="CV of potential")
+        st.dataframe(frame, hide_index=True, use_container_width=True)
+        st.caption("How much balance each extra move buys: CV of potential after the best plan per budget.")
+
+
+def saved_plans() -> None:
+    notice = st.session_state.pop("optimize_notice", None)
+    if notice:
+        st.success(notice)
+    plans = list_plans(engine)
+    if not plans:
+        st.info("No saved plans yet: solve a scenario and save it as a draft.")
+        return
+    table = pd.DataFrame([p.__dict__ for p in plans])
+    st.dataframe(table, hide_index=True, use_container_width=True)
+    chosen = st.multiselect("Compare side by side", [p.id for p in plans], default=[p.id for p in plans[:2]])
+    if chosen:
+        st.dataframe(compare_plans([get_plan(engine, i) for i in chosen]), use_container_width=True)
+    plan_id = st.selectbox("Plan", [p.id for p in plans], format_func=lambda i: f"#{i}")
+    plan = get_plan(engine, plan_id)
+    st.write(f"**{plan.name}** — {plan.status}, {plan.moves_count} moves")
+    left, middle, right = st.columns(3)
+    if left.button("Approve", disabled=plan.status != "draft"):
+        act(lambda: approve_plan(engine, plan_id, approver="dashboard"), f"Plan {plan_id} approved.")
+    effective = middle.date_input("Effective date", value=date.today())
+    if middle.button("Apply", type="primary", disabled=plan.status != "approved"):
+        act(lambda: apply_plan(engine, plan_id, actor="dashboard", effective_date=effective),
+            f"Plan {plan_id} applied: accounts moved, audit log written, cooldown started.")
+    right.download_button("Export CRM CSV", plan_export(engine, plan_id).to_csv(index=False),
+                          file_name=f"plan-{plan_id}-moves.csv", mime="text/csv")
+
+
+def act(action, message: str) -> None:  # type: ignore[no-untyped-def]
+    try:
+        action()
+    except PlanError as error:
+        st.error(str(error))
+        return
+    data.clear_caches()
+    st.session_state["optimize_notice"] = message
+    st.rerun()  # redraw the buttons with the plan's new status
+
+
+if panel == "Saved plans":
+    saved_plans()
+else:
+    scenario = scenario_form()
+    if scenario is not None:
+        solve_with_progress(scenario)
+    show_result()

@@ -1,0 +1,129 @@
+"""Pure helpers of the Optimize page: scenario from form values, tables, arcs, plan comparison."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from core.format import money, pct
+from core.rebalance import RebalanceResult, Scenario
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def shipped_scenarios() -> dict[str, Path]:
+    return {path.stem: path for path in sorted(SCENARIO_DIR.glob("*.toml"))}
+
+
+@dataclass(frozen=True)
+class FormValues:
+    """What the scenario form collects; ``None`` leaves the base scenario's value."""
+
+    scope_kind: str
+    scope_territories: tuple[str, ...]
+    scope_region: str | None
+    potential_min_m: float | None
+    potential_max_m: float | None
+    accounts_min: int | None
+    accounts_max: int | None
+    max_moves: int | None
+    max_book_share_pct: float | None
+    max_revenue: float | None
+    cooldown_days: int | None
+    strategic_revenue: float | None
+    state_lines: bool
+    vacated: tuple[str, ...]
+    time_limit_s: float
+
+
+def scenario_from_form(base: Scenario, values: FormValues) -> Scenario:
+    """The base scenario with the form's choices applied (validated: errors read as sentences)."""
+    changes: dict[str, object] = {
+        "scope.kind": values.scope_kind, "scope.territories": list(values.scope_territories),
+        "scope.region": values.scope_region, "constraints.state_lines": values.state_lines,
+        "constraints.churn.max_moves": values.max_moves,
+        "constraints.churn.max_book_share": None if values.max_book_share_pct is None
+        else values.max_book_share_pct / 100,
+        "constraints.churn.max_revenue": values.max_revenue, "constraints.cooldown_days": values.cooldown_days,
+        "constraints.strategic_revenue": values.strategic_revenue, "what_if.vacated": list(values.vacated),
+        "time_limit_s": values.time_limit_s,
+    }
+    if values.potential_min_m is not None or values.potential_max_m is not None:
+        changes["constraints.potential"] = {
+            "min": None if values.potential_min_m is None else values.potential_min_m * 1e6,
+            "max": None if values.potential_max_m is None else values.potential_max_m * 1e6}
+    if values.accounts_min is not None or values.accounts_max is not None:
+        changes["constraints.accounts"] = {"min": values.accounts_min, "max": values.accounts_max}
+    return base.with_changes(**changes)
+
+
+def before_after_table(result: RebalanceResult) -> pd.DataFrame:
+    rows = [{
+        "territory": c.territory, "name": c.name,
+        "potential before": money(c.before.potential), "potential after": money(c.after.potential),
+        "index before": c.before.potential_index, "index after": c.after.potential_index,
+        "accounts before": c.before.accounts, "accounts after": c.after.accounts,
+        "workload h before": round(c.before.workload_hours), "workload h after": round(c.after.workload_hours),
+    } for c in result.territories]
+    return pd.DataFrame(rows)
+
+
+def potential_chart_frame(result: RebalanceResult) -> pd.DataFrame:
+    """Potential per territory before and after, in $M, for a grouped bar chart."""
+    return pd.DataFrame({
+        "before": [c.before.potential / 1e6 for c in result.territories],
+        "after": [c.after.potential / 1e6 for c in result.territories],
+    }, index=[c.name for c in result.territories])
+
+
+def moves_table(result: RebalanceResult) -> pd.DataFrame:
+    return pd.DataFrame([{"account": m.account, "from": m.from_territory, "to": m.to_territory,
+                          "risks": ", ".join(m.risks), "reason": m.reason} for m in result.moves],
+                        columns=["account", "from", "to", "risks", "reason"])
+
+
+def move_arcs(result: RebalanceResult, accounts: pd.DataFrame, territories: pd.DataFrame) -> pd.DataFrame:
+    """One arc per move: from the account (old territory) to the new owner's home."""
+    if not result.moves:
+        return pd.DataFrame(columns=["account", "from_lon", "from_lat", "to_lon", "to_lat", "tip"])
+    places = accounts.set_index("external_id")[["lon", "lat"]]
+    homes = territories.set_index("external_id")[["home_lon", "home_lat", "name"]]
+    moves = moves_table(result)
+    frame = moves.join(places, on="account").join(homes, on="to")
+    frame = frame.rename(columns={"lon": "from_lon", "lat": "from_lat", "home_lon": "to_lon", "home_lat": "to_lat"})
+    frame["tip"] = frame["account"] + " → " + frame["name"].fillna(frame["to"]) + ": " + frame["reason"]
+    return frame.dropna(subset=["from_lon", "from_lat", "to_lon", "to_lat"])
+
+
+def team_summary(result: RebalanceResult) -> dict[str, str]:
+    before, after = result.team_before, result.team_after
+    if before is None or after is None:
+        return {}
+    return {"CV of potential": f"{before.cv:.3f} → {after.cv:.3f}",
+            "max / min": f"{before.max_min_ratio:.2f} → {after.max_min_ratio:.2f}",
+            "out of band": f"{before.out_of_band} → {after.out_of_band}",
+            "moves": f"{len(result.moves)} ({sum(1 for m in result.moves if m.risks)} risky)",
+            "optimality gap": pct(result.gap, 2) if result.gap is not None else "—"}
+
+
+def compare_plans(plans: list) -> pd.DataFrame:  # type: ignore[type-arg]
+    """Saved plans side by side: one column per plan, one row per figure."""
+    columns = {}
+    for plan in plans:
+        result = json.loads(plan.result)
+        team = result.get("team", {})
+        before, after = team.get("before") or {}, team.get("after") or {}
+        moves = result.get("moves", [])
+        columns[f"#{plan.id} {plan.name}"] = {
+            "status": plan.status, "solver": plan.solver_status,
+            "gap": pct(plan.gap, 2) if plan.gap is not None else "—",
+            "moves": len(moves), "risky moves": sum(1 for m in moves if m.get("risks")),
+            "CV after": f"{after.get('cv', float('nan')):.3f}", "CV before": f"{before.get('cv', float('nan')):.3f}",
+            "max/min after": f"{after.get('max_min_ratio', float('nan')):.2f}",
+            "out of band after": after.get("out_of_band", "—"),
+            "created": f"{plan.created_at:%Y-%m-%d %H:%M}",
+        }
+    return pd.DataFrame(columns).astype(str)  # one column mixes counts and words: show all as text

@@ -1,0 +1,52 @@
+"""The Optimize page through AppTest: solve a shipped scenario, save, approve, apply, export."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from core.db import get_engine, session_scope
+from core.models import AssignmentHistory, RebalancePlan
+from core.rebalance import Scenario
+from dashboard.optimize_view import FormValues, compare_plans, scenario_from_form, shipped_scenarios
+
+
+def test_form_values_override_the_base_scenario():
+    base = Scenario.from_toml(shipped_scenarios()["southwest"])
+    values = FormValues("territories", ("SW-T001", "SW-T005"), None, 4.0, 5.0, 35, 40, 12, 20.0, None, 90,
+                        200_000.0, True, ("SW-T002",), 15.0)
+    scenario = scenario_from_form(base, values)
+    assert scenario.scope.territories == ["SW-T001", "SW-T005"] and scenario.constraints.churn.max_moves == 12
+    assert scenario.constraints.churn.max_book_share == pytest.approx(0.2)
+    assert scenario.constraints.potential.min == 4e6 and scenario.what_if.vacated == ["SW-T002"]
+    with pytest.raises(ValueError, match="accounts.min is above"):
+        scenario_from_form(base, FormValues("all", (), None, None, None, 50, 40, None, None, None, None, None,
+                                            False, (), 10.0))
+
+
+@pytest.mark.slow
+def test_solve_save_approve_apply_from_the_page(app, writable_db):
+    at = app(writable_db, "optimize")
+    assert not at.exception
+    at.selectbox(key="base_scenario").set_value("southwest").run()
+    at.button[0].click().run()  # the form's Solve button
+    assert not at.exception, at.exception
+    run = at.session_state["optimize_run"]
+    assert run.result.status in ("OPTIMAL", "FEASIBLE") and run.result.moves
+    labels = {m.label: m.value for m in at.metric}
+    assert labels["moves"].startswith(str(len(run.result.moves)))
+    assert labels["CV of potential"] == f"{run.result.team_before.cv:.3f} → {run.result.team_after.cv:.3f}"
+    save = next(b for b in at.button if b.label == "Save as draft")
+    save.click().run()
+    assert any("Saved as draft plan" in s.value for s in at.success)
+    at.segmented_control(key="optimize_panel").set_value("Saved plans").run()
+    assert not at.exception
+    next(b for b in at.button if b.label == "Approve").click().run()
+    next(b for b in at.button if b.label == "Apply").click().run()
+    assert any("applied" in s.value for s in at.success), [e.value for e in at.error]
+    engine = get_engine(writable_db)
+    with session_scope(engine) as session:
+        plan = session.execute(select(RebalancePlan)).scalar_one()
+        history = session.execute(select(AssignmentHistory).where(AssignmentHistory.source == "plan")).all()
+    assert plan.status == "applied" and len(history) == len(run.result.moves)
+    assert "CV after" in compare_plans([plan]).index
