@@ -28,7 +28,7 @@ def launch(database_url: str, *, port: int, sample: str, headless: bool) -> int:
     scheduler = subprocess.Popen([sys.executable, "-m", "jobs", "scheduler", "--db", database_url], env=env)
     try:
         return subprocess.call([sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
-                                "--server.headless", str(headless).lower()], env=env)
+                                "--server.headless", str(headless).lower()], env=env, cwd=APP.parent.parent)
     except KeyboardInterrupt:
         return 0
     finally:

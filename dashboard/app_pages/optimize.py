@@ -14,6 +14,7 @@ import streamlit as st
 from core.plans import PlanError, apply_plan, approve_plan, get_plan, list_plans, plan_export
 from core.rebalance import Scenario
 from dashboard import components, data
+from dashboard.maps import NO_BASEMAP
 from dashboard.optimize_view import (
     FormValues,
     before_after_table,
@@ -160,7 +161,7 @@ def show_arcs(run) -> None:  # type: ignore[no-untyped-def]
                           get_fill_color=[200, 90, 60, 200], pickable=True)],
         initial_view_state=pdk.ViewState(latitude=float(arcs["from_lat"].mean()),
                                          longitude=float(arcs["from_lon"].mean()), zoom=5),
-        map_provider=None, map_style=None, tooltip={"text": "{tip}"})
+        map_provider=None, map_style=NO_BASEMAP, tooltip={"text": "{tip}"})
     st.pydeck_chart(deck)
     st.caption("Each arc runs from a moved account to its new rep's home (red: where it is, blue: new owner).")
 

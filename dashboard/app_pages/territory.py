@@ -1,0 +1,250 @@
+"""Territory: one territory's health, KPI history, accounts, an account's forecast, and its whitespace.
+
+Alert emails link here as ``/territory?territory=<external id>``; picking another territory
+updates the URL so it can be shared.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import components as ui
+from dashboard import data
+
+HISTORY_VIEWS = {
+    "Attainment vs pace": (["attainment", "pace"], "share"),
+    "Drift": (["drift", "attainment_gap"], "points"),
+    "Coverage": (["coverage", "accounts_touched_share"], "share"),
+    "Potential": (["potential", "revenue_ttm"], "money"),
+    "Health": (["health"], "score"),
+}
+WHITESPACE_QUANTILE = 0.75
+ACCENT = "#0F766E"
+ACCOUNT_COLUMNS = {
+    "external_id": "Account",
+    "name": "Name",
+    "industry": "Industry",
+    "segment": "Segment",
+    "state": "State",
+    "revenue_ttm": st.column_config.NumberColumn("Revenue TTM", format=ui.MONEY_FORMAT),
+    "potential": st.column_config.NumberColumn("Potential", format=ui.MONEY_FORMAT),
+}
+
+
+def pick_territory(kpis: pd.DataFrame) -> pd.Series:
+    """The territory from ?territory=, else the least healthy; the choice is written back to the URL."""
+    ids = kpis.sort_values(["health", "external_id"])["external_id"].tolist()
+    labels = kpis.set_index("external_id")
+    wanted = st.query_params.get("territory")
+    if wanted and wanted not in ids:
+        st.warning(f"There is no territory `{wanted}` in the latest snapshot; showing the least healthy one.")
+    chosen = st.selectbox(
+        "Territory",
+        ids,
+        index=ids.index(wanted) if wanted in ids else 0,
+        format_func=lambda t: f"{labels.at[t, 'name']} · {ui.owner(labels.at[t, 'rep_name'])} ({t})",
+        key="territory-pick",
+    )
+    st.query_params["territory"] = chosen
+    return labels.loc[chosen]
+
+
+def headline(row: pd.Series) -> None:
+    cells = st.columns(6)
+    cells[0].metric("Health", ui.number(row["health"], 0), border=True)
+    cells[1].metric(
+        "Potential",
+        ui.money(row["potential"]),
+        f"index {ui.number(row['potential_index'])}",
+        delta_color="off",
+        border=True,
+    )
+    cells[2].metric(
+        "Coverage",
+        ui.pct(row["coverage"]),
+        f"{ui.pct(row['accounts_touched_share'])} of accounts",
+        delta_color="off",
+        border=True,
+    )
+    cells[3].metric(
+        "Attainment", ui.pct(row["attainment"]), f"{ui.points(row['attainment_gap'])} vs pace", border=True
+    )
+    cells[4].metric("Drift (28 days)", ui.points(row["drift"]), border=True)
+    cells[5].metric(
+        "Workload (h/month)",
+        f"{row['workload_hours']:,.0f} h",
+        f"{ui.pct(row['utilization'])} of capacity",
+        delta_color="off",
+        border=True,
+    )
+    if row["deduction_list"]:
+        st.markdown(
+            "**Why points were deducted**\n"
+            + "\n".join(f"- {d['reason']} — **−{float(d['points']):.1f}**" for d in row["deduction_list"])
+        )
+    else:
+        st.success("No deductions: every rule is within its limit.")
+
+
+def history_chart(history: pd.DataFrame) -> None:
+    """The chosen KPI over the snapshots (one chart at a time: heavy panels are computed only when shown)."""
+    view = (
+        st.segmented_control(
+            "History", list(HISTORY_VIEWS), default="Attainment vs pace", key="territory-history"
+        )
+        or "Attainment vs pace"
+    )
+    columns, unit = HISTORY_VIEWS[view]
+    long = history.melt("snapshot_date", columns, var_name="measure", value_name="value").dropna()
+    long["value"] = long["value"] * (100.0 if unit == "share" else 1.0)
+    title = {"share": "%", "points": "points", "money": "$", "score": "0–100"}[unit]
+    st.vega_lite_chart(
+        long,
+        {
+            "mark": {"type": "line", "point": True},
+            "encoding": {
+                "x": {"field": "snapshot_date", "type": "temporal", "title": None},
+                "y": {"field": "value", "type": "quantitative", "title": title},
+                "color": {"field": "measure", "type": "nominal", "title": None, "legend": {"orient": "top"}},
+                "tooltip": [
+                    {"field": "snapshot_date", "type": "temporal", "title": "snapshot"},
+                    {"field": "measure", "type": "nominal"},
+                    {"field": "value", "type": "quantitative", "format": ",.1f"},
+                ],
+            },
+        },
+        width="stretch",
+    )
+
+
+def accounts_table(book: pd.DataFrame) -> None:
+    table = book.sort_values("potential", ascending=False)[
+        [
+            "external_id",
+            "name",
+            "industry",
+            "segment",
+            "state",
+            "revenue_ttm",
+            "potential",
+            "last_touch",
+            "strategic",
+            "locked",
+        ]
+    ]
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        height=ui.table_height(len(table), max_rows=10),
+        column_config={
+            **ACCOUNT_COLUMNS,
+            "last_touch": st.column_config.DateColumn("Last touch (90 days)"),
+            "strategic": "Strategic",
+            "locked": "Locked",
+        },
+    )
+
+
+def forecast_panel(book: pd.DataFrame, status: data.DataStatus) -> None:
+    """A chosen account's monthly revenue, with the current forecast run's forecast and interval."""
+    ranked = book.sort_values("potential", ascending=False)
+    names = ranked.set_index("account_id")["name"]
+    account_id = st.selectbox(
+        "Account", names.index.tolist(), format_func=lambda a: names[a], key="territory-account"
+    )
+    series = data.account_series(status.url, status.version, int(account_id), status.forecast_run)
+    if status.forecast_run is None or series["yhat"].isna().all():
+        st.info(
+            "No forecast yet for this account: showing its revenue history only. Forecasts come from "
+            "`territory refresh forecasts` (or Refresh now with forecasts on the Overview)."
+        )
+    revenue_chart(series)
+
+
+def revenue_chart(series: pd.DataFrame) -> None:
+    """Actual months as a solid line; the forecast dashed, inside its shaded interval."""
+    money_tip = [{"field": "month", "type": "temporal", "timeUnit": "yearmonth"}]
+    x = {"field": "month", "type": "temporal", "title": None}
+    st.vega_lite_chart(
+        series.assign(month=pd.to_datetime(series["month"])),
+        {
+            "layer": [
+                {
+                    "mark": {"type": "area", "opacity": 0.25, "color": ACCENT},
+                    "encoding": {
+                        "x": x,
+                        "y": {"field": "yhat_lower", "type": "quantitative", "title": "$ per month"},
+                        "y2": {"field": "yhat_upper"},
+                    },
+                },
+                {
+                    "mark": {"type": "line", "strokeDash": [5, 4], "color": ACCENT},
+                    "encoding": {
+                        "x": x,
+                        "y": {"field": "yhat", "type": "quantitative"},
+                        "tooltip": money_tip
+                        + [
+                            {"field": f, "type": "quantitative", "title": t, "format": "$,.0f"}
+                            for f, t in (("yhat", "forecast"), ("yhat_lower", "low"), ("yhat_upper", "high"))
+                        ],
+                    },
+                },
+                {
+                    "mark": {"type": "line", "point": True, "color": "#1F2933"},
+                    "encoding": {
+                        "x": x,
+                        "y": {"field": "actual", "type": "quantitative"},
+                        "tooltip": money_tip
+                        + [{"field": "actual", "type": "quantitative", "title": "actual", "format": "$,.0f"}],
+                    },
+                },
+            ]
+        },
+        width="stretch",
+    )
+
+
+def whitespace(book: pd.DataFrame) -> None:
+    """High-potential accounts nobody touched in the coverage window."""
+    floor = book["potential"].quantile(WHITESPACE_QUANTILE) if len(book) else 0.0
+    idle = book[(book["potential"] >= floor) & ~book["touched"]].sort_values("potential", ascending=False)
+    st.caption(
+        f"Accounts in the top quarter by potential (≥ {ui.money(floor)}) with no activity in the last "
+        f"90 days: {len(idle)} holding {ui.money(idle['potential'].sum())} of potential."
+    )
+    if not idle.empty:
+        st.dataframe(
+            idle[["external_id", "name", "industry", "segment", "state", "potential", "revenue_ttm"]],
+            hide_index=True,
+            width="stretch",
+            column_config=ACCOUNT_COLUMNS,
+        )
+
+
+status = ui.ready_or_onboarding()
+ui.page_header("Territory", status)
+ui.require_snapshot(status)
+
+kpis = data.snapshot(status.url, status.version, status.snapshot)
+row = pick_territory(kpis)
+headline(row)
+
+history = data.territory_history(status.url, status.version)
+st.subheader("KPI history")
+history_chart(history[history["territory_id"] == row["territory_id"]])
+
+book = data.accounts(status.url, status.version, status.as_of)
+mine = book[book["territory_id"] == row["territory_id"]]
+st.subheader(f"Accounts ({len(mine)})")
+accounts_table(mine)
+
+st.subheader("Revenue and forecast")
+if mine.empty:
+    st.info("This territory has no accounts.")
+else:
+    forecast_panel(mine, status)
+
+st.subheader("Whitespace")
+whitespace(mine)

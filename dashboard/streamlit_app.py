@@ -1,0 +1,48 @@
+"""Territory Health dashboard: the page list, shared notices, then the chosen page.
+
+Run with ``streamlit run dashboard/streamlit_app.py`` (or ``territory run``). The database is
+``TERRITORY_DATABASE_URL``; pages read it through ``dashboard.data``'s cached loaders.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `streamlit run` from a checkout without `pip install -e .`
+    sys.path.insert(0, str(ROOT))
+
+from dashboard import components, data  # noqa: E402
+
+st.set_page_config(page_title="Territory Health", page_icon="🧭", layout="wide")
+
+pages = {
+    "Monitor": [
+        st.Page(
+            "app_pages/overview.py",
+            title="Overview",
+            icon=":material/dashboard:",
+            url_path="overview",
+            default=True,
+        ),
+        st.Page("app_pages/map.py", title="Map", icon=":material/map:", url_path="map"),
+        st.Page(
+            "app_pages/territory.py",
+            title="Territory",
+            icon=":material/person_pin_circle:",
+            url_path="territory",
+        ),
+        st.Page("app_pages/drift.py", title="Drift", icon=":material/trending_down:", url_path="drift"),
+        st.Page("app_pages/alerts.py", title="Alerts", icon=":material/notifications:", url_path="alerts"),
+    ],
+    "Act": [
+        st.Page("app_pages/optimize.py", title="Optimize", icon=":material/tune:", url_path="optimize"),
+        st.Page("app_pages/data_page.py", title="Data", icon=":material/database:", url_path="data"),
+    ],
+}
+page = st.navigation(pages)
+components.job_notices(data.data_status())
+page.run()

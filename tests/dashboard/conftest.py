@@ -1,0 +1,94 @@
+"""Fixtures for the dashboard tests: one real southwest database per session, copies for tests that write.
+
+Pages run through the real app shell with Streamlit's AppTest. Streamlit's caches are process-wide,
+but every loader is keyed by the database URL and its data version, so tests on different copies
+never see each other's frames.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.config import get_settings
+from core.db import get_engine
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "dashboard"
+APP = DASHBOARD / "streamlit_app.py"
+PAGES = ("overview", "map", "territory", "drift", "alerts", "optimize", "data_page")
+TIMEOUT = 120
+
+
+def make_sample_db(path: Path, sample: str = "southwest", **options: object) -> str:
+    """A database with a sample book, its backfilled KPI history and today's snapshot."""
+    from jobs.kpis import refresh_kpis
+    from jobs.setup import initialise
+
+    url = f"sqlite:///{path}"
+    engine = get_engine(url)
+    initialise(engine, sample=sample, **options)  # type: ignore[arg-type]
+    refresh_kpis(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def sample_db(tmp_path_factory) -> str:
+    return make_sample_db(tmp_path_factory.mktemp("dashboard") / "southwest.db")
+
+
+@pytest.fixture
+def writable_db(sample_db, tmp_path) -> str:
+    """A private copy of the sample database (SQLite's backup API copies the WAL too)."""
+    source = sample_db.removeprefix("sqlite:///")
+    target = tmp_path / "copy.db"
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def use_db(monkeypatch) -> Callable[[str], str]:
+    """Point the dashboard at a database URL (what TERRITORY_DATABASE_URL does for `streamlit run`)."""
+
+    def point(url: str) -> str:
+        monkeypatch.setenv("TERRITORY_DATABASE_URL", url)
+        get_settings.cache_clear()
+        return url
+
+    return point
+
+
+@pytest.fixture
+def app(use_db) -> Callable[..., AppTest]:
+    """Run the whole app (navigation, notices) on a page, optionally with URL query parameters."""
+
+    def run(url: str, page: str = "overview", **query: str) -> AppTest:
+        use_db(url)
+        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+        for key, value in query.items():
+            at.query_params[key] = value
+        at.run()
+        if page != "overview":
+            at.switch_page(f"app_pages/{page}.py").run()
+        return at
+
+    return run
+
+
+@pytest.fixture
+def page(use_db) -> Callable[..., AppTest]:
+    """Run one page script on its own (as a deep link opens it), with URL query parameters."""
+
+    def run(url: str, name: str, **query: str) -> AppTest:
+        use_db(url)
+        at = AppTest.from_file(str(DASHBOARD / "app_pages" / f"{name}.py"), default_timeout=TIMEOUT)
+        for key, value in query.items():
+            at.query_params[key] = value
+        return at.run()
+
+    return run
