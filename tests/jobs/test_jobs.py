@@ -20,6 +20,12 @@ from jobs.setup import initialise
 AS_OF = date(2026, 11, 23)
 
 
+@pytest.fixture(autouse=True)
+def _fit_in_process(monkeypatch):
+    """Fits run in the test process here; the process pool and Dask paths have their own tests."""
+    monkeypatch.setenv("TERRITORY_FORECAST_WORKERS", "1")
+
+
 @pytest.fixture
 def small_book(engine):
     initialise(engine, sample="custom", reps=3, accounts=24, states=["AZ"], as_of=AS_OF, backfill=False)
