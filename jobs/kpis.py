@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from core.config import get_settings
 from core.kpis import KpiInputs, KpiResult, compute_kpis
 from core.models import AccountForecast, ForecastRun, TeamKpi, TerritoryKpi
-from core.potential import account_potential, baseline_forecast_12m, month_start, trailing_revenue
+from core.potential import account_potential, add_months, baseline_forecast_12m, month_start, trailing_revenue
 from core.queries import (
     current_forecast_run,
     load_accounts,
@@ -53,7 +53,12 @@ class BookFrames:
     forecast_as_of: date | None
 
 
-def load_book_frames(engine: Engine) -> BookFrames:
+REVENUE_MONTHS_READ = 15  # trailing year, the churn rule's last 3 months, and the short-history rule
+ACTIVITY_DAYS_READ = 200  # 4 x 30-day activity windows + 90-day coverage, also 28 days back for drift
+
+
+def load_book_frames(engine: Engine, *, earliest: date) -> BookFrames:
+    """What snapshots from ``earliest`` on read: only the revenue and activity windows the KPIs use."""
     run_id = current_forecast_run(engine=engine)
     forecasts = pd.DataFrame(columns=["account_id", "month", "yhat"])
     forecast_as_of = None
@@ -66,7 +71,8 @@ def load_book_frames(engine: Engine) -> BookFrames:
         forecast_as_of = pd.Timestamp(value).date() if value is not None else None
     return BookFrames(
         accounts=load_accounts(engine=engine), territories=load_territories(engine=engine),
-        revenue=load_revenue(engine=engine), activities=load_activities(engine=engine),
+        revenue=load_revenue(engine=engine, since=add_months(month_start(earliest), -REVENUE_MONTHS_READ)),
+        activities=load_activities(engine=engine, since=earliest - timedelta(days=ACTIVITY_DAYS_READ)),
         opportunities=load_opportunities(engine=engine), quotas=load_quotas(engine=engine),
         potentials=load_potentials(engine=engine), forecasts=forecasts, forecast_as_of=forecast_as_of,
     )
@@ -171,7 +177,7 @@ def refresh_kpis(engine: Engine, *, as_of: date | None = None, trigger: str = "c
     as_of = as_of or date.today()
     with record_job(engine, "kpis", trigger=trigger) as job:
         job.progress(0.1, "loading the book")
-        frames = load_book_frames(engine)
+        frames = load_book_frames(engine, earliest=as_of)
         job.progress(0.5, f"computing KPIs as of {as_of}")
         result = compute_snapshot(frames, as_of=as_of)
         job.rows_written = store_snapshot(engine, result, snapshot_date=as_of)
@@ -181,8 +187,8 @@ def refresh_kpis(engine: Engine, *, as_of: date | None = None, trigger: str = "c
 def backfill_snapshots(engine: Engine, *, as_of: date, weeks: int = 26, trigger: str = "sample") -> int:
     """Weekly snapshots for the ``weeks`` weeks before ``as_of`` and one at ``as_of``."""
     with record_job(engine, "kpis", trigger=trigger) as job:
-        frames = load_book_frames(engine)
         dates = [as_of - timedelta(weeks=k) for k in range(weeks, -1, -1)]
+        frames = load_book_frames(engine, earliest=dates[0])
         for i, day in enumerate(dates):
             job.rows_written += store_snapshot(engine, compute_snapshot(frames, as_of=day), snapshot_date=day)
             job.progress((i + 1) / len(dates), f"snapshot {day}")

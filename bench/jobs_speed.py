@@ -1,0 +1,79 @@
+"""Job speed through the database, as the scheduler runs them.
+
+    python bench/jobs_speed.py [--workdir DIR] [--skip-forecasts] [--skip-kpis]
+
+1. forecasts: the `national` book (7,500 accounts): a full refresh (accounts/s, target >= 60), then
+   an incremental refresh after 5% of the accounts' revenue changed (target < 15 s);
+2. KPIs: one snapshot of a 50,000-account / 200-territory custom book (target < 10 s), loading included.
+Prints one line per measurement. Not a test: numbers depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from core.db import get_engine
+from core.models import ForecastRun, RevenueMonth
+from jobs.forecasts import refresh_forecasts
+from jobs.kpis import refresh_kpis
+from jobs.setup import initialise
+
+AS_OF = date(2026, 11, 23)
+
+
+def forecasts(workdir: Path) -> None:
+    engine = get_engine(f"sqlite:///{workdir / 'national.db'}")
+    initialise(engine, sample="national", as_of=AS_OF, backfill=False)
+    started = time.perf_counter()
+    refresh_forecasts(engine, as_of=AS_OF, full=True)
+    elapsed = time.perf_counter() - started
+    print(f"forecasts full     national 7,500 accounts: {elapsed:6.1f} s  {7500 / elapsed:6.1f} accounts/s")
+    with engine.begin() as connection:  # 5% of the accounts get a corrected month
+        ids = [r for (r,) in connection.execute(select(RevenueMonth.account_id).distinct())][::20]
+        connection.execute(update(RevenueMonth).where(RevenueMonth.account_id.in_(ids))
+                           .where(RevenueMonth.month == date(2026, 10, 1)).values(amount=RevenueMonth.amount + 1))
+    started = time.perf_counter()
+    run_id = refresh_forecasts(engine, as_of=AS_OF)
+    elapsed = time.perf_counter() - started
+    with engine.connect() as connection:
+        run = connection.execute(select(ForecastRun).where(ForecastRun.id == run_id)).one()
+    print(f"forecasts incremental ({run.accounts_fitted + run.accounts_failed} refit, {run.accounts_reused} reused):"
+          f" {elapsed:6.1f} s")
+
+
+def kpis(workdir: Path) -> None:
+    engine = get_engine(f"sqlite:///{workdir / 'custom50k.db'}")
+    initialise(engine, sample="custom", reps=200, accounts=50_000, as_of=AS_OF, backfill=False)
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        refresh_kpis(engine, as_of=AS_OF)
+        timings.append(time.perf_counter() - started)
+    print(f"KPI refresh        50,000 accounts / 200 territories: best {min(timings):5.1f} s, "
+          f"median {sorted(timings)[1]:5.1f} s (load + compute + store)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--skip-forecasts", action="store_true")
+    parser.add_argument("--skip-kpis", action="store_true")
+    args = parser.parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="territory-bench-"))
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; workdir {workdir}")
+    if not args.skip_forecasts:
+        forecasts(workdir)
+    if not args.skip_kpis:
+        kpis(workdir)
+
+
+if __name__ == "__main__":
+    main()
