@@ -29,7 +29,7 @@ class Rep(SQLModel, table=True):
     home_lon: float | None = None
     state: str | None = Field(default=None, index=True)
     region: str | None = Field(default=None, index=True)
-    specialties: str = ""  # comma separated industries, e.g. "Healthcare"
+    specialties: str = ""  # industries separated by |, e.g. "Healthcare|Technology"
     capacity_hours: float = 140.0  # per month
     active: bool = True
     hired_at: date | None = None
