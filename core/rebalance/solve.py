@@ -1,0 +1,119 @@
+"""Solve a rebalance problem with CP-SAT and read the plan back.
+
+``solve(problem)`` builds the model, solves it within the scenario's time limit and workers and
+returns a ``RebalanceResult``: OPTIMAL / FEASIBLE with a plan, INFEASIBLE with the rules that
+conflict in words, UNKNOWN (no plan within the time limit) or MODEL_INVALID, each handled apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+
+from ortools.sat.python import cp_model
+
+from core.rebalance.constraints import broken_rules
+from core.rebalance.model import Build, build_model, hint_plan
+from core.rebalance.objective import POINT, TERMS, objective_value
+from core.rebalance.plan import Plan
+from core.rebalance.problem import Problem
+from core.rebalance.relax import lp_relaxation
+from core.rebalance.repair import repair
+from core.rebalance.result import RebalanceResult, no_plan, plan_result
+
+log = logging.getLogger(__name__)
+# On large models CP-SAT's own LP bound lags; GLOP solves the relaxation once for a better bound.
+LARGE_MODEL_PAIRS = 20_000
+LP_BOUND_SHARE = 0.2
+
+
+def solver_for(time_limit_s: float, workers: int, *, log_search: bool = False) -> cp_model.CpSolver:
+    """A CP-SAT solver with a time limit and a number of search workers."""
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = float(time_limit_s)
+    solver.parameters.num_workers = int(workers)
+    solver.parameters.log_search_progress = log_search
+    return solver
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    """(objective - bound) / |objective| for a minimisation; 0 when both are 0."""
+    if objective == bound:
+        return 0.0
+    return abs(objective - bound) / max(abs(objective), 1e-9)
+
+
+def objective_terms(plan: Plan) -> dict[str, float]:
+    """Each weighted objective term of a plan, in points."""
+    weights = plan.problem.scenario.objective
+    return {term.key: term.value(plan) / POINT for term in TERMS if term.weight(weights) > 0}
+
+
+def solve(problem: Problem, *, time_limit_s: float | None = None, workers: int | None = None,
+          hint: Plan | None = None, explain: bool = True) -> RebalanceResult:
+    """Solve the problem; an infeasible one comes back with the conflicting rules in words.
+
+    When the start (``hint``, default today's assignment) breaks territory rules, up to half the
+    time goes to finding a valid start (``core.rebalance.repair``); the rest to CP-SAT.
+    """
+    started = time.perf_counter()
+    limit = time_limit_s or problem.scenario.time_limit_s
+    workers = workers or problem.scenario.workers
+    start = hint or hint_plan(problem, problem.pairs)
+    fixed = repair(problem, start, time_limit_s=limit / 2, workers=workers)
+    if fixed.infeasible:
+        return _infeasible(problem, started, limit, explain)
+    build = build_model(problem, hint=fixed.plan or start)
+    lp_time = LP_BOUND_SHARE * limit if len(build.pairs) >= LARGE_MODEL_PAIRS else 0.0
+    solver = solver_for(max(started + limit - lp_time - time.perf_counter(), 1.0), workers)
+    status = solver.solve(build.model)
+    log.info("rebalance %s: %s in %.1fs", problem.scenario.name, solver.status_name(status),
+             time.perf_counter() - started)
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        bound = solver.best_objective_bound
+        if status == cp_model.FEASIBLE and lp_time:
+            bound = max(bound, _lp_bound(build, lp_time))
+        return _planned(build, solver, solver.status_name(status), started, bound)
+    if status == cp_model.INFEASIBLE:
+        return _infeasible(problem, started, limit, explain)
+    if fixed.plan is not None:  # the solver ran out of time before reading its hint back
+        return _repaired(fixed.plan, started)
+    if status == cp_model.MODEL_INVALID:
+        return no_plan("MODEL_INVALID", time.perf_counter() - started, (build.model.validate(),), start)
+    closest = broken_rules(fixed.closest)
+    message = (f"No plan found within {limit:g} s; raise the time limit or narrow the scope. "
+               f"The closest plan found still breaks {len(closest)} rules:")
+    return no_plan("UNKNOWN", time.perf_counter() - started, (message, *closest[:10]), start)
+
+
+def _infeasible(problem: Problem, started: float, limit: float, explain: bool) -> RebalanceResult:
+    from core.rebalance.explain import explain_infeasibility
+
+    reasons = explain_infeasibility(problem, time_limit_s=min(limit, 30.0)) if explain else ()
+    return no_plan("INFEASIBLE", time.perf_counter() - started, reasons, Plan.today(problem))
+
+
+def _lp_bound(build: Build, time_limit_s: float) -> float:
+    """The LP relaxation's optimum rounded up (the objective is integral); -inf when not solved."""
+    relaxation = lp_relaxation(build.model.proto, time_limit_s)
+    if relaxation.bound is None:
+        return -math.inf
+    return math.ceil(relaxation.bound - 1e-6 * max(1.0, abs(relaxation.bound)))
+
+
+def _planned(build: Build, solver: cp_model.CpSolver, status: str, started: float, bound: float) -> RebalanceResult:
+    plan = build.plan(solver)
+    broken = broken_rules(plan)
+    if broken:  # the two halves of a rule disagree: a bug to report, loudly
+        log.error("the solver's plan breaks rules by the plan check: %s", "; ".join(broken))
+    objective = solver.objective_value
+    return plan_result(plan, status=status, objective=objective / POINT, best_bound=bound / POINT,
+                       gap=relative_gap(objective, bound), wall_time_s=time.perf_counter() - started,
+                       objective_terms=objective_terms(plan))
+
+
+def _repaired(plan: Plan, started: float) -> RebalanceResult:
+    """The repaired start as the answer (valid, no bound known)."""
+    return plan_result(plan, status="FEASIBLE", objective=objective_value(plan) / POINT,
+                       wall_time_s=time.perf_counter() - started, objective_terms=objective_terms(plan))
