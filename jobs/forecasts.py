@@ -16,7 +16,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, literal, select, update
 from sqlalchemy.engine import Engine
 
 from core.config import get_settings
@@ -162,8 +162,6 @@ def _copy_reused(engine: Engine, run_id: int, reusable: dict[int, int], accounts
         return
     source = next(iter(reusable.values()))
     ids = list(reusable)
-    forecasts = read_frame(engine, select(AccountForecast).where(AccountForecast.run_id == source))
-    forecasts = forecasts[forecasts["account_id"].isin(ids)].drop(columns=["id"]).assign(run_id=run_id)
     potentials = read_frame(engine, select(AccountPotential).where(AccountPotential.run_id == source))
     potentials = potentials[potentials["account_id"].isin(ids)].drop(columns=["id"]).assign(run_id=run_id)
     wallet = estimate_wallet(accounts.set_index("account_id").loc[potentials["account_id"]],
@@ -171,10 +169,14 @@ def _copy_reused(engine: Engine, run_id: int, reusable: dict[int, int], accounts
     potentials["wallet"] = wallet.to_numpy()
     potentials["potential"] = account_potential(potentials["forecast_12m"], potentials["wallet"],
                                                 get_settings().whitespace_weight).to_numpy()
-    forecasts["month"] = pd.to_datetime(forecasts["month"]).dt.date
+    columns = ["account_id", "month", "yhat", "yhat_lower", "yhat_upper"]
+    fitted_now = select(AccountPotential.account_id).where(AccountPotential.run_id == run_id)
+    copied = select(literal(run_id), *[AccountForecast.__table__.c[c] for c in columns]).where(
+        AccountForecast.run_id == source, AccountForecast.account_id.not_in(fitted_now))
     with engine.begin() as connection:
-        for start in range(0, len(forecasts), 20_000):
-            connection.execute(insert(AccountForecast), forecasts.iloc[start:start + 20_000].to_dict("records"))
+        # the reused forecast months are copied inside the database (every account of the source run
+        # not refit in this one), before the reused potentials join the new run
+        connection.execute(insert(AccountForecast).from_select(["run_id", *columns], copied))
         connection.execute(insert(AccountPotential), potentials.to_dict("records"))
 
 
