@@ -18,8 +18,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.rebalance.gap import read_gap, solve_gap  # noqa: E402
 
-MAX_SETS = tuple(f"c{m:02d}{n:02d}_" for m, n in ((5, 15), (5, 20), (5, 25), (5, 30), (8, 24), (8, 32), (8, 40),
-                                                   (8, 48), (10, 30), (10, 40), (10, 50), (10, 60)))
+MAX_SETS = tuple(
+    f"c{m:02d}{n:02d}_"
+    for m, n in (
+        (5, 15),
+        (5, 20),
+        (5, 25),
+        (5, 30),
+        (8, 24),
+        (8, 32),
+        (8, 40),
+        (8, 48),
+        (10, 30),
+        (10, 40),
+        (10, 50),
+        (10, 60),
+    )
+)
 
 
 def best_known(folder: Path) -> dict[tuple[str, str], tuple[int, int]]:
@@ -27,8 +42,10 @@ def best_known(folder: Path) -> dict[tuple[str, str], tuple[int, int]]:
     if not path.exists():
         return {}
     with path.open() as handle:
-        return {(row["instance"], row["sense"]): (int(row["lower_bound"]), int(row["upper_bound"]))
-                for row in csv.DictReader(handle)}
+        return {
+            (row["instance"], row["sense"]): (int(row["lower_bound"]), int(row["upper_bound"]))
+            for row in csv.DictReader(handle)
+        }
 
 
 def main() -> None:
@@ -38,18 +55,29 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     known = best_known(args.files[0].parent)
-    print(f"{'instance':<10} {'sense':<5} {'objective':>9} {'best known':>13} {'gap %':>7} {'proven':>6} {'seconds':>8}")
+    print(
+        f"{'instance':<10} {'sense':<5} {'objective':>9} {'best known':>13} {'gap %':>7} "
+        f"{'proven':>6} {'seconds':>8}"
+    )
     for path in args.files:
         instance = read_gap(path)
         sense = "Max" if instance.name.startswith(MAX_SETS) else "Min"
-        result = solve_gap(instance, maximize=sense == "Max", time_limit_s=args.time_limit, workers=args.workers)
+        result = solve_gap(
+            instance, maximize=sense == "Max", time_limit_s=args.time_limit, workers=args.workers
+        )
         low, high = known.get((instance.name, sense), (None, None))
         reference = high if sense == "Min" else low
-        gap = (abs(result.objective - reference) / reference * 100 if result.objective is not None and reference
-               else float("nan"))
+        gap = (
+            abs(result.objective - reference) / reference * 100
+            if result.objective is not None and reference
+            else float("nan")
+        )
         best = "?" if low is None else (f"{low}" if low == high else f"{low}-{high}")
-        print(f"{instance.name:<10} {sense:<5} {result.objective if result.objective is not None else '-':>9} "
-              f"{best:>13} {gap:>7.2f} {'yes' if result.optimal else 'no':>6} {result.wall_time_s:>8.1f}", flush=True)
+        print(
+            f"{instance.name:<10} {sense:<5} {result.objective if result.objective is not None else '-':>9} "
+            f"{best:>13} {gap:>7.2f} {'yes' if result.optimal else 'no':>6} {result.wall_time_s:>8.1f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,23 @@ from core.rebalance.scenario import Scenario
 from core.rebalance.solve import solve
 
 __all__ = [
-    "FAMILIES", "POINT", "FrontierPoint", "Move", "Plan", "Problem", "RebalanceResult", "Scenario", "TeamMetrics",
-    "TerritoryChange", "TerritoryMetrics", "broken_rules", "build_problem", "conflicting_families",
-    "explain_infeasibility", "frontier", "greedy", "objective_value", "solve",
+    "FAMILIES",
+    "POINT",
+    "FrontierPoint",
+    "Move",
+    "Plan",
+    "Problem",
+    "RebalanceResult",
+    "Scenario",
+    "TeamMetrics",
+    "TerritoryChange",
+    "TerritoryMetrics",
+    "broken_rules",
+    "build_problem",
+    "conflicting_families",
+    "explain_infeasibility",
+    "frontier",
+    "greedy",
+    "objective_value",
+    "solve",
 ]

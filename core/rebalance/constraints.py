@@ -45,6 +45,7 @@ def _targets(problem: Problem) -> np.ndarray:
 
 # --- rules on accounts and pairs --------------------------------------------------------------
 
+
 class Stay:
     """Accounts flagged by a rule (locked, strategic, top revenue, cooldown) keep their territory."""
 
@@ -106,16 +107,19 @@ class Vacated:
         return problem.scenario.what_if.describe_vacated(_territory_label(problem, t), count)
 
     def add(self, build: Build) -> None:
-        for t in np.flatnonzero(build.problem.territories["vacated"].to_numpy()):
+        for t in map(int, np.flatnonzero(build.problem.territories["vacated"].to_numpy())):
             rows = build.rows(t)
-            _forbid(build, rows, self.key, f"vacated:{build.problem.label(t)}", self.sentence(build.problem, t))
+            _forbid(
+                build, rows, self.key, f"vacated:{build.problem.label(t)}", self.sentence(build.problem, t)
+            )
 
     def broken(self, plan: Plan) -> list[str]:
-        vacated = np.flatnonzero(plan.problem.territories["vacated"].to_numpy())
+        vacated = map(int, np.flatnonzero(plan.problem.territories["vacated"].to_numpy()))
         return [f"{self.sentence(plan.problem, t)}: {plan.counts[t]} stay" for t in vacated if plan.counts[t]]
 
 
 # --- rules on each territory ------------------------------------------------------------------
+
 
 class TerritoryRule:
     """A linear rule on each receiving territory: low <= sum(coefficient x chosen pair) <= high.
@@ -154,7 +158,9 @@ class TerritoryRule:
             if build.soft and self.repairable:
                 self._add_soft(build, t, expr, low, high)
                 continue
-            guard = build.guard(self.key, f"{self.key}:{build.problem.label(t)}", self.describe(build.problem, t))
+            guard = build.guard(
+                self.key, f"{self.key}:{build.problem.label(t)}", self.describe(build.problem, t)
+            )
             if low is not None:
                 build.model.add(expr >= low).only_enforce_if(guard)
             if high is not None:
@@ -354,8 +360,10 @@ class BookShare(TerritoryRule):
 
     def describe(self, problem: Problem, t: int) -> str:
         churn = problem.scenario.constraints.churn
-        return (f"{_territory_label(problem, t)}: {churn.describe_book_share()} "
-                f"({self._limit(problem, t)} of {self._book(problem, t)} accounts)")
+        return (
+            f"{_territory_label(problem, t)}: {churn.describe_book_share()} "
+            f"({self._limit(problem, t)} of {self._book(problem, t)} accounts)"
+        )
 
     def bounds(self, problem: Problem, t: int) -> tuple[int | None, int | None]:
         return self._book(problem, t) - self._limit(problem, t), None
@@ -368,6 +376,7 @@ class BookShare(TerritoryRule):
 
 
 # --- rules on the whole plan ------------------------------------------------------------------
+
 
 class MaxMoves:
     """Moves = accounts in scope - accounts kept; kept >= in scope - max_moves."""

@@ -27,15 +27,22 @@ def explain_infeasibility(problem: Problem, *, time_limit_s: float = 20.0) -> tu
     build = build_model(problem, explain=True)
     status, core = _solve_with(build, list(build.guards), time_limit_s)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return (f"The rules can all hold, but not with each account offered only its {problem.scenario.candidates} "
-                "nearest eligible territories; raise `candidates` in the scenario.",)
+        return (
+            "The rules can all hold, but not with each account offered only its "
+            f"{problem.scenario.candidates} nearest eligible territories; raise `candidates`.",
+        )
     if status != cp_model.INFEASIBLE:
-        return (f"No plan was found and the conflicting rules could not be isolated within {time_limit_s:g} s.",)
+        return (
+            f"No plan was found and the conflicting rules could not be isolated within {time_limit_s:g} s.",
+        )
     core = _shrink(build, core, started + time_limit_s)
     sentences = tuple(build.guards[index].sentence for index in core)
     log.info("infeasible %s: %d conflicting rules", problem.scenario.name, len(sentences))
-    return ("These rules cannot all hold together:", *sentences) if sentences else (
-        "No assignment exists even without the optional rules (an account has no territory to go to).",)
+    return (
+        ("These rules cannot all hold together:", *sentences)
+        if sentences
+        else ("No assignment exists even without the optional rules (an account has no territory to go to).",)
+    )
 
 
 def conflicting_families(problem: Problem, *, time_limit_s: float = 20.0) -> set[str]:
@@ -55,7 +62,7 @@ def _solve_with(build: Build, assumptions: list[int], time_limit_s: float) -> tu
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(time_limit_s, 0.1)
     solver.parameters.num_workers = 1  # cores come from the sequential search
-    status = solver.solve(model)
+    status = int(solver.solve(model))
     core = list(solver.sufficient_assumptions_for_infeasibility()) if status == cp_model.INFEASIBLE else []
     return status, core
 

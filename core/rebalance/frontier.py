@@ -37,7 +37,9 @@ def frontier_problem(problem: Problem, budget: int) -> Problem:
     return replace(problem, scenario=scenario.with_changes(**changes))
 
 
-def frontier(problem: Problem, budgets: list[int], *, time_limit_s: float | None = None) -> list[FrontierPoint]:
+def frontier(
+    problem: Problem, budgets: list[int], *, time_limit_s: float | None = None
+) -> list[FrontierPoint]:
     """Balance reached per move budget (one CP-SAT solve each, hints chained)."""
     points = []
     hint: Plan | None = None
@@ -45,11 +47,19 @@ def frontier(problem: Problem, budgets: list[int], *, time_limit_s: float | None
         bounded = frontier_problem(problem, budget)
         result = solve(bounded, time_limit_s=time_limit_s, hint=hint, explain=False)
         after = result.team_after
-        points.append(FrontierPoint(
-            budget=budget, status=result.status, moves=len(result.moves),
-            cv=after.cv if after else None, max_deviation=after.max_deviation if after else None,
-            out_of_band=after.out_of_band if after else -1, objective=result.objective, gap=result.gap,
-            wall_time_s=result.wall_time_s))
+        points.append(
+            FrontierPoint(
+                budget=budget,
+                status=result.status,
+                moves=len(result.moves),
+                cv=after.cv if after else None,
+                max_deviation=after.max_deviation if after else None,
+                out_of_band=after.out_of_band if after else -1,
+                objective=result.objective,
+                gap=result.gap,
+                wall_time_s=result.wall_time_s,
+            )
+        )
         if result.assignment is not None:
             hint = plan_of(bounded, result.assignment)
     return points

@@ -9,12 +9,11 @@ industry focus), until the budget is spent or nothing helps. A vacated book is p
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 
-from core.rebalance.constraints import FAMILIES, IndustryFocus, TerritoryRule, potential_band_units
+from core.rebalance.constraints import FAMILIES, Capacity, ShareOfBook, TerritoryRule, potential_band_units
 from core.rebalance.plan import Plan
 from core.rebalance.problem import UNITS_PER_MEAN, Problem
 from core.rebalance.result import RebalanceResult, plan_result
@@ -27,7 +26,9 @@ def greedy(problem: Problem, budget: int) -> RebalanceResult:
     return plan_result(plan, status="HEURISTIC", wall_time_s=time.perf_counter() - started)
 
 
-def greedy_plan(problem: Problem, budget: int, *, deadline: float | None = None, to_band: bool = False) -> Plan:
+def greedy_plan(
+    problem: Problem, budget: int, *, deadline: float | None = None, to_band: bool = False
+) -> Plan:
     """The greedy's plan (stops early at ``deadline``, a ``time.perf_counter()`` value).
 
     ``to_band``: only take moves that bring territories closer to the potential band and account
@@ -59,8 +60,11 @@ class _Greedy:
         self.mean = UNITS_PER_MEAN if problem.mean_potential > 0 else 0
         self.moves_frame = problem.pairs[~problem.pairs["current"]]
         self.book_limit = self._book_limits()
-        self.slow_rules = [f for f in FAMILIES if f.applies(problem) and (
-            isinstance(f, IndustryFocus) or f.key in ("capacity", "specialist_share"))]
+        self.slow_rules: list[tuple[TerritoryRule, set[int]]] = [
+            (f, set(map(int, f.territories(problem))))
+            for f in FAMILIES
+            if isinstance(f, (Capacity, ShareOfBook)) and f.applies(problem)
+        ]
 
     def _book_limits(self) -> np.ndarray:
         share = self.problem.scenario.constraints.churn.max_book_share
@@ -80,9 +84,12 @@ class _Greedy:
         after = self._deviation(self.totals[f] - p, f) + self._deviation(self.totals[t] + p, t)
         if not self.to_band:
             return before - after
-        outside = (self._outside(self.totals[f], self.counts[f], f) + self._outside(self.totals[t], self.counts[t], t)
-                   - self._outside(self.totals[f] - p, self.counts[f] - 1, f)
-                   - self._outside(self.totals[t] + p, self.counts[t] + 1, t))
+        outside = (
+            self._outside(self.totals[f], self.counts[f], f)
+            + self._outside(self.totals[t], self.counts[t], t)
+            - self._outside(self.totals[f] - p, self.counts[f] - 1, f)
+            - self._outside(self.totals[t] + p, self.counts[t] + 1, t)
+        )
         return np.where(outside > 0, outside * 4 * UNITS_PER_MEAN + (before - after), 0)
 
     def _outside(self, totals: np.ndarray, counts: np.ndarray, territories: np.ndarray) -> np.ndarray:
@@ -125,8 +132,12 @@ class _Greedy:
         owner = self.owner.copy()
         owner[a] = t
         after = Plan(self.problem, owner)
-        return all(_violation(rule, after, u) <= _violation(rule, before, u)
-                   for rule in self.slow_rules for u in (f, t) if self.target[u])
+        return all(
+            _violation(rule, after, u) <= _violation(rule, before, u)
+            for rule, covered in self.slow_rules
+            for u in (f, t)
+            if u in covered
+        )
 
     # --- moves -------------------------------------------------------------------------------
     def apply(self, a: int, t: int) -> None:
@@ -174,16 +185,12 @@ def _band_violation(low: int, high: int | None):  # type: ignore[no-untyped-def]
     def outside(total: np.ndarray) -> np.ndarray:
         above = np.maximum(total - high, 0) if high is not None else 0
         return np.maximum(low - total, 0) + above
+
     return outside
 
 
-def _violation(rule: object, plan: Plan, t: int) -> float:
-    """How far territory t is outside a rule (0 when kept)."""
-    if isinstance(rule, TerritoryRule):
-        low, high = rule.bounds(plan.problem, t)
-        value = rule.value(plan, t)
-        return max((low - value) if low is not None else 0, (value - high) if high is not None else 0, 0)
-    focus = plan.problem.scenario.constraints.industry_focus
-    book = IndustryFocus._industry_counts(plan).get(t, {})
-    top = sum(sorted(book.values(), reverse=True)[: focus.industries])  # type: ignore[union-attr]
-    return max(math.ceil(focus.min_share * sum(book.values()) - 1e-9) - top, 0)  # type: ignore[union-attr]
+def _violation(rule: TerritoryRule, plan: Plan, t: int) -> float:
+    """How far territory t is outside a territory rule (0 when kept)."""
+    low, high = rule.bounds(plan.problem, t)
+    value = rule.value(plan, t)
+    return max((low - value) if low is not None else 0, (value - high) if high is not None else 0, 0)

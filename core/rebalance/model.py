@@ -43,12 +43,15 @@ def groups(keys: np.ndarray) -> dict[int, np.ndarray]:
     return {int(v): rows for v, rows in zip(values, np.split(order, starts[1:]), strict=True)}
 
 
-def weighted_sum(variables: Sequence[Literal], coefficients: Sequence[int] | np.ndarray) -> cp_model.LinearExpr:
+def weighted_sum(
+    variables: Sequence[Literal], coefficients: Sequence[int] | np.ndarray
+) -> cp_model.LinearExpr:
     """sum(c * v); the fast path of the OR-Tools Python API (no per-term Python arithmetic)."""
     return cp_model.LinearExpr.weighted_sum(list(variables), [int(c) for c in coefficients])
 
 
 # --- the assignment core (shared with the GAP benchmark) ----------------------------------------
+
 
 def add_assignment(model: cp_model.CpModel, accounts: np.ndarray) -> list[Literal]:
     """Variables: one literal per pair (1 = the pair's territory gets the account).
@@ -68,9 +71,14 @@ def add_assignment(model: cp_model.CpModel, accounts: np.ndarray) -> list[Litera
     return x
 
 
-def add_capacity(model: cp_model.CpModel, x: list[Literal], by_territory: dict[int, np.ndarray],
-                 workload: np.ndarray, capacity: dict[int, int],
-                 enforce: dict[int, list[Literal]] | None = None) -> None:
+def add_capacity(
+    model: cp_model.CpModel,
+    x: list[Literal],
+    by_territory: dict[int, np.ndarray],
+    workload: np.ndarray,
+    capacity: dict[int, int],
+    enforce: dict[int, list[Literal]] | None = None,
+) -> None:
     """Constraint: the workload of the pairs a territory gets stays within its capacity."""
     for t, limit in capacity.items():
         rows = by_territory.get(t, np.array([], dtype=int))
@@ -79,6 +87,7 @@ def add_capacity(model: cp_model.CpModel, x: list[Literal], by_territory: dict[i
 
 
 # --- the rebalance model ----------------------------------------------------------------------
+
 
 @dataclass
 class Build:
@@ -110,8 +119,11 @@ class Build:
 
     def total(self, rows: np.ndarray, coefficients: np.ndarray | int = 1) -> cp_model.LinearExpr:
         """sum over the given pair rows of coefficient x literal."""
-        coefs = np.broadcast_to(np.asarray(coefficients), (len(rows),)) if np.ndim(coefficients) == 0 \
+        coefs = (
+            np.broadcast_to(np.asarray(coefficients), (len(rows),))
+            if np.ndim(coefficients) == 0
             else np.asarray(coefficients)[rows]
+        )
         return weighted_sum([self.x[r] for r in rows], coefs)
 
     def guard(self, family: str, label: str, sentence: str) -> list[Literal]:
@@ -126,7 +138,11 @@ class Build:
     def territory_name(self, t: int) -> str:
         row = self.problem.territories.iloc[t]
         name = row["name"]
-        return f"{row['external_id']} ({name})" if name and name != row["external_id"] else str(row["external_id"])
+        return (
+            f"{row['external_id']} ({name})"
+            if name and name != row["external_id"]
+            else str(row["external_id"])
+        )
 
     def minimize(self, variables: list[Literal], coefficients: list[int]) -> None:
         self.objective.append((variables, coefficients))
@@ -171,8 +187,9 @@ def hint_plan(problem: Problem, pairs: pd.DataFrame) -> Plan:
     return Plan(problem, owner)
 
 
-def build_model(problem: Problem, *, explain: bool = False, soft: bool = False,
-                hint: Plan | None = None) -> Build:
+def build_model(
+    problem: Problem, *, explain: bool = False, soft: bool = False, hint: Plan | None = None
+) -> Build:
     """The CP-SAT model of a rebalance problem (see module docstring).
 
     ``hint`` is the plan the search starts from (default: today's, vacated books to the nearest).

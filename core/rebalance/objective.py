@@ -3,8 +3,9 @@
 One point is ``POINT`` objective units. With weight 1, a point is: one territory 1% of the team's
 mean potential (or workload) away from the mean, one ordinary account moved (risky ones cost up to
 1.75), 100 km between an account and its rep's home, one territory whose book spans more than
-its home state (state spread), one account outside its territory's main industries (industry mix). Every penalty variable is named
-(``potential_deviation[SW-T003]``); the other terms are costs on the assignment literals.
+its home state (state spread), one account outside its territory's main industries (industry
+mix). Every penalty variable is named (``potential_deviation[SW-T003]``); the other terms are
+costs on the assignment literals.
 """
 
 from __future__ import annotations
@@ -101,7 +102,9 @@ class Balance:
             rows = build.rows(t)
             total = build.total(rows, units)
             bound = max(mean, int(units[rows].clip(min=0).sum()))
-            deviation = build.model.new_int_var(0, bound, f"{self.key.split('_')[0]}_deviation[{build.problem.label(t)}]")
+            deviation = build.model.new_int_var(
+                0, bound, f"{self.key.split('_')[0]}_deviation[{build.problem.label(t)}]"
+            )
             build.model.add(deviation >= total - mean)
             build.model.add(deviation >= mean - total)
             build.hint(deviation, abs(int(hint_units[t]) - mean))
@@ -127,8 +130,11 @@ class OutsideHome:
         return np.array([v not in home for v, home in zip(values, homes, strict=True)], dtype=bool)
 
     def add(self, build: Build) -> None:
-        rows = np.flatnonzero(self.outside(build.problem, build.pairs["account"].to_numpy(),
-                                           build.pairs["territory"].to_numpy()))
+        rows = np.flatnonzero(
+            self.outside(
+                build.problem, build.pairs["account"].to_numpy(), build.pairs["territory"].to_numpy()
+            )
+        )
         coefficient = round(self.weight(build.problem.scenario.objective) * POINT)
         build.minimize([build.x[r] for r in rows], [coefficient] * len(rows))
 
@@ -151,7 +157,9 @@ class MultiState(OutsideHome):
         super().__init__("state_spread", "state", "home_states", lambda o: o.state_spread)
 
     def add(self, build: Build) -> None:
-        outside = self.outside(build.problem, build.pairs["account"].to_numpy(), build.pairs["territory"].to_numpy())
+        outside = self.outside(
+            build.problem, build.pairs["account"].to_numpy(), build.pairs["territory"].to_numpy()
+        )
         weight = self.weight(build.problem.scenario.objective)
         flags = []
         for t in _targets(build.problem):
@@ -161,7 +169,9 @@ class MultiState(OutsideHome):
             flag = build.model.new_bool_var(f"multi_state[{build.problem.label(t)}]")
             for r in rows:
                 build.model.add_implication(build.x[r], flag)
-            build.hint(flag, bool((build.hint_plan.owner == t)[build.pairs["account"].to_numpy()[rows]].any()))
+            build.hint(
+                flag, bool((build.hint_plan.owner == t)[build.pairs["account"].to_numpy()[rows]].any())
+            )
             flags.append(flag)
         build.minimize(flags, [round(weight * POINT)] * len(flags))
         guided = np.flatnonzero(outside)

@@ -27,8 +27,19 @@ EARTH_RADIUS_KM = 6371.0088
 UNITS_PER_MEAN = 100_000
 WIDE_PAIRS = 300_000  # explanations consider every territory up to this many (account, territory) pairs
 STAY_FAMILIES = ("locked", "strategic", "top_revenue", "cooldown")
-TERRITORY_COLUMNS = ("territory_id", "external_id", "name", "region", "owner_rep_id", "rep_name", "home_lat",
-                     "home_lon", "specialties", "capacity_hours", "states")
+TERRITORY_COLUMNS = (
+    "territory_id",
+    "external_id",
+    "name",
+    "region",
+    "owner_rep_id",
+    "rep_name",
+    "home_lat",
+    "home_lon",
+    "specialties",
+    "capacity_hours",
+    "states",
+)
 
 
 @dataclass(frozen=True)
@@ -81,8 +92,14 @@ class Problem:
         return str(self.territories["external_id"].iat[territory])
 
 
-def build_problem(accounts: pd.DataFrame, territories: pd.DataFrame, scenario: Scenario, *,
-                  as_of: date | None = None, settings: Settings | None = None) -> Problem:
+def build_problem(
+    accounts: pd.DataFrame,
+    territories: pd.DataFrame,
+    scenario: Scenario,
+    *,
+    as_of: date | None = None,
+    settings: Settings | None = None,
+) -> Problem:
     """A solver-ready problem from the accounts and territories frames (see module docstring)."""
     settings = settings or get_settings()
     as_of = as_of or date.today()
@@ -96,14 +113,22 @@ def build_problem(accounts: pd.DataFrame, territories: pd.DataFrame, scenario: S
     mean_workload = accounts["workload_hours"].sum() / max(int(territories["active"].sum()), 1)
     potential_unit = mean_potential / UNITS_PER_MEAN if mean_potential > 0 else 1.0
     accounts["potential_units"] = np.rint(accounts["potential"] / potential_unit).astype(np.int64)
-    problem = Problem(scenario=scenario, accounts=accounts, territories=territories, pairs=pd.DataFrame(),
-                      as_of=as_of, potential_unit=float(potential_unit),
-                      workload_unit=float(mean_workload / UNITS_PER_MEAN if mean_workload > 0 else 1.0),
-                      speed_kmh=settings.travel_speed_kmh, band=settings.potential_band)
+    problem = Problem(
+        scenario=scenario,
+        accounts=accounts,
+        territories=territories,
+        pairs=pd.DataFrame(),
+        as_of=as_of,
+        potential_unit=float(potential_unit),
+        workload_unit=float(mean_workload / UNITS_PER_MEAN if mean_workload > 0 else 1.0),
+        speed_kmh=settings.travel_speed_kmh,
+        band=settings.potential_band,
+    )
     return Problem(**{**problem.__dict__, "pairs": candidate_pairs(problem)})
 
 
 # --- territories -----------------------------------------------------------------------------
+
 
 def _territory_frame(territories: pd.DataFrame, accounts: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     frame = territories.reset_index(drop=True).copy()
@@ -113,8 +138,10 @@ def _territory_frame(territories: pd.DataFrame, accounts: pd.DataFrame, scenario
     frame["name"] = frame["name"].fillna(frame["external_id"])
     frame["specialties"] = [_split(v) for v in frame["specialties"]]
     derived = accounts.groupby("territory_id")["state"].agg(lambda s: frozenset(s.dropna()))
-    frame["states"] = [_split(v) or derived.get(tid, frozenset()) for v, tid in
-                       zip(frame["states"], frame["territory_id"], strict=True)]
+    frame["states"] = [
+        _split(v) or derived.get(tid, frozenset())
+        for v, tid in zip(frame["states"], frame["territory_id"], strict=True)
+    ]
     frame["vacated"] = frame["external_id"].isin(scenario.what_if.vacated)
     unknown = set(scenario.what_if.vacated) - set(frame["external_id"])
     if unknown:
@@ -124,7 +151,9 @@ def _territory_frame(territories: pd.DataFrame, accounts: pd.DataFrame, scenario
         frame = pd.concat([frame, _added_territories(frame, accounts, scenario)], ignore_index=True)
     frame["active"] = ~frame["vacated"]
     _main_sets(frame, accounts, scenario)
-    frame["capacity_hours"] = frame["capacity_hours"].astype(float).fillna(get_settings().default_capacity_hours)
+    frame["capacity_hours"] = (
+        frame["capacity_hours"].astype(float).fillna(get_settings().default_capacity_hours)
+    )
     _fill_homes(frame, accounts)
     return frame
 
@@ -136,8 +165,9 @@ def _main_sets(frame: pd.DataFrame, accounts: pd.DataFrame, scenario: Scenario) 
     k = scenario.constraints.industry_focus.industries if scenario.constraints.industry_focus else 3
     books = {tid: book for tid, book in accounts.groupby("territory_id")}
     homes, focus = [], []
-    for tid, states, specialties, added in zip(frame["territory_id"], frame["states"], frame["specialties"],
-                                               frame["added"], strict=True):
+    for tid, states, specialties, added in zip(
+        frame["territory_id"], frame["states"], frame["specialties"], frame["added"], strict=True
+    ):
         book = accounts if added else books.get(tid, accounts.iloc[:0])
         homes.append(states if added else frozenset(_largest(book["state"], 1)) or states)
         extra = [i for i in _largest(book["industry"], k + len(specialties)) if i not in specialties]
@@ -167,11 +197,23 @@ def _added_territories(frame: pd.DataFrame, accounts: pd.DataFrame, scenario: Sc
         if rep.territory in set(frame["external_id"]):
             raise ValueError(f"added territory id {rep.territory} already exists")
         state = rep.state or _nearest_state(accounts, rep.home_lat, rep.home_lon)
-        rows.append({"territory_id": next_id + i, "external_id": rep.territory, "name": rep.name,
-                     "region": rep.region, "owner_rep_id": None, "rep_name": rep.name,
-                     "home_lat": rep.home_lat, "home_lon": rep.home_lon,
-                     "specialties": frozenset(rep.specialties), "capacity_hours": rep.capacity_hours,
-                     "states": frozenset({state}) if state else frozenset(), "vacated": False, "added": True})
+        rows.append(
+            {
+                "territory_id": next_id + i,
+                "external_id": rep.territory,
+                "name": rep.name,
+                "region": rep.region,
+                "owner_rep_id": None,
+                "rep_name": rep.name,
+                "home_lat": rep.home_lat,
+                "home_lon": rep.home_lon,
+                "specialties": frozenset(rep.specialties),
+                "capacity_hours": rep.capacity_hours,
+                "states": frozenset({state}) if state else frozenset(),
+                "vacated": False,
+                "added": True,
+            }
+        )
     return pd.DataFrame(rows, columns=[*frame.columns])
 
 
@@ -193,8 +235,10 @@ def _fill_homes(frame: pd.DataFrame, accounts: pd.DataFrame) -> None:
 
 # --- accounts --------------------------------------------------------------------------------
 
-def _account_frame(accounts: pd.DataFrame, territories: pd.DataFrame, scenario: Scenario,
-                   settings: Settings) -> pd.DataFrame:
+
+def _account_frame(
+    accounts: pd.DataFrame, territories: pd.DataFrame, scenario: Scenario, settings: Settings
+) -> pd.DataFrame:
     frame = accounts.reset_index(drop=True).copy()
     position = pd.Series(np.arange(len(territories)), index=territories["territory_id"].to_numpy())
     missing = ~frame["territory_id"].isin(position.index)
@@ -202,14 +246,17 @@ def _account_frame(accounts: pd.DataFrame, territories: pd.DataFrame, scenario: 
         raise ValueError(f"{int(missing.sum())} accounts belong to no known territory")
     frame["territory"] = frame["territory_id"].map(position).astype(int)
     for column in ("strategic", "locked", "open_opportunity"):
-        frame[column] = frame[column].astype("boolean").fillna(False).astype(bool) if column in frame else False
+        frame[column] = (
+            frame[column].astype("boolean").fillna(False).astype(bool) if column in frame else False
+        )
     for column in ("potential", "revenue_ttm", "workload_hours"):
         frame[column] = pd.to_numeric(frame[column]).astype(float).fillna(0.0)
     for column in ("owned_since", "last_moved_at"):
         frame[column] = pd.to_datetime(frame[column]) if column in frame else pd.NaT
     tier = account_tier(frame["revenue_ttm"], frame["strategic"], settings)
-    frame["visits_per_month"] = tier.map({t: getattr(settings, f"visits_per_month_{t}") for t in
-                                          ("strategic", "key", "standard", "long_tail")}).astype(float)
+    frame["visits_per_month"] = tier.map(
+        {t: getattr(settings, f"visits_per_month_{t}") for t in ("strategic", "key", "standard", "long_tail")}
+    ).astype(float)
     frame["vacating"] = territories["vacated"].to_numpy()[frame["territory"].to_numpy()]
     return frame
 
@@ -223,10 +270,13 @@ def _mark_stays(accounts: pd.DataFrame, scenario: Scenario, as_of: date) -> None
         "strategic": revenue > rules.strategic_revenue if rules.strategic_revenue is not None else False,
         "top_revenue": _top_share(revenue, rules.top_revenue_share) if rules.top_revenue_share else False,
         "cooldown": (accounts["last_moved_at"] > pd.Timestamp(as_of) - pd.Timedelta(days=rules.cooldown_days))
-        if rules.cooldown_days else False,
+        if rules.cooldown_days
+        else False,
     }
     for family, flag in flags.items():
-        accounts[f"stay_{family}"] = pd.Series(flag, index=accounts.index).astype(bool) & ~accounts["vacating"]
+        accounts[f"stay_{family}"] = (
+            pd.Series(flag, index=accounts.index).astype(bool) & ~accounts["vacating"]
+        )
     accounts["stays"] = accounts[[f"stay_{f}" for f in STAY_FAMILIES]].any(axis=1)
 
 
@@ -250,11 +300,16 @@ def _price_moves(accounts: pd.DataFrame, scenario: Scenario, as_of: date) -> Non
     accounts["risk_open_opportunity"] = accounts["open_opportunity"]
     accounts["risk_long_tenure"] = (tenure_days >= 365.25 * risk.long_tenure_years).fillna(False).astype(bool)
     revenue_share = (accounts["revenue_ttm"] / risk.large_revenue).clip(0, 1) if risk.large_revenue else 0.0
-    accounts["move_cost"] = (1.0 + 0.25 * revenue_share + 0.25 * accounts["risk_long_tenure"]
-                             + 0.25 * accounts["risk_open_opportunity"])
+    accounts["move_cost"] = (
+        1.0
+        + 0.25 * revenue_share
+        + 0.25 * accounts["risk_long_tenure"]
+        + 0.25 * accounts["risk_open_opportunity"]
+    )
 
 
 # --- scope -----------------------------------------------------------------------------------
+
 
 def _scope_mask(territories: pd.DataFrame, accounts: pd.DataFrame, scenario: Scenario) -> np.ndarray:
     scope = scenario.scope
@@ -301,8 +356,10 @@ def _neighbours(territories: pd.DataFrame, chosen: np.ndarray, k: int) -> np.nda
 
 # --- candidate pairs -------------------------------------------------------------------------
 
-def haversine_km(lat1: np.ndarray | float, lon1: np.ndarray | float, lat2: np.ndarray | float,
-                 lon2: np.ndarray | float) -> np.ndarray:
+
+def haversine_km(
+    lat1: np.ndarray | float, lon1: np.ndarray | float, lat2: np.ndarray | float, lon2: np.ndarray | float
+) -> np.ndarray:
     """Great-circle distance in km, broadcasting like numpy."""
     phi1, phi2 = np.radians(lat1), np.radians(lat2)
     dphi, dlmb = phi2 - phi1, np.radians(lon2) - np.radians(lon1)
@@ -310,7 +367,9 @@ def haversine_km(lat1: np.ndarray | float, lon1: np.ndarray | float, lat2: np.nd
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
-def eligibility(problem: Problem, account_pos: np.ndarray, territory_pos: np.ndarray) -> dict[str, np.ndarray]:
+def eligibility(
+    problem: Problem, account_pos: np.ndarray, territory_pos: np.ndarray
+) -> dict[str, np.ndarray]:
     """Per pair-level rule, True where the rule forbids moving the account into the territory."""
     accounts, territories = problem.accounts, problem.territories
     rules = problem.scenario.constraints
@@ -322,7 +381,7 @@ def eligibility(problem: Problem, account_pos: np.ndarray, territory_pos: np.nda
     if rules.specialists is not None and rules.specialists.exclusive:
         codes, names = pd.factorize(accounts["industry"].fillna(""))
         serves = _membership(territories["specialties"], names)
-        offered = serves.any(axis=0)
+        offered = np.asarray(serves.any(axis=0))
         forbid["specialist_only"] = offered[codes[account_pos]] & ~serves[territory_pos, codes[account_pos]]
     return forbid
 
@@ -330,7 +389,8 @@ def eligibility(problem: Problem, account_pos: np.ndarray, territory_pos: np.nda
 def _membership(sets: pd.Series, names: pd.Index) -> np.ndarray:
     """Boolean matrix: row i, column j is True when names[j] is in sets[i]."""
     return np.array([[name in members for name in names] for members in sets], dtype=bool).reshape(
-        len(sets), len(names))
+        len(sets), len(names)
+    )
 
 
 def candidate_pairs(problem: Problem, *, widen: bool = False) -> pd.DataFrame:
@@ -349,8 +409,10 @@ def candidate_pairs(problem: Problem, *, widen: bool = False) -> pd.DataFrame:
         return pair_frame(problem, np.array([], int), np.array([], int))
     k = min(problem.scenario.candidates, len(targets))
     wide = len(targets) if len(account_pos) * len(targets) <= WIDE_PAIRS else min(2 * k, len(targets))
-    chunks = [_nearest(problem, chunk, targets, k, wide if widen else 0) for chunk in np.array_split(
-        account_pos, max(1, len(account_pos) * len(targets) // 2_000_000))]
+    chunks = [
+        _nearest(problem, chunk, targets, k, wide if widen else 0)
+        for chunk in np.array_split(account_pos, max(1, len(account_pos) * len(targets) // 2_000_000))
+    ]
     pair_accounts = np.concatenate([c[0] for c in chunks])
     pair_territories = np.concatenate([c[1] for c in chunks])
     if widen:  # a vacated book may stay in the widened model, so the what-if is a rule like the others
@@ -360,14 +422,17 @@ def candidate_pairs(problem: Problem, *, widen: bool = False) -> pd.DataFrame:
     return pair_frame(problem, pair_accounts, pair_territories)
 
 
-def _nearest(problem: Problem, account_pos: np.ndarray, targets: np.ndarray, k: int,
-             wide: int) -> tuple[np.ndarray, np.ndarray]:
+def _nearest(
+    problem: Problem, account_pos: np.ndarray, targets: np.ndarray, k: int, wide: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(account, territory) positions: current + k nearest eligible (+ the ``wide`` nearest at all)."""
     accounts, territories = problem.accounts, problem.territories
-    km = haversine_km(accounts["lat"].to_numpy(float)[account_pos, None],
-                      accounts["lon"].to_numpy(float)[account_pos, None],
-                      territories["home_lat"].to_numpy(float)[None, targets],
-                      territories["home_lon"].to_numpy(float)[None, targets])
+    km = haversine_km(
+        accounts["lat"].to_numpy(float)[account_pos, None],
+        accounts["lon"].to_numpy(float)[account_pos, None],
+        territories["home_lat"].to_numpy(float)[None, targets],
+        territories["home_lon"].to_numpy(float)[None, targets],
+    )
     km = np.nan_to_num(km, nan=1e6)
     current = accounts["territory"].to_numpy()[account_pos]
     is_current = targets[None, :] == current[:, None]
@@ -402,14 +467,26 @@ def pair_frame(problem: Problem, account_pos: np.ndarray, territory_pos: np.ndar
     lat, lon = accounts["lat"].to_numpy(float), accounts["lon"].to_numpy(float)
     home_lat, home_lon = territories["home_lat"].to_numpy(float), territories["home_lon"].to_numpy(float)
     current = accounts["territory"].to_numpy()
-    km = np.nan_to_num(haversine_km(lat[account_pos], lon[account_pos], home_lat[territory_pos],
-                                    home_lon[territory_pos]), nan=0.0)
-    km_now = np.nan_to_num(haversine_km(lat[account_pos], lon[account_pos], home_lat[current[account_pos]],
-                                        home_lon[current[account_pos]]), nan=0.0)
+    km = np.nan_to_num(
+        haversine_km(lat[account_pos], lon[account_pos], home_lat[territory_pos], home_lon[territory_pos]),
+        nan=0.0,
+    )
+    km_now = np.nan_to_num(
+        haversine_km(
+            lat[account_pos], lon[account_pos], home_lat[current[account_pos]], home_lon[current[account_pos]]
+        ),
+        nan=0.0,
+    )
     visits = accounts["visits_per_month"].to_numpy()[account_pos]
-    workload = accounts["workload_hours"].to_numpy()[account_pos] + visits * 2 * (km - km_now) / problem.speed_kmh
-    return pd.DataFrame({
-        "account": account_pos.astype(int), "territory": territory_pos.astype(int),
-        "current": current[account_pos] == territory_pos, "km": km,
-        "workload_hours": np.maximum(workload, 0.0),
-    })
+    workload = (
+        accounts["workload_hours"].to_numpy()[account_pos] + visits * 2 * (km - km_now) / problem.speed_kmh
+    )
+    return pd.DataFrame(
+        {
+            "account": account_pos.astype(int),
+            "territory": territory_pos.astype(int),
+            "current": current[account_pos] == territory_pos,
+            "km": km,
+            "workload_hours": np.maximum(workload, 0.0),
+        }
+    )

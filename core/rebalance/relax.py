@@ -48,8 +48,12 @@ def lp_relaxation(proto: cp_model_helper.CpModelProto, time_limit_s: float) -> R
         return Relaxation("UNKNOWN", None, None)
     scale = proto.objective.scaling_factor or 1.0
     bound = (objective.Value() + proto.objective.offset) * scale
-    return Relaxation("OPTIMAL", bound, np.array([v.solution_value() for v in variables]),
-                      np.array([v.reduced_cost() for v in variables]))
+    return Relaxation(
+        "OPTIMAL",
+        bound,
+        np.array([v.solution_value() for v in variables]),
+        np.array([v.reduced_cost() for v in variables]),
+    )
 
 
 def _literal(variables: list, ref: int) -> tuple[pywraplp.Variable, float, float]:  # type: ignore[type-arg]
@@ -78,7 +82,7 @@ def _hull(domain) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     """(low, high) of a CP-SAT domain, infinite at the int64 limits (its fields do not take [-1])."""
     values = list(domain)
     low, high = float(values[0]), float(values[len(values) - 1])
-    return (-np.inf if low <= -2.0**62 else low), (np.inf if high >= 2.0**62 else high)
+    return (-np.inf if low <= -(2.0**62) else low), (np.inf if high >= 2.0**62 else high)
 
 
 def _literal_row(solver: pywraplp.Solver, terms: list, low: float, high: float) -> None:  # type: ignore[type-arg]
@@ -89,8 +93,14 @@ def _literal_row(solver: pywraplp.Solver, terms: list, low: float, high: float) 
         row.SetCoefficient(variable, row.GetCoefficient(variable) + sign)
 
 
-def fix_kept_accounts(model: cp_model.CpModel, literals: list[cp_model.IntVar], relaxation: Relaxation,
-                      accounts: np.ndarray, current: np.ndarray, free: int) -> int:
+def fix_kept_accounts(
+    model: cp_model.CpModel,
+    literals: list[cp_model.IntVar],
+    relaxation: Relaxation,
+    accounts: np.ndarray,
+    current: np.ndarray,
+    free: int,
+) -> int:
     """Keep home the accounts the LP keeps home whose moves look dear; returns how many stay free.
 
     Free: every account the LP moves or splits, then the kept ones whose cheapest move has the

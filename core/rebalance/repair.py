@@ -39,8 +39,12 @@ def repair(problem: Problem, start: Plan, *, time_limit_s: float, workers: int) 
         return Repair(plan=start, closest=start)
     deadline = time.perf_counter() + time_limit_s
     budget = problem.scenario.constraints.churn.max_moves
-    guess = greedy_plan(problem, budget if budget is not None else len(problem.accounts),
-                        deadline=time.perf_counter() + time_limit_s / 3, to_band=True)
+    guess = greedy_plan(
+        problem,
+        budget if budget is not None else len(problem.accounts),
+        deadline=time.perf_counter() + time_limit_s / 3,
+        to_band=True,
+    )
     if not broken_rules(guess):
         return Repair(plan=guess, closest=guess)
     build = build_model(problem, soft=True, hint=guess)
@@ -48,8 +52,12 @@ def repair(problem: Problem, start: Plan, *, time_limit_s: float, workers: int) 
     solver.parameters.max_time_in_seconds = max(deadline - time.perf_counter(), 0.5)
     solver.parameters.num_workers = workers
     status = solver.solve(build.model)
-    log.info("repair %s: %s, slack %s", problem.scenario.name, solver.status_name(status),
-             solver.objective_value if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None)
+    log.info(
+        "repair %s: %s, slack %s",
+        problem.scenario.name,
+        solver.status_name(status),
+        solver.objective_value if status in (cp_model.OPTIMAL, cp_model.FEASIBLE) else None,
+    )
     if status == cp_model.INFEASIBLE:
         return Repair(plan=None, closest=guess, infeasible=True)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):

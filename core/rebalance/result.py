@@ -29,8 +29,13 @@ class Move:
     risks: tuple[str, ...] = ()
 
     def to_json_dict(self) -> dict[str, object]:
-        return {"account": self.account, "from": self.from_territory, "to": self.to_territory,
-                "reason": self.reason, "risks": list(self.risks)}
+        return {
+            "account": self.account,
+            "from": self.from_territory,
+            "to": self.to_territory,
+            "reason": self.reason,
+            "risks": list(self.risks),
+        }
 
 
 @dataclass(frozen=True)
@@ -50,8 +55,12 @@ class TerritoryChange:
     after: TerritoryMetrics
 
     def to_json_dict(self) -> dict[str, object]:
-        return {"territory": self.territory, "name": self.name, "before": asdict(self.before),
-                "after": asdict(self.after)}
+        return {
+            "territory": self.territory,
+            "name": self.name,
+            "before": asdict(self.before),
+            "after": asdict(self.after),
+        }
 
 
 @dataclass(frozen=True)
@@ -87,12 +96,17 @@ class RebalanceResult:
 
     def to_json_dict(self) -> dict[str, object]:
         return {
-            "status": self.status, "objective": self.objective, "best_bound": self.best_bound, "gap": self.gap,
+            "status": self.status,
+            "objective": self.objective,
+            "best_bound": self.best_bound,
+            "gap": self.gap,
             "wall_time_s": round(self.wall_time_s, 3),
             "moves": [m.to_json_dict() for m in self.moves],
             "territories": [t.to_json_dict() for t in self.territories],
-            "team": {"before": asdict(self.team_before) if self.team_before else None,
-                     "after": asdict(self.team_after) if self.team_after else None},
+            "team": {
+                "before": asdict(self.team_before) if self.team_before else None,
+                "after": asdict(self.team_after) if self.team_after else None,
+            },
             "explanation": list(self.explanation),
             "objective_terms": dict(self.objective_terms),
         }
@@ -101,36 +115,65 @@ class RebalanceResult:
 def no_plan(status: str, wall_time_s: float, explanation: tuple[str, ...], plan: Plan) -> RebalanceResult:
     """A result without a plan: today's numbers as both before and after, and why."""
     today = team_metrics(plan, after=False)
-    return RebalanceResult(status=status, objective=None, best_bound=None, gap=None, wall_time_s=wall_time_s,
-                           team_before=today, team_after=None, explanation=explanation)
+    return RebalanceResult(
+        status=status,
+        objective=None,
+        best_bound=None,
+        gap=None,
+        wall_time_s=wall_time_s,
+        team_before=today,
+        team_after=None,
+        explanation=explanation,
+    )
 
 
-def plan_result(plan: Plan, *, status: str, objective: float | None = None, best_bound: float | None = None,
-                gap: float | None = None, wall_time_s: float = 0.0,
-                objective_terms: dict[str, float] | None = None) -> RebalanceResult:
+def plan_result(
+    plan: Plan,
+    *,
+    status: str,
+    objective: float | None = None,
+    best_bound: float | None = None,
+    gap: float | None = None,
+    wall_time_s: float = 0.0,
+    objective_terms: dict[str, float] | None = None,
+) -> RebalanceResult:
     """The moves, the before/after numbers and the assignment of a plan."""
     today = Plan.today(plan.problem)
     return RebalanceResult(
-        status=status, objective=objective, best_bound=best_bound, gap=gap, wall_time_s=wall_time_s,
-        moves=tuple(_moves(today, plan)), territories=tuple(_territory_changes(today, plan)),
-        team_before=team_metrics(today, after=False), team_after=team_metrics(plan, after=True),
-        objective_terms=objective_terms or {}, assignment=_assignment(plan))
+        status=status,
+        objective=objective,
+        best_bound=best_bound,
+        gap=gap,
+        wall_time_s=wall_time_s,
+        moves=tuple(_moves(today, plan)),
+        territories=tuple(_territory_changes(today, plan)),
+        team_before=team_metrics(today, after=False),
+        team_after=team_metrics(plan, after=True),
+        objective_terms=objective_terms or {},
+        assignment=_assignment(plan),
+    )
 
 
 def plan_of(problem: Problem, assignment: pd.Series) -> Plan:
     """The plan behind a result's assignment (account external id -> territory external id)."""
-    position = pd.Series(np.arange(len(problem.territories)), index=problem.territories["external_id"].to_numpy())
+    position = pd.Series(
+        np.arange(len(problem.territories)), index=problem.territories["external_id"].to_numpy()
+    )
     owners = assignment.reindex(problem.accounts["external_id"].to_numpy()).map(position)
     return Plan(problem, owners.to_numpy(dtype=np.int64))
 
 
 def _assignment(plan: Plan) -> pd.Series:
     accounts, territories = plan.problem.accounts, plan.problem.territories
-    return pd.Series(territories["external_id"].to_numpy()[plan.owner], index=accounts["external_id"].to_numpy(),
-                     name="territory")
+    return pd.Series(
+        territories["external_id"].to_numpy()[plan.owner],
+        index=accounts["external_id"].to_numpy(),
+        name="territory",
+    )
 
 
 # --- metrics ---------------------------------------------------------------------------------
+
 
 def team_positions(plan: Plan, *, after: bool) -> np.ndarray:
     """Territories that make up the team: today's (before) or the active ones (after)."""
@@ -156,11 +199,13 @@ def team_metrics(plan: Plan, *, after: bool) -> TeamMetrics:
     deviation = np.abs(index - 1)
     states = plan.distinct_of(plan.problem.accounts["state"].fillna("").to_numpy())[team]
     return TeamMetrics(
-        cv=coefficient_of_variation(values), max_min_ratio=max_min_ratio(values),
+        cv=coefficient_of_variation(values),
+        max_min_ratio=max_min_ratio(values),
         quartile_ratio=quartile_ratio(values),
         out_of_band=int((deviation - plan.problem.band > 1e-9).sum()),
         max_deviation=float(np.nanmax(deviation)) if len(team) and not np.isnan(deviation).all() else None,
-        multi_state=int((states > 1).sum()))
+        multi_state=int((states > 1).sum()),
+    )
 
 
 def _territory_changes(today: Plan, plan: Plan) -> list[TerritoryChange]:
@@ -168,19 +213,29 @@ def _territory_changes(today: Plan, plan: Plan) -> list[TerritoryChange]:
     before_index, after_index = potential_index(today, after=False), potential_index(plan, after=True)
     changes = []
     for t in range(len(territories)):
-        changes.append(TerritoryChange(
-            territory=str(territories["external_id"].iat[t]), name=str(territories["name"].iat[t]),
-            before=_metrics(today, t, before_index[t]), after=_metrics(plan, t, after_index[t])))
+        changes.append(
+            TerritoryChange(
+                territory=str(territories["external_id"].iat[t]),
+                name=str(territories["name"].iat[t]),
+                before=_metrics(today, t, before_index[t]),
+                after=_metrics(plan, t, after_index[t]),
+            )
+        )
     return changes
 
 
 def _metrics(plan: Plan, t: int, index: float) -> TerritoryMetrics:
-    return TerritoryMetrics(potential=float(plan.potential[t]), accounts=int(plan.counts[t]),
-                            workload_hours=round(float(plan.workload[t]), 2), revenue_ttm=float(plan.revenue[t]),
-                            potential_index=None if np.isnan(index) else round(float(index), 4))
+    return TerritoryMetrics(
+        potential=float(plan.potential[t]),
+        accounts=int(plan.counts[t]),
+        workload_hours=round(float(plan.workload[t]), 2),
+        revenue_ttm=float(plan.revenue[t]),
+        potential_index=None if np.isnan(index) else round(float(index), 4),
+    )
 
 
 # --- moves -----------------------------------------------------------------------------------
+
 
 def _moves(today: Plan, plan: Plan) -> list[Move]:
     problem = plan.problem
@@ -189,16 +244,28 @@ def _moves(today: Plan, plan: Plan) -> list[Move]:
     moves = []
     for a in np.flatnonzero(plan.moved):
         source, target = int(today.owner[a]), int(plan.owner[a])
-        moves.append(Move(
-            account=str(accounts["external_id"].iat[a]), from_territory=str(territories["external_id"].iat[source]),
-            to_territory=str(territories["external_id"].iat[target]),
-            reason=_reason(problem, a, source, target, before, after, today, plan),
-            risks=tuple(r for r in RISKS if accounts[f"risk_{r}"].iat[a])))
+        moves.append(
+            Move(
+                account=str(accounts["external_id"].iat[a]),
+                from_territory=str(territories["external_id"].iat[source]),
+                to_territory=str(territories["external_id"].iat[target]),
+                reason=_reason(problem, int(a), source, target, before, after, today, plan),
+                risks=tuple(r for r in RISKS if accounts[f"risk_{r}"].iat[a]),
+            )
+        )
     return sorted(moves, key=lambda m: (m.from_territory, m.to_territory, m.account))
 
 
-def _reason(problem: Problem, a: int, source: int, target: int, before: np.ndarray, after: np.ndarray,
-            today: Plan, plan: Plan) -> str:
+def _reason(
+    problem: Problem,
+    a: int,
+    source: int,
+    target: int,
+    before: np.ndarray,
+    after: np.ndarray,
+    today: Plan,
+    plan: Plan,
+) -> str:
     """Why this account moves, in words: the what-if, the balance it buys, the travel it saves."""
     accounts, territories = problem.accounts, problem.territories
     label = territories["external_id"].to_numpy()
@@ -206,11 +273,15 @@ def _reason(problem: Problem, a: int, source: int, target: int, before: np.ndarr
     if territories["vacated"].iat[source]:
         parts.append(f"{label[source]}'s rep leaves (what-if)")
     elif not np.isnan(before[source]) and not np.isnan(after[source]):
-        parts.append(f"{label[source]} potential {money(today.potential[source])} "
-                     f"(index {before[source]:.2f}) -> {money(plan.potential[source])} ({after[source]:.2f})")
+        parts.append(
+            f"{label[source]} potential {money(today.potential[source])} "
+            f"(index {before[source]:.2f}) -> {money(plan.potential[source])} ({after[source]:.2f})"
+        )
     target_before = "new territory" if territories["added"].iat[target] else f"index {before[target]:.2f}"
-    parts.append(f"{label[target]} {money(today.potential[target])} ({target_before}) -> "
-                 f"{money(plan.potential[target])} ({after[target]:.2f})")
+    parts.append(
+        f"{label[target]} {money(today.potential[target])} ({target_before}) -> "
+        f"{money(plan.potential[target])} ({after[target]:.2f})"
+    )
     industry = accounts["industry"].iat[a]
     if industry in territories["specialties"].iat[target]:
         parts.append(f"goes to a {industry} specialist")

@@ -26,10 +26,14 @@ class Scope(_Section):
     """Which territories the plan may change; the others keep their books."""
 
     kind: Literal["all", "territories", "region", "auto"] = "all"
-    territories: list[str] = Field(default_factory=list, description="External territory ids (kind = territories)")
+    territories: list[str] = Field(
+        default_factory=list, description="External territory ids (kind = territories)"
+    )
     region: str | None = Field(default=None, description="Region name (kind = region)")
     band: float = Field(default=0.15, gt=0, description="auto: out of band when |potential index - 1| > band")
-    neighbours: int = Field(default=2, ge=0, description="auto: nearest territories added per out-of-band one")
+    neighbours: int = Field(
+        default=2, ge=0, description="auto: nearest territories added per out-of-band one"
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> Scope:
@@ -45,8 +49,10 @@ class Scope(_Section):
         if self.kind == "region":
             return f"the {self.region} region"
         if self.kind == "auto":
-            return (f"territories out of the ±{pct(self.band)} potential band and their "
-                    f"{self.neighbours} nearest neighbours")
+            return (
+                f"territories out of the ±{pct(self.band)} potential band and their "
+                f"{self.neighbours} nearest neighbours"
+            )
         return "all territories"
 
 
@@ -60,16 +66,24 @@ class Objective(_Section):
     workload_balance: float = Field(default=0.0, ge=0)
     travel: float = Field(default=0.0, ge=0)
     continuity: float = Field(default=0.1, ge=0, description="Cost of a move: 1, up to 2 for risky accounts")
-    industry_mix: float = Field(default=0.0, ge=0, description="Per account outside its book's main industries")
-    state_spread: float = Field(default=0.0, ge=0, description="Per territory spanning more than its home state")
+    industry_mix: float = Field(
+        default=0.0, ge=0, description="Per account outside its book's main industries"
+    )
+    state_spread: float = Field(
+        default=0.0, ge=0, description="Per territory spanning more than its home state"
+    )
 
     def describe(self) -> str:
-        parts = [f"{name.replace('_', ' ')} ×{weight:g}" for name, weight in self.model_dump().items() if weight]
+        parts = [
+            f"{name.replace('_', ' ')} ×{weight:g}" for name, weight in self.model_dump().items() if weight
+        ]
         return "minimise " + (", ".join(parts) if parts else "nothing (any feasible plan)")
 
 
 class Specialists(_Section):
-    min_share: float = Field(default=0.5, ge=0, le=1, description="Share of a specialist's book in their specialty")
+    min_share: float = Field(
+        default=0.5, ge=0, le=1, description="Share of a specialist's book in their specialty"
+    )
     exclusive: bool = Field(default=False, description="A specialty's accounts only move to its specialists")
 
     def describe(self) -> str:
@@ -154,10 +168,16 @@ class Constraints(_Section):
     """Hard rules: a plan breaking one is never proposed."""
 
     locked: bool = Field(default=True, description="Accounts flagged locked stay")
-    strategic_revenue: float | None = Field(default=None, ge=0, description="Accounts above this revenue stay")
-    top_revenue_share: float | None = Field(default=None, gt=0, le=1, description="Top share by revenue stays")
+    strategic_revenue: float | None = Field(
+        default=None, ge=0, description="Accounts above this revenue stay"
+    )
+    top_revenue_share: float | None = Field(
+        default=None, gt=0, le=1, description="Top share by revenue stays"
+    )
     cooldown_days: int | None = Field(default=None, ge=0, description="Accounts moved this recently stay")
-    state_lines: bool = Field(default=False, description="Accounts only go to territories covering their state")
+    state_lines: bool = Field(
+        default=False, description="Accounts only go to territories covering their state"
+    )
     capacity: bool = Field(default=False, description="Workload within each rep's capacity hours")
     specialists: Specialists | None = None
     accounts: AccountRange | None = None
@@ -191,7 +211,9 @@ class AddedRep(_Section):
     name: str = "New rep"
     home_lat: float = Field(ge=-90, le=90)
     home_lon: float = Field(ge=-180, le=180)
-    state: str | None = Field(default=None, description="Home state; with state lines, the states it may cover")
+    state: str | None = Field(
+        default=None, description="Home state; with state lines, the states it may cover"
+    )
     region: str | None = None
     specialties: list[str] = Field(default_factory=list)
     capacity_hours: float = Field(default=140.0, gt=0)
@@ -229,8 +251,9 @@ class Scenario(_Section):
     @classmethod
     def from_toml(cls, source: str | Path) -> Scenario:
         """A scenario from TOML text or a path to a .toml file."""
-        if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source
-                                        and source.strip().endswith(".toml")):
+        if isinstance(source, Path) or (
+            isinstance(source, str) and "\n" not in source and source.strip().endswith(".toml")
+        ):
             source = Path(source).read_text(encoding="utf-8")
         return cls.model_validate(tomllib.loads(source))
 
@@ -239,7 +262,10 @@ class Scenario(_Section):
         return tomli_w.dumps(self.model_dump(mode="json", exclude_none=True))
 
     def with_changes(self, **sections: object) -> Scenario:
-        """A copy with dotted fields replaced, validated: ``with_changes(**{"constraints.churn.max_moves": 5})``."""
+        """A validated copy with dotted fields replaced.
+
+        ``with_changes(**{"constraints.churn.max_moves": 5})``; a value of None removes a section.
+        """
         data = self.model_dump()
         for dotted, value in sections.items():
             node = data

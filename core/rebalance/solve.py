@@ -14,6 +14,7 @@ import time
 from ortools.sat.python import cp_model
 
 from core.rebalance.constraints import broken_rules
+from core.rebalance.explain import explain_infeasibility
 from core.rebalance.model import Build, build_model, hint_plan
 from core.rebalance.objective import POINT, TERMS, objective_value
 from core.rebalance.plan import Plan
@@ -23,8 +24,9 @@ from core.rebalance.repair import repair
 from core.rebalance.result import RebalanceResult, no_plan, plan_result
 
 log = logging.getLogger(__name__)
-# On large models CP-SAT's own LP bound lags; GLOP solves the relaxation once for a better bound.
-LARGE_MODEL_PAIRS = 20_000
+# On large models CP-SAT's own LP bound lags; GLOP solves the relaxation once for a better bound
+# (above LP_BOUND_PAIRS[1] pairs, building the LP alone costs more than the bound is worth).
+LP_BOUND_PAIRS = (20_000, 120_000)
 LP_BOUND_SHARE = 0.2
 
 
@@ -50,8 +52,14 @@ def objective_terms(plan: Plan) -> dict[str, float]:
     return {term.key: term.value(plan) / POINT for term in TERMS if term.weight(weights) > 0}
 
 
-def solve(problem: Problem, *, time_limit_s: float | None = None, workers: int | None = None,
-          hint: Plan | None = None, explain: bool = True) -> RebalanceResult:
+def solve(
+    problem: Problem,
+    *,
+    time_limit_s: float | None = None,
+    workers: int | None = None,
+    hint: Plan | None = None,
+    explain: bool = True,
+) -> RebalanceResult:
     """Solve the problem; an infeasible one comes back with the conflicting rules in words.
 
     When the start (``hint``, default today's assignment) breaks territory rules, up to half the
@@ -65,11 +73,15 @@ def solve(problem: Problem, *, time_limit_s: float | None = None, workers: int |
     if fixed.infeasible:
         return _infeasible(problem, started, limit, explain)
     build = build_model(problem, hint=fixed.plan or start)
-    lp_time = LP_BOUND_SHARE * limit if len(build.pairs) >= LARGE_MODEL_PAIRS else 0.0
+    lp_time = LP_BOUND_SHARE * limit if LP_BOUND_PAIRS[0] <= len(build.pairs) <= LP_BOUND_PAIRS[1] else 0.0
     solver = solver_for(max(started + limit - lp_time - time.perf_counter(), 1.0), workers)
     status = solver.solve(build.model)
-    log.info("rebalance %s: %s in %.1fs", problem.scenario.name, solver.status_name(status),
-             time.perf_counter() - started)
+    log.info(
+        "rebalance %s: %s in %.1fs",
+        problem.scenario.name,
+        solver.status_name(status),
+        time.perf_counter() - started,
+    )
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         bound = solver.best_objective_bound
         if status == cp_model.FEASIBLE and lp_time:
@@ -82,14 +94,14 @@ def solve(problem: Problem, *, time_limit_s: float | None = None, workers: int |
     if status == cp_model.MODEL_INVALID:
         return no_plan("MODEL_INVALID", time.perf_counter() - started, (build.model.validate(),), start)
     closest = broken_rules(fixed.closest)
-    message = (f"No plan found within {limit:g} s; raise the time limit or narrow the scope. "
-               f"The closest plan found still breaks {len(closest)} rules:")
+    message = (
+        f"No plan found within {limit:g} s; raise the time limit or narrow the scope. "
+        f"The closest plan found still breaks {len(closest)} rules:"
+    )
     return no_plan("UNKNOWN", time.perf_counter() - started, (message, *closest[:10]), start)
 
 
 def _infeasible(problem: Problem, started: float, limit: float, explain: bool) -> RebalanceResult:
-    from core.rebalance.explain import explain_infeasibility
-
     reasons = explain_infeasibility(problem, time_limit_s=min(limit, 30.0)) if explain else ()
     return no_plan("INFEASIBLE", time.perf_counter() - started, reasons, Plan.today(problem))
 
@@ -102,18 +114,32 @@ def _lp_bound(build: Build, time_limit_s: float) -> float:
     return math.ceil(relaxation.bound - 1e-6 * max(1.0, abs(relaxation.bound)))
 
 
-def _planned(build: Build, solver: cp_model.CpSolver, status: str, started: float, bound: float) -> RebalanceResult:
+def _planned(
+    build: Build, solver: cp_model.CpSolver, status: str, started: float, bound: float
+) -> RebalanceResult:
     plan = build.plan(solver)
     broken = broken_rules(plan)
     if broken:  # the two halves of a rule disagree: a bug to report, loudly
         log.error("the solver's plan breaks rules by the plan check: %s", "; ".join(broken))
     objective = solver.objective_value
-    return plan_result(plan, status=status, objective=objective / POINT, best_bound=bound / POINT,
-                       gap=relative_gap(objective, bound), wall_time_s=time.perf_counter() - started,
-                       objective_terms=objective_terms(plan))
+    bound = min(bound, objective)  # a bound above the objective can only be round-off
+    return plan_result(
+        plan,
+        status=status,
+        objective=objective / POINT,
+        best_bound=bound / POINT,
+        gap=relative_gap(objective, bound),
+        wall_time_s=time.perf_counter() - started,
+        objective_terms=objective_terms(plan),
+    )
 
 
 def _repaired(plan: Plan, started: float) -> RebalanceResult:
     """The repaired start as the answer (valid, no bound known)."""
-    return plan_result(plan, status="FEASIBLE", objective=objective_value(plan) / POINT,
-                       wall_time_s=time.perf_counter() - started, objective_terms=objective_terms(plan))
+    return plan_result(
+        plan,
+        status="FEASIBLE",
+        objective=objective_value(plan) / POINT,
+        wall_time_s=time.perf_counter() - started,
+        objective_terms=objective_terms(plan),
+    )

@@ -19,12 +19,23 @@ AS_OF = date(2025, 6, 15)
 HOMES = {"T1": (33.45, -112.07, "AZ"), "T2": (35.08, -106.65, "NM"), "T3": (36.17, -115.14, "NV")}
 
 
-def tiny(potentials: list[float], owners: list[int], **account_columns: list) -> tuple[pd.DataFrame, pd.DataFrame]:
+def tiny(
+    potentials: list[float], owners: list[int], **account_columns: list
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Accounts near their owner's home (owners are 1-based), three territories in AZ, NM, NV."""
     homes = list(HOMES.values())
-    rows = [{"potential": float(p), "revenue_ttm": float(p) / 2, "territory_id": o, "lat": homes[o - 1][0] + 0.1 * i,
-             "lon": homes[o - 1][1], "state": homes[o - 1][2],
-             **{k: v[i] for k, v in account_columns.items()}} for i, (p, o) in enumerate(zip(potentials, owners))]
+    rows = [
+        {
+            "potential": float(p),
+            "revenue_ttm": float(p) / 2,
+            "territory_id": o,
+            "lat": homes[o - 1][0] + 0.1 * i,
+            "lon": homes[o - 1][1],
+            "state": homes[o - 1][2],
+            **{k: v[i] for k, v in account_columns.items()},
+        }
+        for i, (p, o) in enumerate(zip(potentials, owners, strict=False))
+    ]
     territories = [{"home_lat": lat, "home_lon": lon, "states": state} for lat, lon, state in homes]
     return frames(accounts=rows, territories=territories)
 
@@ -49,23 +60,33 @@ def brute_force(problem) -> tuple[int | None, int]:
 ORACLE_CASES = {
     "balance only": {},
     "balance with moves priced": {"objective": {"potential_balance": 1.0, "continuity": 5.0}},
-    "band and account range": {"constraints": {"potential": {"share": 0.3}, "accounts": {"min": 1, "max": 3}}},
+    "band and account range": {
+        "constraints": {"potential": {"share": 0.3}, "accounts": {"min": 1, "max": 3}}
+    },
     "churn limits": {"constraints": {"churn": {"max_moves": 2, "max_book_share": 0.5, "max_revenue": 30}}},
     "state lines and a lock": {"constraints": {"state_lines": True, "locked": True}},
-    "workload and travel": {"objective": {"potential_balance": 0.0, "workload_balance": 1.0, "travel": 0.5,
-                                          "continuity": 0.2}},
-    "specialists and industry focus": {"constraints": {"specialists": {"min_share": 0.5, "exclusive": True},
-                                                       "industry_focus": {"industries": 1, "min_share": 0.5}},
-                                       "objective": {"industry_mix": 0.3, "state_spread": 2.0}},
+    "workload and travel": {
+        "objective": {"potential_balance": 0.0, "workload_balance": 1.0, "travel": 0.5, "continuity": 0.2}
+    },
+    "specialists and industry focus": {
+        "constraints": {
+            "specialists": {"min_share": 0.5, "exclusive": True},
+            "industry_focus": {"industries": 1, "min_share": 0.5},
+        },
+        "objective": {"industry_mix": 0.3, "state_spread": 2.0},
+    },
 }
 
 
 @pytest.mark.parametrize("case", ORACLE_CASES)
 def test_solver_optimum_equals_brute_force(case: str) -> None:
     """6 accounts x 3 territories, every rule family: the solver's optimum is the enumerated one."""
-    accounts, territories = tiny([40, 30, 20, 10, 5, 15], [1, 1, 1, 1, 2, 3],
-                                 locked=[False, False, True, False, False, False],
-                                 industry=["Healthcare", "Tech", "Healthcare", "Tech", "Healthcare", "Tech"])
+    accounts, territories = tiny(
+        [40, 30, 20, 10, 5, 15],
+        [1, 1, 1, 1, 2, 3],
+        locked=[False, False, True, False, False, False],
+        industry=["Healthcare", "Tech", "Healthcare", "Tech", "Healthcare", "Tech"],
+    )
     territories["specialties"] = ["", "Healthcare", ""]
     scenario = Scenario.model_validate({"candidates": 3, **ORACLE_CASES[case]})
     problem = build_problem(accounts, territories, scenario, as_of=AS_OF)
@@ -107,33 +128,52 @@ def test_json_dict_has_the_contract_keys() -> None:
     assert set(move) == {"account", "from", "to", "reason", "risks"}
     assert "open_opportunity" in move["risks"] and move["reason"]
     assert set(data["territories"][0]) >= {"territory", "before", "after"}
-    assert set(data["territories"][0]["after"]) == {"potential", "accounts", "workload_hours", "revenue_ttm",
-                                                   "potential_index"}
+    assert set(data["territories"][0]["after"]) == {
+        "potential",
+        "accounts",
+        "workload_hours",
+        "revenue_ttm",
+        "potential_index",
+    }
     assert set(data["team"]["after"]) >= {"cv", "max_min_ratio", "quartile_ratio", "out_of_band"}
 
 
 # --- invariants on random books --------------------------------------------------------------------
 
+
 def random_scenario(draw) -> Scenario:  # type: ignore[no-untyped-def]
     """Rules that today's assignment keeps, so every scenario has a plan."""
-    churn = {"max_moves": draw(st.integers(0, 12)), "max_book_share": draw(st.sampled_from([None, 0.2, 0.5])),
-             "max_revenue": draw(st.sampled_from([None, 50_000.0, 500_000.0]))}
-    return Scenario.model_validate({
-        "candidates": draw(st.integers(1, 4)),
-        "objective": {"potential_balance": 1.0, "continuity": draw(st.sampled_from([0.0, 0.1, 1.0])),
-                      "travel": draw(st.sampled_from([0.0, 0.2]))},
-        "constraints": {"state_lines": draw(st.booleans()), "cooldown_days": draw(st.sampled_from([None, 90])),
-                        "strategic_revenue": draw(st.sampled_from([None, 100_000.0])), "churn": churn},
-        "time_limit_s": 5.0,
-    })
+    churn = {
+        "max_moves": draw(st.integers(0, 12)),
+        "max_book_share": draw(st.sampled_from([None, 0.2, 0.5])),
+        "max_revenue": draw(st.sampled_from([None, 50_000.0, 500_000.0])),
+    }
+    return Scenario.model_validate(
+        {
+            "candidates": draw(st.integers(1, 4)),
+            "objective": {
+                "potential_balance": 1.0,
+                "continuity": draw(st.sampled_from([0.0, 0.1, 1.0])),
+                "travel": draw(st.sampled_from([0.0, 0.2])),
+            },
+            "constraints": {
+                "state_lines": draw(st.booleans()),
+                "cooldown_days": draw(st.sampled_from([None, 90])),
+                "strategic_revenue": draw(st.sampled_from([None, 100_000.0])),
+                "churn": churn,
+            },
+            "time_limit_s": 5.0,
+        }
+    )
 
 
 @st.composite
 def books(draw):  # type: ignore[no-untyped-def]
     n_territories = draw(st.integers(2, 5))
     n_accounts = draw(st.integers(n_territories, 30))
-    accounts, territories = synthetic_frames(n_accounts, n_territories, seed=draw(st.integers(0, 10_000)),
-                                             as_of=AS_OF, states=("AZ", "NM"))
+    accounts, territories = synthetic_frames(
+        n_accounts, n_territories, seed=draw(st.integers(0, 10_000)), as_of=AS_OF, states=("AZ", "NM")
+    )
     return accounts, territories, random_scenario(draw)
 
 
@@ -168,7 +208,9 @@ def test_every_plan_keeps_the_invariants(book) -> None:  # type: ignore[no-untyp
     # state lines
     if scenario.constraints.state_lines:
         covered = territories.set_index("external_id")["states"]
-        assert all(state in covered[m.to_territory] for m, state in zip(result.moves, moved["state"]))
+        assert all(
+            state in covered[m.to_territory] for m, state in zip(result.moves, moved["state"], strict=False)
+        )
     # totals conserved
     before = sum(t.before.potential for t in result.territories)
     after = sum(t.after.potential for t in result.territories)
@@ -178,9 +220,12 @@ def test_every_plan_keeps_the_invariants(book) -> None:  # type: ignore[no-untyp
 
 @pytest.mark.parametrize("budget", [0, 1, 2, 3])
 def test_greedy_keeps_its_budget_and_the_rules_and_never_beats_the_optimum(budget: int) -> None:
-    accounts, territories = tiny([40, 30, 20, 10, 5, 15], [1, 1, 1, 1, 2, 3], locked=[False, True] + [False] * 4)
-    scenario = Scenario.model_validate({"candidates": 3, "objective": {"continuity": 0.0},
-                                        "constraints": {"churn": {"max_moves": budget}}})
+    accounts, territories = tiny(
+        [40, 30, 20, 10, 5, 15], [1, 1, 1, 1, 2, 3], locked=[False, True] + [False] * 4
+    )
+    scenario = Scenario.model_validate(
+        {"candidates": 3, "objective": {"continuity": 0.0}, "constraints": {"churn": {"max_moves": budget}}}
+    )
     problem = build_problem(accounts, territories, scenario, as_of=AS_OF)
     heuristic = plan_of(problem, greedy(problem, budget).assignment)
     optimum, _ = brute_force(problem)

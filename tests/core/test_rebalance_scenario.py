@@ -1,4 +1,4 @@
-"""The scenario schema: TOML round trips, validation fails fast, shipped field scenarios say what DESIGN.md says."""
+"""The scenario schema: TOML round trips, validation fails fast, shipped scenarios say what DESIGN.md says."""
 
 from __future__ import annotations
 
@@ -33,7 +33,10 @@ def test_southwest_encodes_the_field_targets() -> None:
 
 def test_midmarket_and_national_encode_the_field_targets() -> None:
     midmarket = Scenario.from_toml(SCENARIOS / "midmarket.toml")
-    assert (midmarket.constraints.potential.min, midmarket.constraints.potential.max) == (2_000_000, 2_500_000)
+    assert (midmarket.constraints.potential.min, midmarket.constraints.potential.max) == (
+        2_000_000,
+        2_500_000,
+    )
     assert midmarket.constraints.industry_focus.industries == 3
     assert midmarket.constraints.industry_focus.min_share == 0.6
     assert midmarket.objective.state_spread > midmarket.objective.continuity
@@ -43,15 +46,18 @@ def test_midmarket_and_national_encode_the_field_targets() -> None:
     assert national.top_revenue_share == 0.10
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"scope": {"kind": "territories"}}, "needs a list of territory ids"),
-    ({"scope": {"kind": "region"}}, "needs a region"),
-    ({"constraints": {"potential": {"min": 5, "share": 0.1}}}, "either as min/max dollars or as a share"),
-    ({"constraints": {"potential": {}}}, "needs min/max dollars or a share"),
-    ({"constraints": {"accounts": {"min": 40, "max": 35}}}, "accounts.min is above accounts.max"),
-    ({"objective": {"travel": -1}}, "greater than or equal to 0"),
-    ({"constraints": {"unknown_rule": True}}, "Extra inputs are not permitted"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"scope": {"kind": "territories"}}, "needs a list of territory ids"),
+        ({"scope": {"kind": "region"}}, "needs a region"),
+        ({"constraints": {"potential": {"min": 5, "share": 0.1}}}, "either as min/max dollars or as a share"),
+        ({"constraints": {"potential": {}}}, "needs min/max dollars or a share"),
+        ({"constraints": {"accounts": {"min": 40, "max": 35}}}, "accounts.min is above accounts.max"),
+        ({"objective": {"travel": -1}}, "greater than or equal to 0"),
+        ({"constraints": {"unknown_rule": True}}, "Extra inputs are not permitted"),
+    ],
+)
 def test_invalid_scenarios_fail_fast_with_a_reason(data: dict, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         Scenario.model_validate(data)
@@ -78,3 +84,23 @@ def test_with_changes_sets_nested_fields_and_validates() -> None:
     assert scenario.constraints.churn.max_moves == 5 and scenario.time_limit_s == 3.0
     with pytest.raises(ValidationError):
         Scenario().with_changes(**{"constraints.churn.max_moves": -1})
+
+
+def test_a_full_scenario_with_what_ifs_round_trips() -> None:
+    scenario = Scenario.model_validate(
+        {
+            "scope": {"kind": "auto", "band": 0.1, "neighbours": 3},
+            "constraints": {
+                "cooldown_days": 90,
+                "capacity": True,
+                "churn": {"max_moves": 40, "max_book_share": 0.2, "max_revenue": 2e6},
+            },
+            "what_if": {
+                "vacated": ["SW-T005"],
+                "added": [{"territory": "NEW-1", "home_lat": 33.4, "home_lon": -112.0, "state": "AZ"}],
+            },
+        }
+    )
+    text = scenario.to_toml()
+    assert "[[what_if.added]]" in text
+    assert Scenario.from_toml(text) == scenario

@@ -23,10 +23,12 @@ def test_a_rep_leaves_and_their_whole_book_moves(book) -> None:
     binds the other books but not T002's; the move budget counts the vacated book."""
     accounts, territories = book
     vacated_book = int((accounts["territory_id"] == 2).sum())
-    scenario = Scenario.model_validate({
-        "what_if": {"vacated": ["T002"]},
-        "constraints": {"churn": {"max_book_share": 0.25, "max_moves": vacated_book + 6}},
-    })
+    scenario = Scenario.model_validate(
+        {
+            "what_if": {"vacated": ["T002"]},
+            "constraints": {"churn": {"max_book_share": 0.25, "max_moves": vacated_book + 6}},
+        }
+    )
     problem = build_problem(accounts, territories, scenario, as_of=AS_OF)
     result = solve(problem)
     assert result.status in ("OPTIMAL", "FEASIBLE")
@@ -44,8 +46,9 @@ def test_a_rep_leaves_and_their_whole_book_moves(book) -> None:
 
 def test_a_vacated_book_larger_than_the_move_budget_is_explained(book) -> None:
     accounts, territories = book
-    scenario = Scenario.model_validate({"what_if": {"vacated": ["T002"]},
-                                        "constraints": {"churn": {"max_moves": 3}}})
+    scenario = Scenario.model_validate(
+        {"what_if": {"vacated": ["T002"]}, "constraints": {"churn": {"max_moves": 3}}}
+    )
     result = solve(build_problem(accounts, territories, scenario, as_of=AS_OF))
     assert result.status == "INFEASIBLE"
     assert any("rep leaves" in line for line in result.explanation)
@@ -55,10 +58,23 @@ def test_a_vacated_book_larger_than_the_move_budget_is_explained(book) -> None:
 def test_a_rep_is_added_at_a_home_location(book) -> None:
     """A new rep in the middle of the book takes accounts near home; the team grows to six."""
     accounts, territories = book
-    scenario = Scenario.model_validate({"what_if": {"added": [
-        {"territory": "NEW-1", "name": "New rep", "home_lat": float(accounts["lat"].mean()),
-         "home_lon": float(accounts["lon"].mean()), "state": "AZ"}]},
-        "constraints": {"potential": {"share": 0.5}}, "time_limit_s": 3.0})
+    scenario = Scenario.model_validate(
+        {
+            "what_if": {
+                "added": [
+                    {
+                        "territory": "NEW-1",
+                        "name": "New rep",
+                        "home_lat": float(accounts["lat"].mean()),
+                        "home_lon": float(accounts["lon"].mean()),
+                        "state": "AZ",
+                    }
+                ]
+            },
+            "constraints": {"potential": {"share": 0.5}},
+            "time_limit_s": 3.0,
+        }
+    )
     problem = build_problem(accounts, territories, scenario, as_of=AS_OF)
     result = solve(problem)
     new = next(t for t in result.territories if t.territory == "NEW-1")
@@ -78,5 +94,5 @@ def test_frontier_balance_improves_with_the_budget(book) -> None:
     assert points[0].moves == 0 and points[0].gap == 0
     assert all(p.moves <= p.budget for p in points)
     objectives = [p.objective for p in points]
-    assert all(later <= earlier + 1e-9 for earlier, later in zip(objectives, objectives[1:]))
+    assert all(later <= earlier + 1e-9 for earlier, later in zip(objectives, objectives[1:], strict=False))
     assert points[-1].cv < points[0].cv
