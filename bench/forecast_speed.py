@@ -28,8 +28,9 @@ from core.potential import add_months
 AS_OF = date(2025, 1, 15)
 
 
-def synthetic_histories(n_accounts: int, n_months: int, seed: int, *,
-                        all_regular: bool = False) -> list[AccountHistory]:
+def synthetic_histories(
+    n_accounts: int, n_months: int, seed: int, *, all_regular: bool = False
+) -> list[AccountHistory]:
     """Deterministic mix of regular, new, churned, intermittent and empty accounts."""
     rng = np.random.default_rng(seed)
     first = add_months(date(AS_OF.year, AS_OF.month, 1), -n_months)
@@ -37,8 +38,9 @@ def synthetic_histories(n_accounts: int, n_months: int, seed: int, *,
     return [_history(account_id, months, rng, all_regular) for account_id in range(1, n_accounts + 1)]
 
 
-def _history(account_id: int, months: tuple[date, ...], rng: np.random.Generator,
-             all_regular: bool) -> AccountHistory:
+def _history(
+    account_id: int, months: tuple[date, ...], rng: np.random.Generator, all_regular: bool
+) -> AccountHistory:
     n = len(months)
     step = np.arange(n)
     level = np.exp(rng.uniform(np.log(1_000), np.log(40_000)))
@@ -49,14 +51,17 @@ def _history(account_id: int, months: tuple[date, ...], rng: np.random.Generator
     if kind < 0.08:
         amounts[: n - int(rng.integers(3, 12))] = 0.0
     elif kind < 0.13:
-        amounts[n - int(rng.integers(3, 9)):] = 0.0
+        amounts[n - int(rng.integers(3, 9)) :] = 0.0
     elif kind < 0.18:
         amounts[rng.random(n) > 0.33] = 0.0
     elif kind < 0.20:
         amounts[:] = 0.0
     keep = amounts > 0  # months without revenue are simply absent, as in a CRM export
-    return AccountHistory(account_id, tuple(m for m, k in zip(months, keep, strict=True) if k),
-                          tuple(float(round(a, 2)) for a in amounts[keep]))
+    return AccountHistory(
+        account_id,
+        tuple(m for m, k in zip(months, keep, strict=True) if k),
+        tuple(float(round(a, 2)) for a in amounts[keep]),
+    )
 
 
 def main() -> None:
@@ -79,8 +84,10 @@ def main() -> None:
     print(f"elapsed: {elapsed:.1f} s  throughput: {len(results) / elapsed:.1f} accounts/s  errors: {errors}")
     # CPU seconds of this process and its workers (and their Stan processes): what the refresh costs
     # on an idle machine with `cores` cores, independent of other load on a shared one.
-    print(f"cpu: {cpu:.1f} s  ({1000 * cpu / len(results):.1f} ms/account)  "
-          f"idle-machine estimate: {len(results) / (cpu / cores):.1f} accounts/s on {cores} cores")
+    print(
+        f"cpu: {cpu:.1f} s  ({1000 * cpu / len(results):.1f} ms/account)  "
+        f"idle-machine estimate: {len(results) / (cpu / cores):.1f} accounts/s on {cores} cores"
+    )
     for method, count in sorted(methods.items()):
         print(f"  {method:<24} {count:>6}")
 

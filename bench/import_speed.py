@@ -28,8 +28,9 @@ from core.sample import generate_book
 KINDS = ("reps", "accounts", "revenue", "activities", "opportunities", "quotas")
 
 
-def write_csvs(folder: Path, *, accounts: int, reps: int, seed: int,
-               kinds: tuple[str, ...]) -> dict[str, Path]:
+def write_csvs(
+    folder: Path, *, accounts: int, reps: int, seed: int, kinds: tuple[str, ...]
+) -> dict[str, Path]:
     """The custom sample book as one CSV per kind, in our own column names."""
     book = generate_book("custom", seed=seed, accounts=accounts, reps=reps, as_of=date.today())
     files = {}
@@ -45,12 +46,14 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=50_000)
     parser.add_argument("--reps", type=int, default=200)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--kinds", default="reps,accounts,revenue",
-                        help="comma separated kinds to import, or 'all'")
+    parser.add_argument(
+        "--kinds", default="reps,accounts,revenue", help="comma separated kinds to import, or 'all'"
+    )
     parser.add_argument("--verbose", action="store_true", help="log the stages of the import")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s"
+    )
     kinds = KINDS if args.kinds == "all" else tuple(k.strip() for k in args.kinds.split(",") if k.strip())
     with tempfile.TemporaryDirectory(prefix="import-bench-") as tmp:
         folder = Path(tmp)
@@ -60,22 +63,28 @@ def main() -> None:
         total_rows = sum(sizes.values())
         megabytes = sum(p.stat().st_size for p in files.values()) / 1e6
         seconds = time.perf_counter() - started
-        print(f"generated {total_rows:,} rows ({megabytes:.0f} MB of CSV) in {seconds:.1f} s: "
-              + ", ".join(f"{k} {n:,}" for k, n in sizes.items()))
+        print(
+            f"generated {total_rows:,} rows ({megabytes:.0f} MB of CSV) in {seconds:.1f} s: "
+            + ", ".join(f"{k} {n:,}" for k, n in sizes.items())
+        )
 
         engine = get_engine(f"sqlite:///{folder / 'bench.db'}")
         upgrade_schema(engine)
         started = time.perf_counter()
         _, problems = validate_book(files, existing=load_existing_ids(engine))
         seconds = time.perf_counter() - started
-        print(f"validate only:           {seconds:6.1f} s  {total_rows / seconds:>10,.0f} rows/s"
-              f"  ({len(problems)} problems)")
+        print(
+            f"validate only:           {seconds:6.1f} s  {total_rows / seconds:>10,.0f} rows/s"
+            f"  ({len(problems)} problems)"
+        )
         for label in ("import into empty db", "re-import, no changes"):
             started = time.perf_counter()
             result = import_files(engine, files)
             seconds = time.perf_counter() - started
-            print(f"{label + ':':<24} {seconds:6.1f} s  {total_rows / seconds:>10,.0f} rows/s"
-                  f"  ({result.report.rows_written:,} rows written)")
+            print(
+                f"{label + ':':<24} {seconds:6.1f} s  {total_rows / seconds:>10,.0f} rows/s"
+                f"  ({result.report.rows_written:,} rows written)"
+            )
         print("database:", ", ".join(f"{k} {v:,}" for k, v in table_counts(engine=engine).items()))
         engine.dispose()
 

@@ -38,15 +38,22 @@ def forecasts(workdir: Path) -> None:
     print(f"forecasts full     national 7,500 accounts: {elapsed:6.1f} s  {7500 / elapsed:6.1f} accounts/s")
     with engine.begin() as connection:  # 5% of the accounts get a corrected month
         ids = [r for (r,) in connection.execute(select(RevenueMonth.account_id).distinct())][::20]
-        connection.execute(update(RevenueMonth).where(RevenueMonth.account_id.in_(ids))
-                           .where(RevenueMonth.month == date(2026, 10, 1)).values(amount=RevenueMonth.amount + 1))
+        connection.execute(
+            update(RevenueMonth)
+            .where(RevenueMonth.account_id.in_(ids))
+            .where(RevenueMonth.month == date(2026, 10, 1))
+            .values(amount=RevenueMonth.amount + 1)
+        )
     started = time.perf_counter()
     run_id = refresh_forecasts(engine, as_of=AS_OF)
     elapsed = time.perf_counter() - started
     with engine.connect() as connection:
         run = connection.execute(select(ForecastRun).where(ForecastRun.id == run_id)).one()
-    print(f"forecasts incremental ({run.accounts_fitted + run.accounts_failed} refit, {run.accounts_reused} reused):"
-          f" {elapsed:6.1f} s")
+    print(
+        f"forecasts incremental ({run.accounts_fitted + run.accounts_failed} refit, "
+        f"{run.accounts_reused} reused):"
+        f" {elapsed:6.1f} s"
+    )
 
 
 def kpis(workdir: Path) -> None:
@@ -57,8 +64,10 @@ def kpis(workdir: Path) -> None:
         started = time.perf_counter()
         refresh_kpis(engine, as_of=AS_OF)
         timings.append(time.perf_counter() - started)
-    print(f"KPI refresh        50,000 accounts / 200 territories: best {min(timings):5.1f} s, "
-          f"median {sorted(timings)[1]:5.1f} s (load + compute + store)")
+    print(
+        f"KPI refresh        50,000 accounts / 200 territories: best {min(timings):5.1f} s, "
+        f"median {sorted(timings)[1]:5.1f} s (load + compute + store)"
+    )
 
 
 def main() -> None:

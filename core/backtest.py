@@ -56,8 +56,9 @@ def smape(actual: Sequence[float], forecast: Sequence[float]) -> float:
     return float(100.0 * ratio.mean())
 
 
-def mase(actual: Sequence[float], forecast: Sequence[float], insample: Sequence[float],
-         period: int = SEASON) -> float:
+def mase(
+    actual: Sequence[float], forecast: Sequence[float], insample: Sequence[float], period: int = SEASON
+) -> float:
     """Mean absolute error scaled by the in-sample MAE of the seasonal naive forecast (``y[t - period]``).
 
     NaN when the training part has no full season to compare with, or is exactly periodic.
@@ -96,8 +97,12 @@ def run_backtest(path: Path, *, models: Sequence[str] = MODELS, workers: int = 0
     if unknown:
         raise ValueError(f"unknown models {sorted(unknown)}; known: {', '.join(MODELS)}")
     series = load_series(path)
-    summary: dict = {"models": {}, "series": len(series),
-                     "horizon": max((len(s.test) for s in series), default=0), "interval_coverage": {}}
+    summary: dict = {
+        "models": {},
+        "series": len(series),
+        "horizon": max((len(s.test) for s in series), default=0),
+        "interval_coverage": {},
+    }
     for name in models:
         forecasts = map_chunked(FORECASTERS[name], series, workers=1 if name == "seasonal_naive" else workers)
         summary["models"][name] = _accuracy(series, forecasts)
@@ -112,8 +117,11 @@ def format_backtest_table(result: dict) -> str:
     header = f"{'model':<16} {'sMAPE med':>10} {'sMAPE mean':>11} {'MASE med':>9} {'MASE mean':>10}"
     rows = sorted(result["models"].items(), key=lambda item: item[1]["mase_median"])
     lines = [header, "-" * len(header)]
-    lines += [f"{name:<16} {m['smape_median']:>10.2f} {m['smape_mean']:>11.2f} {m['mase_median']:>9.3f} "
-              f"{m['mase_mean']:>10.3f}" for name, m in rows]
+    lines += [
+        f"{name:<16} {m['smape_median']:>10.2f} {m['smape_mean']:>11.2f} {m['mase_median']:>9.3f} "
+        f"{m['mase_mean']:>10.3f}"
+        for name, m in rows
+    ]
     lines.append(f"series: {result['series']}  horizon: {result.get('horizon', '?')} months")
     for name, share in result.get("interval_coverage", {}).items():
         lines.append(f"{name}: {100 * share:.1f}% of test months inside the 80% interval")
@@ -172,8 +180,12 @@ def _next(month: date) -> tuple[int, int]:
 def _accuracy(series: Sequence[BacktestSeries], forecasts: Sequence[ModelForecast]) -> dict[str, float]:
     smapes = np.array([smape(s.test, f.yhat) for s, f in zip(series, forecasts, strict=True)])
     mases = np.array([mase(s.test, f.yhat, s.train) for s, f in zip(series, forecasts, strict=True)])
-    return {"smape_median": _stat(np.nanmedian, smapes), "smape_mean": _stat(np.nanmean, smapes),
-            "mase_median": _stat(np.nanmedian, mases), "mase_mean": _stat(np.nanmean, mases)}
+    return {
+        "smape_median": _stat(np.nanmedian, smapes),
+        "smape_mean": _stat(np.nanmean, smapes),
+        "mase_median": _stat(np.nanmedian, mases),
+        "mase_mean": _stat(np.nanmean, mases),
+    }
 
 
 def _coverage(series: Sequence[BacktestSeries], forecasts: Sequence[ModelForecast]) -> float | None:
@@ -189,6 +201,18 @@ def _stat(function: Callable[[np.ndarray], float], values: np.ndarray) -> float:
     return float(function(finite)) if finite.size else math.nan
 
 
-__all__ = ["BacktestSeries", "FORECASTERS", "MODELS", "ModelForecast", "format_backtest_table", "load_series",
-           "mase", "product_forecast", "prophet_default_forecast", "run_backtest", "seasonal_naive",
-           "seasonal_naive_forecast", "smape"]
+__all__ = [
+    "BacktestSeries",
+    "FORECASTERS",
+    "MODELS",
+    "ModelForecast",
+    "format_backtest_table",
+    "load_series",
+    "mase",
+    "product_forecast",
+    "prophet_default_forecast",
+    "run_backtest",
+    "seasonal_naive",
+    "seasonal_naive_forecast",
+    "smape",
+]

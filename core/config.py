@@ -46,10 +46,14 @@ class Settings(BaseSettings):
     travel_speed_kmh: float = Field(
         default=60.0, gt=0, description="Average driving speed for the travel part of workload."
     )
-    touch_hours_strategic: float = Field(default=10.0, ge=0, description="Touch hours a month, strategic tier.")
+    touch_hours_strategic: float = Field(
+        default=10.0, ge=0, description="Touch hours a month, strategic tier."
+    )
     touch_hours_key: float = Field(default=4.0, ge=0, description="Touch hours a month, key tier.")
     touch_hours_standard: float = Field(default=1.5, ge=0, description="Touch hours a month, standard tier.")
-    touch_hours_long_tail: float = Field(default=0.5, ge=0, description="Touch hours a month, long-tail tier.")
+    touch_hours_long_tail: float = Field(
+        default=0.5, ge=0, description="Touch hours a month, long-tail tier."
+    )
     visits_per_month_strategic: float = Field(
         default=1.0, ge=0, description="On-site visits a month for a strategic account (travel workload)."
     )
@@ -61,7 +65,9 @@ class Settings(BaseSettings):
         default=0.0, ge=0, description="On-site visits a month, long-tail tier."
     )
     key_revenue_threshold: float = Field(
-        default=100_000.0, ge=0, description="Trailing-12-month revenue from which an account is in the key tier."
+        default=100_000.0,
+        ge=0,
+        description="Trailing-12-month revenue from which an account is in the key tier.",
     )
     long_tail_revenue_threshold: float = Field(
         default=20_000.0, ge=0, description="Trailing-12-month revenue below which an account is long-tail."
@@ -84,7 +90,9 @@ class Settings(BaseSettings):
         default=None, description="Address of a Dask scheduler; when set, forecasts fit on that cluster."
     )
     forecast_cron: str = Field(default="0 2 * * *", description="Cron schedule of the forecast refresh.")
-    kpi_cron: str = Field(default="5 * * * *", description="Cron schedule of the KPI refresh (alerts follow).")
+    kpi_cron: str = Field(
+        default="5 * * * *", description="Cron schedule of the KPI refresh (alerts follow)."
+    )
     misfire_grace_seconds: int = Field(
         default=3600, ge=1, description="A scheduled run late by up to this many seconds still runs."
     )
@@ -92,7 +100,9 @@ class Settings(BaseSettings):
         default=36.0, gt=0, description="The dashboard flags data older than this as stale."
     )
     # --- optimizer ---
-    solver_time_limit_s: float = Field(default=30.0, gt=0, description="Default CP-SAT time limit in seconds.")
+    solver_time_limit_s: float = Field(
+        default=30.0, gt=0, description="Default CP-SAT time limit in seconds."
+    )
     solver_workers: int = Field(default=2, ge=1, description="CP-SAT search workers.")
     # --- alerts and email ---
     smtp_host: str | None = Field(
@@ -104,11 +114,15 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection with STARTTLS.")
     smtp_ssl: bool = Field(default=False, description="Connect to the SMTP server over implicit TLS (SMTPS).")
     smtp_timeout_s: float = Field(default=10.0, gt=0, description="SMTP connection timeout in seconds.")
-    smtp_retries: int = Field(default=3, ge=0, description="Delivery attempts beyond the first within one run.")
+    smtp_retries: int = Field(
+        default=3, ge=0, description="Delivery attempts beyond the first within one run."
+    )
     smtp_backoff_s: float = Field(
         default=1.0, ge=0, description="First retry delay in seconds; doubles with each retry."
     )
-    alert_from: str = Field(default="territory-health@localhost", description="Sender address of alert emails.")
+    alert_from: str = Field(
+        default="territory-health@localhost", description="Sender address of alert emails."
+    )
     alert_recipients: str = Field(
         default="revops@localhost", description="Default alert recipients, comma separated."
     )
@@ -120,7 +134,9 @@ class Settings(BaseSettings):
     @classmethod
     def _url_has_scheme(cls, value: str) -> str:
         if "://" not in value:
-            raise ValueError(f"database_url must be an SQLAlchemy URL such as sqlite:///data/x.db, got {value!r}")
+            raise ValueError(
+                f"database_url must be an SQLAlchemy URL such as sqlite:///data/x.db, got {value!r}"
+            )
         return value
 
     @property

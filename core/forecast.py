@@ -111,14 +111,17 @@ def history_hash(history: AccountHistory) -> str:
 
     Months are written as ``YYYY-MM``, so ``date`` and ``pandas.Timestamp`` months hash alike.
     """
-    pairs = sorted((f"{month.year:04d}-{month.month:02d}", float(amount))
-                   for month, amount in zip(history.months, history.amounts, strict=True))
+    pairs = sorted(
+        (f"{month.year:04d}-{month.month:02d}", float(amount))
+        for month, amount in zip(history.months, history.amounts, strict=True)
+    )
     text = ";".join(f"{month}={amount!r}" for month, amount in pairs)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def forecast_account(history: AccountHistory, *, as_of: date, horizon: int = 12,
-                     config: ForecastConfig = DEFAULT_CONFIG) -> AccountForecastResult:
+def forecast_account(
+    history: AccountHistory, *, as_of: date, horizon: int = 12, config: ForecastConfig = DEFAULT_CONFIG
+) -> AccountForecastResult:
     """Forecast one account's monthly revenue for ``horizon`` months from ``as_of``'s month.
 
     Uses only months before ``as_of``'s month. Never raises: an exception is recorded in ``error``
@@ -140,10 +143,16 @@ def forecast_account(history: AccountHistory, *, as_of: date, horizon: int = 12,
     return _result(history.account_id, months, forecast, method, error, digest)
 
 
-def forecast_many(histories: Iterable[AccountHistory], *, as_of: date, horizon: int = 12, workers: int = 0,
-                  dask_address: str | None = None,
-                  on_result: Callable[[AccountForecastResult], None] | None = None,
-                  config: ForecastConfig = DEFAULT_CONFIG) -> list[AccountForecastResult]:
+def forecast_many(
+    histories: Iterable[AccountHistory],
+    *,
+    as_of: date,
+    horizon: int = 12,
+    workers: int = 0,
+    dask_address: str | None = None,
+    on_result: Callable[[AccountForecastResult], None] | None = None,
+    config: ForecastConfig = DEFAULT_CONFIG,
+) -> list[AccountForecastResult]:
     """Forecast many accounts in parallel; results come back in the order of ``histories``.
 
     ``workers=0`` uses ``os.cpu_count()`` local processes, ``workers=1`` runs in this process. With
@@ -151,13 +160,19 @@ def forecast_many(histories: Iterable[AccountHistory], *, as_of: date, horizon: 
     called in this process for each result as it arrives (in completion order).
     """
     function = functools.partial(forecast_account, as_of=as_of, horizon=horizon, config=config)
-    return map_chunked(function, list(histories), workers=workers, dask_address=dask_address,
-                       on_result=on_result)
+    return map_chunked(
+        function, list(histories), workers=workers, dask_address=dask_address, on_result=on_result
+    )
 
 
-def map_chunked(function: Callable[[Item], Result], items: Sequence[Item], *, workers: int = 0,
-                dask_address: str | None = None,
-                on_result: Callable[[Result], None] | None = None) -> list[Result]:
+def map_chunked(
+    function: Callable[[Item], Result],
+    items: Sequence[Item],
+    *,
+    workers: int = 0,
+    dask_address: str | None = None,
+    on_result: Callable[[Result], None] | None = None,
+) -> list[Result]:
     """``[function(item) for item in items]`` over local processes or a Dask cluster, in chunks.
 
     ``function`` must be picklable (a module-level function or a ``functools.partial`` of one).
@@ -212,8 +227,9 @@ def init_forecast_worker() -> None:
 # --- series preparation and fallbacks ----------------------------------------------------------
 
 
-def _forecast_values(history: AccountHistory, *, as_of: date, horizon: int,
-                     config: ForecastConfig) -> tuple[str, _Forecast]:
+def _forecast_values(
+    history: AccountHistory, *, as_of: date, horizon: int, config: ForecastConfig
+) -> tuple[str, _Forecast]:
     if horizon < 1:
         raise ValueError(f"horizon must be at least 1 month, got {horizon}")
     values, span_start = _active_span(history, as_of)
@@ -244,7 +260,7 @@ def _fallback_reason(values: np.ndarray, config: ForecastConfig) -> str | None:
         return "empty"
     if not values.any():
         return "all_zero"
-    if values.size > config.churn_months and not values[-config.churn_months:].any():
+    if values.size > config.churn_months and not values[-config.churn_months :].any():
         return "churned"
     if values.size < config.min_points:
         return "short"
@@ -313,8 +329,9 @@ def _flat(value: float, lower: float, upper: float, horizon: int) -> _Forecast:
 # --- Prophet -----------------------------------------------------------------------------------
 
 
-def _prophet_forecast(values: np.ndarray, span_start: date | None, horizon: int,
-                      config: ForecastConfig) -> _Forecast:
+def _prophet_forecast(
+    values: np.ndarray, span_start: date | None, horizon: int, config: ForecastConfig
+) -> _Forecast:
     """Fit Prophet to ``log(values + offset)``; damped trend and closed-form interval in log space."""
     assert span_start is not None
     offset = config.log_offset_share * float(np.median(values[values > 0]))
@@ -330,9 +347,15 @@ def _prophet_forecast(values: np.ndarray, span_start: date | None, horizon: int,
 def _make_prophet(n_points: int, config: ForecastConfig) -> Any:
     changepoints = max(1, min(config.max_changepoints, n_points // config.months_per_changepoint))
     prophet_class = _prophet_class()
-    return prophet_class(growth="linear", yearly_seasonality=config.yearly_order, weekly_seasonality=False,
-                         daily_seasonality=False, changepoint_prior_scale=config.changepoint_prior_scale,
-                         n_changepoints=changepoints, uncertainty_samples=0)
+    return prophet_class(
+        growth="linear",
+        yearly_seasonality=config.yearly_order,
+        weekly_seasonality=False,
+        daily_seasonality=False,
+        changepoint_prior_scale=config.changepoint_prior_scale,
+        n_changepoints=changepoints,
+        uncertainty_samples=0,
+    )
 
 
 @functools.cache
@@ -367,8 +390,9 @@ _FEATURE_CACHE: dict[tuple[bytes, str], Any] = {}
 _FEATURE_CACHE_SIZE = 256
 
 
-def prophet_predictive(model: Any, future_ds: pd.Series, *,
-                       damping: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def prophet_predictive(
+    model: Any, future_ds: pd.Series, *, damping: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean and sd of a fitted linear Prophet model (additive seasonalities only) after its history.
 
     The mean is Prophet's own ``trend + seasonality`` (``model.predict(...)["yhat"]`` when
@@ -378,8 +402,11 @@ def prophet_predictive(model: Any, future_ds: pd.Series, *,
     (a slope change with probability ``S * dt`` per step, Laplace size ``mean |delta|``, averaged
     with the previous step, then integrated twice) -- the same damping applies to those changes.
     """
-    k, m, deltas = (float(model.params["k"][0, 0]), float(model.params["m"][0, 0]),
-                    np.asarray(model.params["delta"][0], dtype=float))
+    k, m, deltas = (
+        float(model.params["k"][0, 0]),
+        float(model.params["m"][0, 0]),
+        np.asarray(model.params["delta"][0], dtype=float),
+    )
     t = ((future_ds - model.start) / model.t_scale).to_numpy(dtype=float)
     t_all = np.concatenate([[1.0], t])
     trend = model.piecewise_linear(t_all, deltas, k, m, model.changepoints_t)
@@ -392,8 +419,11 @@ def prophet_predictive(model: Any, future_ds: pd.Series, *,
 
 def _seasonal_terms(model: Any, future_ds: pd.Series) -> np.ndarray:
     """Sum of the additive seasonalities (the columns of beta follow ``model.seasonalities``' order)."""
-    blocks = [_fourier_series(future_ds, props["period"], props["fourier_order"])
-              for props in model.seasonalities.values() if props["mode"] == "additive"]
+    blocks = [
+        _fourier_series(future_ds, props["period"], props["fourier_order"])
+        for props in model.seasonalities.values()
+        if props["mode"] == "additive"
+    ]
     if len(blocks) != len(model.seasonalities) or model.extra_regressors or model.holidays is not None:
         raise ValueError("prophet_predictive handles additive seasonalities only")
     if not blocks:
@@ -446,7 +476,7 @@ def _chunk_size(n_items: int, workers: int) -> int:
 
 
 def _chunks(items: list[Item], size: int) -> list[list[Item]]:
-    return [items[start:start + size] for start in range(0, len(items), size)]
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def _deliver(chunk: list[Result], on_result: Callable[[Result], None] | None) -> None:
@@ -455,8 +485,9 @@ def _deliver(chunk: list[Result], on_result: Callable[[Result], None] | None) ->
             on_result(result)
 
 
-def _run_serial(task: _ChunkTask[Item, Result], chunks: list[list[Item]],
-                on_result: Callable[[Result], None] | None) -> list[list[Result]]:
+def _run_serial(
+    task: _ChunkTask[Item, Result], chunks: list[list[Item]], on_result: Callable[[Result], None] | None
+) -> list[list[Result]]:
     done = []
     for chunk in chunks:
         done.append(task(chunk))
@@ -464,18 +495,27 @@ def _run_serial(task: _ChunkTask[Item, Result], chunks: list[list[Item]],
     return done
 
 
-def _run_in_pool(task: _ChunkTask[Item, Result], chunks: list[list[Item]], workers: int,
-                 on_result: Callable[[Result], None] | None) -> list[list[Result]]:
+def _run_in_pool(
+    task: _ChunkTask[Item, Result],
+    chunks: list[list[Item]],
+    workers: int,
+    on_result: Callable[[Result], None] | None,
+) -> list[list[Result]]:
     # spawn, not fork: the caller may be a threaded scheduler or web server.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(workers, len(chunks)), mp_context=context,
-                             initializer=init_forecast_worker) as pool:
+    with ProcessPoolExecutor(
+        min(workers, len(chunks)), mp_context=context, initializer=init_forecast_worker
+    ) as pool:
         futures = {pool.submit(task, chunk): index for index, chunk in enumerate(chunks)}
         return _collect(futures, as_completed(futures), on_result)
 
 
-def _run_on_dask(task: _ChunkTask[Item, Result], chunks: list[list[Item]], address: str,
-                 on_result: Callable[[Result], None] | None) -> list[list[Result]]:
+def _run_on_dask(
+    task: _ChunkTask[Item, Result],
+    chunks: list[list[Item]],
+    address: str,
+    on_result: Callable[[Result], None] | None,
+) -> list[list[Result]]:
     import distributed
 
     with distributed.Client(address) as client:
@@ -483,8 +523,9 @@ def _run_on_dask(task: _ChunkTask[Item, Result], chunks: list[list[Item]], addre
         return _collect(futures, distributed.as_completed(futures), on_result)
 
 
-def _collect(futures: dict[Any, int], completed: Iterable[Any],
-             on_result: Callable[[Result], None] | None) -> list[list[Result]]:
+def _collect(
+    futures: dict[Any, int], completed: Iterable[Any], on_result: Callable[[Result], None] | None
+) -> list[list[Result]]:
     ordered: list[list[Result]] = [[] for _ in futures]
     for future in completed:
         ordered[futures[future]] = future.result()
@@ -495,14 +536,27 @@ def _collect(futures: dict[Any, int], completed: Iterable[Any],
 # --- small helpers -----------------------------------------------------------------------------
 
 
-def _result(account_id: int, months: tuple[date, ...], forecast: _Forecast, method: str,
-            error: str | None, digest: str) -> AccountForecastResult:
+def _result(
+    account_id: int,
+    months: tuple[date, ...],
+    forecast: _Forecast,
+    method: str,
+    error: str | None,
+    digest: str,
+) -> AccountForecastResult:
     yhat = np.nan_to_num(forecast.yhat, nan=0.0).clip(min=0.0)
     lower = np.minimum(np.nan_to_num(forecast.lower, nan=0.0).clip(min=0.0), yhat)
     upper = np.maximum(np.nan_to_num(forecast.upper, nan=0.0, posinf=0.0).clip(min=0.0), yhat)
-    return AccountForecastResult(account_id=account_id, months=months, yhat=_floats(yhat),
-                                 yhat_lower=_floats(lower), yhat_upper=_floats(upper), method=method,
-                                 error=error, history_hash=digest)
+    return AccountForecastResult(
+        account_id=account_id,
+        months=months,
+        yhat=_floats(yhat),
+        yhat_lower=_floats(lower),
+        yhat_upper=_floats(upper),
+        method=method,
+        error=error,
+        history_hash=digest,
+    )
 
 
 def _floats(values: np.ndarray) -> tuple[float, ...]:
@@ -521,6 +575,19 @@ def _month_from_number(number: int) -> date:
     return date(number // 12, number % 12 + 1, 1)
 
 
-__all__ = ["AccountForecastResult", "AccountHistory", "DEFAULT_CONFIG", "ForecastConfig", "croston_sba",
-           "fit_prophet", "forecast_account", "forecast_many", "forecast_months", "history_hash",
-           "init_forecast_worker", "map_chunked", "prophet_predictive", "quiet_stan_logging"]
+__all__ = [
+    "AccountForecastResult",
+    "AccountHistory",
+    "DEFAULT_CONFIG",
+    "ForecastConfig",
+    "croston_sba",
+    "fit_prophet",
+    "forecast_account",
+    "forecast_many",
+    "forecast_months",
+    "history_hash",
+    "init_forecast_worker",
+    "map_chunked",
+    "prophet_predictive",
+    "quiet_stan_logging",
+]

@@ -112,6 +112,7 @@ class ExistingIds:
 def load_existing_ids(engine: Engine) -> ExistingIds:
     """The external ids of the reps, territories and accounts in the database."""
     with engine.connect() as connection:
+
         def ids(model: type[Rep] | type[Territory] | type[Account]) -> frozenset[str]:
             return frozenset(connection.execute(select(model.external_id)).scalars())
 
@@ -132,8 +133,14 @@ class _Shown(dict[str, object]):
         return _show(super().__getitem__(key))
 
 
-def _flag(file: str, frame: pd.DataFrame, mask: pd.Series | np.ndarray, field: str | None,
-          describe: str | Callable[[pd.Series], str], label: str) -> list[Problem]:
+def _flag(
+    file: str,
+    frame: pd.DataFrame,
+    mask: pd.Series | np.ndarray,
+    field: str | None,
+    describe: str | Callable[[pd.Series], str],
+    label: str,
+) -> list[Problem]:
     """Problems for the rows of ``frame`` (indexed by row number) where ``mask`` holds.
 
     ``describe`` is a message template filled with the row's values ("latitude {lat} is ...") or
@@ -185,10 +192,22 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "industry": (),
         "segment": ("customersegment",),
         "city": ("billingcity", "shippingcity"),
-        "state": ("billingstatecode", "billingstate", "billingstateprovince", "statecode",
-                  "shippingstatecode", "shippingstate"),
-        "postal_code": ("billingpostalcode", "billingzippostalcode", "postalcode", "zip", "zipcode",
-                        "shippingpostalcode"),
+        "state": (
+            "billingstatecode",
+            "billingstate",
+            "billingstateprovince",
+            "statecode",
+            "shippingstatecode",
+            "shippingstate",
+        ),
+        "postal_code": (
+            "billingpostalcode",
+            "billingzippostalcode",
+            "postalcode",
+            "zip",
+            "zipcode",
+            "shippingpostalcode",
+        ),
         "lat": ("billinglatitude", "latitude", "shippinglatitude"),
         "lon": ("billinglongitude", "longitude", "lng", "shippinglongitude"),
         "strategic": ("isstrategic", "strategicaccount"),
@@ -232,8 +251,13 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "amount": ("quotaamount", "quota"),
     },
 }
-HELPER_KINDS = {"_first_name": "str", "_last_name": "str", "_minutes": "float", "_is_won": "bool",
-                "_is_closed": "bool"}
+HELPER_KINDS = {
+    "_first_name": "str",
+    "_last_name": "str",
+    "_minutes": "float",
+    "_is_won": "bool",
+    "_is_closed": "bool",
+}
 
 
 def _header_key(header: str) -> str:
@@ -307,15 +331,26 @@ def _read_csv(path: Path, kind: str) -> _Read:
     except pd.errors.ParserError as error:
         line = re.search(r"line (\d+)", str(error))
         message = f"not a well-formed CSV file ({error})".replace("\n", " ")
-        return _Read(empty_frame(kind), [Problem(name, int(line.group(1)) if line else None, None, message)],
-                     readable=False)
+        return _Read(
+            empty_frame(kind),
+            [Problem(name, int(line.group(1)) if line else None, None, message)],
+            readable=False,
+        )
     return _from_table(kind, name, table.rename(columns=mapping), decimal_comma=delimiter == ";")
 
 
 def _read_table(raw: bytes, delimiter: str, **options: object) -> pd.DataFrame:
     """Every cell as written: empty cells are missing, nothing else ("NA", "null") is."""
-    return pd.read_csv(io.BytesIO(raw), sep=delimiter, keep_default_na=False, na_values=[""],
-                       skip_blank_lines=False, index_col=False, encoding="utf-8-sig", **options)
+    return pd.read_csv(
+        io.BytesIO(raw),
+        sep=delimiter,
+        keep_default_na=False,
+        na_values=[""],
+        skip_blank_lines=False,
+        index_col=False,
+        encoding="utf-8-sig",
+        **options,
+    )
 
 
 def _from_table(kind: str, name: str, frame: pd.DataFrame, *, decimal_comma: bool) -> _Read:
@@ -333,19 +368,28 @@ def _not_text(name: str, raw: bytes) -> Problem | None:
     if not raw.strip():
         return Problem(name, None, None, "the file is empty")
     if raw.startswith(b"PK\x03\x04"):
-        return Problem(name, None, None,
-                       "this is a ZIP or Excel workbook, not CSV: save the sheet as CSV UTF-8")
+        return Problem(
+            name, None, None, "this is a ZIP or Excel workbook, not CSV: save the sheet as CSV UTF-8"
+        )
     nul = raw.find(b"\x00")
     if nul >= 0:
-        return Problem(name, raw.count(b"\n", 0, nul) + 1, None,
-                       f"binary content (NUL byte at offset {nul:,}): not a CSV export "
-                       "(UTF-16 text also shows this: save it as CSV UTF-8)")
+        return Problem(
+            name,
+            raw.count(b"\n", 0, nul) + 1,
+            None,
+            f"binary content (NUL byte at offset {nul:,}): not a CSV export "
+            "(UTF-16 text also shows this: save it as CSV UTF-8)",
+        )
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        return Problem(name, raw.count(b"\n", 0, error.start) + 1, None,
-                       f"not UTF-8 text (byte 0x{raw[error.start]:02X} at offset {error.start:,}): "
-                       "save the file as CSV UTF-8")
+        return Problem(
+            name,
+            raw.count(b"\n", 0, error.start) + 1,
+            None,
+            f"not UTF-8 text (byte 0x{raw[error.start]:02X} at offset {error.start:,}): "
+            "save the file as CSV UTF-8",
+        )
     return None
 
 
@@ -362,13 +406,23 @@ def _header_problems(kind: str, name: str, headers: Sequence[str], mapping: dict
     required = [c.name for c in SPECS[kind] if c.required]
     if not mapping:
         first = ", ".join(str(h) for h in headers[:6])[:120]
-        return [Problem(name, 1, None, f"no header row with {kind} columns (the first line reads '{first}'); "
-                                       f"expected at least {', '.join(required)}")]
+        return [
+            Problem(
+                name,
+                1,
+                None,
+                f"no header row with {kind} columns (the first line reads '{first}'); "
+                f"expected at least {', '.join(required)}",
+            )
+        ]
     present = set(mapping.values())
     if kind == "reps" and "_first_name" in present and "_last_name" in present:
         present.add("name")
-    return [Problem(name, 1, column, f"required column '{column}' is missing") for column in required
-            if column not in present]
+    return [
+        Problem(name, 1, column, f"required column '{column}' is missing")
+        for column in required
+        if column not in present
+    ]
 
 
 def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
@@ -389,8 +443,10 @@ WHAT = {"float": "number", "int": "whole number", "bool": "true/false value", "d
 def _text_values(values: pd.Series) -> pd.Series:
     """Stripped strings, None for blanks; works on any dtype (factorised: fast on repeated ids)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    cleaned = [None if u is None or (isinstance(u, float) and np.isnan(u)) else (str(u).strip() or None)
-               for u in uniques]
+    cleaned = [
+        None if u is None or (isinstance(u, float) and np.isnan(u)) else (str(u).strip() or None)
+        for u in uniques
+    ]
     table = np.array([*cleaned, None], dtype=object)
     return pd.Series(table[codes], index=values.index, dtype=object)
 
@@ -489,12 +545,17 @@ def _parse_unique_dates(uniques: pd.Series) -> tuple[pd.Series, np.ndarray]:
 
 
 PARSERS: dict[str, Callable[[pd.Series, bool], tuple[pd.Series, np.ndarray]]] = {
-    "str": _parse_str, "float": _parse_float, "int": _parse_int, "bool": _parse_bool, "date": _parse_date,
+    "str": _parse_str,
+    "float": _parse_float,
+    "int": _parse_int,
+    "bool": _parse_bool,
+    "date": _parse_date,
 }
 
 
-def prepare_frame(kind: str, frame: pd.DataFrame, *, file: str,
-                  decimal_comma: bool = False) -> tuple[pd.DataFrame, list[Problem]]:
+def prepare_frame(
+    kind: str, frame: pd.DataFrame, *, file: str, decimal_comma: bool = False
+) -> tuple[pd.DataFrame, list[Problem]]:
     """Parse the columns of a ``kind`` frame (raw text or already typed), derive what the file
     implies (status from stage, hours from minutes, lat/lon from postal codes, ...) and report bad
     cells and empty required values. The index must be the row numbers."""
@@ -541,18 +602,23 @@ def _complete_accounts(frame: pd.DataFrame) -> pd.DataFrame:
         frame["state"] = normalise_states(frame["state"]).astype(object).where(frame["state"].notna(), None)
     if "postal_code" not in frame or frame["postal_code"].isna().all():
         return frame
-    frame["postal_code"] = normalise_postal_codes(frame["postal_code"]).astype(object).where(
-        frame["postal_code"].notna(), None)
+    frame["postal_code"] = (
+        normalise_postal_codes(frame["postal_code"]).astype(object).where(frame["postal_code"].notna(), None)
+    )
     places = locate_postal_codes(frame["postal_code"])
-    unplaced = frame["lat"].isna() & frame["lon"].isna() if {"lat", "lon"} <= set(frame) else pd.Series(
-        True, index=frame.index)
+    unplaced = (
+        frame["lat"].isna() & frame["lon"].isna()
+        if {"lat", "lon"} <= set(frame)
+        else pd.Series(True, index=frame.index)
+    )
     for column in ("lat", "lon"):
         current = frame[column] if column in frame else pd.Series(np.nan, index=frame.index)
         frame[column] = current.where(~unplaced, places[column]).astype(float)
     for column in ("city", "state"):
         current = frame[column] if column in frame else pd.Series(None, index=frame.index, dtype=object)
         frame[column] = current.where(current.notna(), places[column].astype(object)).where(
-            lambda s: s.notna(), None)
+            lambda s: s.notna(), None
+        )
     return frame
 
 
@@ -579,8 +645,15 @@ def _complete_opportunities(frame: pd.DataFrame) -> pd.DataFrame:
     status = frame["status"].str.lower() if "status" in frame else missing.astype(object)
     if "_is_closed" in frame or "_is_won" in frame:
         closed, won = frame.get("_is_closed", missing), frame.get("_is_won", missing)
-        flags = np.select([won.eq(True).fillna(False), closed.eq(False).fillna(False),
-                           (closed.eq(True) & won.eq(False)).fillna(False)], ["won", "open", "lost"], "")
+        flags = np.select(
+            [
+                won.eq(True).fillna(False),
+                closed.eq(False).fillna(False),
+                (closed.eq(True) & won.eq(False)).fillna(False),
+            ],
+            ["won", "open", "lost"],
+            "",
+        )
         status = status.where(status.notna(), pd.Series(flags, index=frame.index).replace("", None))
     if "stage" in frame:
         stage = frame["stage"].str.lower().fillna("")
@@ -591,8 +664,11 @@ def _complete_opportunities(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 COMPLETERS: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
-    "reps": _complete_reps, "accounts": _complete_accounts, "revenue": _complete_revenue,
-    "activities": _complete_activities, "opportunities": _complete_opportunities,
+    "reps": _complete_reps,
+    "accounts": _complete_accounts,
+    "revenue": _complete_revenue,
+    "activities": _complete_activities,
+    "opportunities": _complete_opportunities,
 }
 
 
@@ -614,23 +690,38 @@ class CheckInput:
 
 
 UNIQUE_KEYS = {
-    "reps": ("rep_id",), "accounts": ("account_id",), "opportunities": ("opportunity_id",),
-    "activities": ("activity_id",), "revenue": ("account_id", "month"), "quotas": ("rep_id", "period_start"),
+    "reps": ("rep_id",),
+    "accounts": ("account_id",),
+    "opportunities": ("opportunity_id",),
+    "activities": ("activity_id",),
+    "revenue": ("account_id", "month"),
+    "quotas": ("rep_id", "period_start"),
 }
 REFERENCES = (  # (kind, column, referenced entity)
-    ("accounts", "owner_rep_id", "reps"), ("accounts", "territory_id", "territories"),
-    ("revenue", "account_id", "accounts"), ("activities", "account_id", "accounts"),
-    ("activities", "rep_id", "reps"), ("opportunities", "account_id", "accounts"),
-    ("opportunities", "rep_id", "reps"), ("quotas", "rep_id", "reps"),
+    ("accounts", "owner_rep_id", "reps"),
+    ("accounts", "territory_id", "territories"),
+    ("revenue", "account_id", "accounts"),
+    ("activities", "account_id", "accounts"),
+    ("activities", "rep_id", "reps"),
+    ("opportunities", "account_id", "accounts"),
+    ("opportunities", "rep_id", "reps"),
+    ("quotas", "rep_id", "reps"),
 )
 COORDINATES = {"accounts": ("lat", "lon"), "reps": ("home_lat", "home_lon")}
 NON_NEGATIVE = {
-    "revenue": ("amount",), "opportunities": ("amount",), "quotas": ("amount",), "activities": ("hours",),
-    "accounts": ("wallet_estimate", "annual_revenue", "employees"), "reps": ("capacity_hours",),
+    "revenue": ("amount",),
+    "opportunities": ("amount",),
+    "quotas": ("amount",),
+    "activities": ("hours",),
+    "accounts": ("wallet_estimate", "annual_revenue", "employees"),
+    "reps": ("capacity_hours",),
 }
 NOT_IN_FUTURE = {
-    "reps": ("hired_at", "left_at"), "accounts": ("owned_since", "last_moved_at"), "revenue": ("month",),
-    "activities": ("occurred_on",), "opportunities": ("created_on", "close_date"),
+    "reps": ("hired_at", "left_at"),
+    "accounts": ("owned_since", "last_moved_at"),
+    "revenue": ("month",),
+    "activities": ("occurred_on",),
+    "opportunities": ("created_on", "close_date"),
 }
 
 
@@ -648,8 +739,9 @@ def check_duplicates(book: CheckInput) -> list[Problem]:
         first = keyed.assign(_first=keyed.index)[~repeated].set_index(list(keys))["_first"]
         label = keys[0] if len(keys) == 1 else f"({', '.join(keys)})"
 
-        def describe(row: pd.Series, keys: tuple[str, ...] = keys, first: pd.Series = first,
-                     label: str = label) -> str:
+        def describe(
+            row: pd.Series, keys: tuple[str, ...] = keys, first: pd.Series = first, label: str = label
+        ) -> str:
             key = tuple(row[k] for k in keys)
             shown = ", ".join(_show(v) for v in key)
             return f"duplicate {label} {shown}: first on row {first.loc[key if len(key) > 1 else key[0]]}"
@@ -685,8 +777,14 @@ def check_references(book: CheckInput) -> list[Problem]:
         source = "reps" if entity == "territories" else entity
         where = f"{book.files[source]} nor in " if source in book.frames else ""
         noun = entity.removesuffix("s").replace("territorie", "territory")
-        problems += _flag(book.files[kind], book.frames[kind], unknown, column,
-                          f"unknown {noun} {{{column}}}: not in {where}the database", f"unknown {noun}")
+        problems += _flag(
+            book.files[kind],
+            book.frames[kind],
+            unknown,
+            column,
+            f"unknown {noun} {{{column}}}: not in {where}the database",
+            f"unknown {noun}",
+        )
     return problems
 
 
@@ -700,17 +798,46 @@ def check_coordinates(book: CheckInput) -> list[Problem]:
         frame, file = book.frames[kind], book.files[kind]
         lat = lat if lat is not None else pd.Series(np.nan, index=frame.index)
         lon = lon if lon is not None else pd.Series(np.nan, index=frame.index)
-        problems += _flag(file, frame, lat.notna() & ~lat.between(-90, 90), lat_name,
-                          f"latitude {{{lat_name}}} is outside -90..90", "latitude outside -90..90")
-        problems += _flag(file, frame, lon.notna() & ~lon.between(-180, 180), lon_name,
-                          f"longitude {{{lon_name}}} is outside -180..180", "longitude outside -180..180")
-        problems += _flag(file, frame, lat.eq(0) & lon.eq(0), lat_name,
-                          "coordinates 0,0 are not a real location (missing values exported as 0?)",
-                          "coordinates 0,0")
-        problems += _flag(file, frame, lat.notna() & lon.isna(), lon_name, "latitude given without longitude",
-                          "latitude without longitude")
-        problems += _flag(file, frame, lon.notna() & lat.isna(), lat_name, "longitude given without latitude",
-                          "longitude without latitude")
+        problems += _flag(
+            file,
+            frame,
+            lat.notna() & ~lat.between(-90, 90),
+            lat_name,
+            f"latitude {{{lat_name}}} is outside -90..90",
+            "latitude outside -90..90",
+        )
+        problems += _flag(
+            file,
+            frame,
+            lon.notna() & ~lon.between(-180, 180),
+            lon_name,
+            f"longitude {{{lon_name}}} is outside -180..180",
+            "longitude outside -180..180",
+        )
+        problems += _flag(
+            file,
+            frame,
+            lat.eq(0) & lon.eq(0),
+            lat_name,
+            "coordinates 0,0 are not a real location (missing values exported as 0?)",
+            "coordinates 0,0",
+        )
+        problems += _flag(
+            file,
+            frame,
+            lat.notna() & lon.isna(),
+            lon_name,
+            "latitude given without longitude",
+            "latitude without longitude",
+        )
+        problems += _flag(
+            file,
+            frame,
+            lon.notna() & lat.isna(),
+            lat_name,
+            "longitude given without latitude",
+            "longitude without latitude",
+        )
     return problems
 
 
@@ -722,8 +849,11 @@ def check_placement(book: CheckInput) -> list[Problem]:
     if accounts is None or accounts.empty:
         return []
     location = {"lat", "lon", "postal_code"} & set(accounts)
-    unplaced = accounts["lat"].isna() & accounts["lon"].isna() if {"lat", "lon"} <= location else pd.Series(
-        True, index=accounts.index)  # one coordinate without the other is check_coordinates' problem
+    unplaced = (
+        accounts["lat"].isna() & accounts["lon"].isna()
+        if {"lat", "lon"} <= location
+        else pd.Series(True, index=accounts.index)
+    )  # one coordinate without the other is check_coordinates' problem
     if not location:
         unplaced &= ~accounts["account_id"].isin(book.existing.accounts)
     postal = accounts["postal_code"] if "postal_code" in accounts else pd.Series(None, index=accounts.index)
@@ -735,10 +865,21 @@ def check_placement(book: CheckInput) -> list[Problem]:
         return "no lat/lon and no postal code: the account cannot be placed on the map"
 
     field = "postal_code" if "postal_code" in accounts else "lat"
-    return _flag(book.files["accounts"], accounts, unplaced & postal.notna(), field, describe,
-                 "no lat/lon and an unknown postal code") + _flag(
-        book.files["accounts"], accounts, unplaced & postal.isna(), "lat", describe,
-        "no lat/lon and no postal code")
+    return _flag(
+        book.files["accounts"],
+        accounts,
+        unplaced & postal.notna(),
+        field,
+        describe,
+        "no lat/lon and an unknown postal code",
+    ) + _flag(
+        book.files["accounts"],
+        accounts,
+        unplaced & postal.isna(),
+        "lat",
+        describe,
+        "no lat/lon and no postal code",
+    )
 
 
 def check_non_negative(book: CheckInput) -> list[Problem]:
@@ -748,8 +889,14 @@ def check_non_negative(book: CheckInput) -> list[Problem]:
         for column in columns:
             values = book.column(kind, column)
             if values is not None:
-                problems += _flag(book.files[kind], book.frames[kind], (values < 0).fillna(False), column,
-                                  f"{column} {{{column}}} is negative", f"negative {column}")
+                problems += _flag(
+                    book.files[kind],
+                    book.frames[kind],
+                    (values < 0).fillna(False),
+                    column,
+                    f"{column} {{{column}}} is negative",
+                    f"negative {column}",
+                )
     return problems
 
 
@@ -767,13 +914,19 @@ def check_dates(book: CheckInput) -> list[Problem]:
             if kind == "opportunities" and column == "close_date":
                 future &= book.frames[kind]["status"].ne("open")
                 message += " and the opportunity is closed ({status})"
-            problems += _flag(book.files[kind], book.frames[kind], future, column, message,
-                              f"{column} in the future")
+            problems += _flag(
+                book.files[kind], book.frames[kind], future, column, message, f"{column} in the future"
+            )
     starts, ends = book.column("quotas", "period_start"), book.column("quotas", "period_end")
     if starts is not None and ends is not None:
-        problems += _flag(book.files["quotas"], book.frames["quotas"], ends < starts, "period_end",
-                          "period ends {period_end}, before it starts {period_start}",
-                          "period_end before period_start")
+        problems += _flag(
+            book.files["quotas"],
+            book.frames["quotas"],
+            ends < starts,
+            "period_end",
+            "period ends {period_end}, before it starts {period_start}",
+            "period_end before period_start",
+        )
     return problems
 
 
@@ -783,13 +936,24 @@ def check_codes(book: CheckInput) -> list[Problem]:
     for kind in ("accounts", "reps"):
         states = book.column(kind, "state")
         if states is not None:
-            problems += _flag(book.files[kind], book.frames[kind], states.notna() & ~states.isin(STATE_CODES),
-                              "state", "unknown US state {state}", "unknown US state")
+            problems += _flag(
+                book.files[kind],
+                book.frames[kind],
+                states.notna() & ~states.isin(STATE_CODES),
+                "state",
+                "unknown US state {state}",
+                "unknown US state",
+            )
     status = book.column("opportunities", "status")
     if status is not None:
-        problems += _flag(book.files["opportunities"], book.frames["opportunities"],
-                          ~status.isin(OPPORTUNITY_STATUSES), "status",
-                          "status {status} is not open, won or lost", "unknown status")
+        problems += _flag(
+            book.files["opportunities"],
+            book.frames["opportunities"],
+            ~status.isin(OPPORTUNITY_STATUSES),
+            "status",
+            "status {status} is not open, won or lost",
+            "unknown status",
+        )
     return problems
 
 
@@ -805,22 +969,32 @@ def check_territory_owners(book: CheckInput) -> list[Problem]:
 
     def describe(row: pd.Series) -> str:
         owner = first.loc[row["territory_id"]]
-        return (f"territory {row['territory_id']!r} is also owned by active rep {owner['rep_id']!r} "
-                f"(row {owner['_row']}); a territory has one owner")
+        return (
+            f"territory {row['territory_id']!r} is also owned by active rep {owner['rep_id']!r} "
+            f"(row {owner['_row']}); a territory has one owner"
+        )
 
-    return _flag(book.files["reps"], owners, second, "territory_id", describe,
-                 "territory with two active owners")
+    return _flag(
+        book.files["reps"], owners, second, "territory_id", describe, "territory with two active owners"
+    )
 
 
 CHECKS: tuple[Callable[[CheckInput], list[Problem]], ...] = (
-    check_duplicates, check_references, check_coordinates, check_placement, check_non_negative,
-    check_dates, check_codes, check_territory_owners,
+    check_duplicates,
+    check_references,
+    check_coordinates,
+    check_placement,
+    check_non_negative,
+    check_dates,
+    check_codes,
+    check_territory_owners,
 )
 
 
 # --- validation --------------------------------------------------------------------------------
-def validate_book(files: Mapping[str, Path | str], *, existing: ExistingIds | None = None,
-                  today: date | None = None) -> tuple[Book, list[Problem]]:
+def validate_book(
+    files: Mapping[str, Path | str], *, existing: ExistingIds | None = None, today: date | None = None
+) -> tuple[Book, list[Problem]]:
     """Read and check CRM exports together before anything is written.
 
     ``files`` maps a kind (reps, accounts, revenue, activities, opportunities, quotas) to a CSV
@@ -832,16 +1006,20 @@ def validate_book(files: Mapping[str, Path | str], *, existing: ExistingIds | No
         raise ValueError(f"unknown file kind(s) {', '.join(sorted(unknown))}; choose from {', '.join(KINDS)}")
     reads = {kind: _read_csv(Path(path), kind) for kind, path in files.items()}
     problems = [p for read in reads.values() for p in read.problems]
-    checked = CheckInput(frames={k: r.frame for k, r in reads.items() if r.readable},
-                       files={k: Path(p).name for k, p in files.items()}, existing=existing or ExistingIds(),
-                       today=pd.Timestamp(today or date.today()),
-                       unreadable=frozenset(k for k, r in reads.items() if not r.readable))
+    checked = CheckInput(
+        frames={k: r.frame for k, r in reads.items() if r.readable},
+        files={k: Path(p).name for k, p in files.items()},
+        existing=existing or ExistingIds(),
+        today=pd.Timestamp(today or date.today()),
+        unreadable=frozenset(k for k, r in reads.items() if not r.readable),
+    )
     problems += _run_checks(checked)
     return _as_book(checked.frames), _in_reading_order(problems, list(checked.files.values()))
 
 
-def validate_frames(book: Book, *, existing: ExistingIds | None = None,
-                    today: date | None = None) -> tuple[Book, list[Problem]]:
+def validate_frames(
+    book: Book, *, existing: ExistingIds | None = None, today: date | None = None
+) -> tuple[Book, list[Problem]]:
     """The same checks as ``validate_book`` on an in-memory ``Book`` (e.g. a generated sample).
 
     Problems name the kind as the file and number rows as if each frame were a CSV file.
@@ -858,16 +1036,23 @@ def validate_frames(book: Book, *, existing: ExistingIds | None = None,
         if not missing:
             frames[kind], found = prepare_frame(kind, numbered, file=kind)
             problems += found
-    checked = CheckInput(frames=frames, files={kind: kind for kind in KINDS},
-                       existing=existing or ExistingIds(), today=pd.Timestamp(today or date.today()))
+    checked = CheckInput(
+        frames=frames,
+        files={kind: kind for kind in KINDS},
+        existing=existing or ExistingIds(),
+        today=pd.Timestamp(today or date.today()),
+    )
     problems += _run_checks(checked)
     typed = _as_book(frames)
-    return (Book(**{k: getattr(typed, k) for k in KINDS}, as_of=book.as_of, stories=book.stories),
-            _in_reading_order(problems, list(KINDS)))
+    return (
+        Book(**{k: getattr(typed, k) for k in KINDS}, as_of=book.as_of, stories=book.stories),
+        _in_reading_order(problems, list(KINDS)),
+    )
 
 
 def _in_reading_order(problems: list[Problem], files: list[str]) -> list[Problem]:
     """By file, then row; a check's "N more rows" count stays last in its file."""
+
     def key(problem: Problem) -> tuple[int, float]:
         order = files.index(problem.file) if problem.file in files else len(files)
         return order, problem.row if problem.row is not None else math.inf
@@ -908,16 +1093,26 @@ class StoreReport:
 
     @property
     def rows_written(self) -> int:
-        return (self.reps + self.territories + self.territories_vacated + self.accounts
-                + self.assignment_changes + self.revenue_months + self.activities + self.opportunities
-                + self.quotas)
+        return (
+            self.reps
+            + self.territories
+            + self.territories_vacated
+            + self.accounts
+            + self.assignment_changes
+            + self.revenue_months
+            + self.activities
+            + self.opportunities
+            + self.quotas
+        )
 
     def __str__(self) -> str:
-        return (f"wrote {self.reps:,} reps, {self.territories:,} territories "
-                f"({self.territories_vacated:,} vacated), {self.accounts:,} accounts "
-                f"({self.accounts_new:,} new, {self.assignment_changes:,} assignment changes), "
-                f"{self.revenue_months:,} revenue months, {self.activities:,} activities, "
-                f"{self.opportunities:,} opportunities, {self.quotas:,} quotas")
+        return (
+            f"wrote {self.reps:,} reps, {self.territories:,} territories "
+            f"({self.territories_vacated:,} vacated), {self.accounts:,} accounts "
+            f"({self.accounts_new:,} new, {self.assignment_changes:,} assignment changes), "
+            f"{self.revenue_months:,} revenue months, {self.activities:,} activities, "
+            f"{self.opportunities:,} opportunities, {self.quotas:,} quotas"
+        )
 
 
 def _column_values(values: pd.Series, process: Callable[[object], object] | None = None) -> list[object]:
@@ -940,8 +1135,9 @@ def _column_values(values: pd.Series, process: Callable[[object], object] | None
     return np.array([*converted, None], dtype=object)[codes].tolist()
 
 
-def _execute_rows(connection: Connection, statement: ClauseElement, table: Table,
-                  frame: pd.DataFrame) -> None:
+def _execute_rows(
+    connection: Connection, statement: ClauseElement, table: Table, frame: pd.DataFrame
+) -> None:
     """Execute ``statement`` once per row of ``frame`` (columns named like the table's), in chunks.
 
     SQLAlchemy compiles the statement for the connection's dialect and supplies each column type's
@@ -953,7 +1149,7 @@ def _execute_rows(connection: Connection, statement: ClauseElement, table: Table
     order = list(compiled.positiontup or ()) if compiled.positional else names
     processors = {n: table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names}
     for start in range(0, len(frame), CHUNK_ROWS):
-        part = frame.iloc[start:start + CHUNK_ROWS]
+        part = frame.iloc[start : start + CHUNK_ROWS]
         columns = [_column_values(part[name], processors[name]) for name in order]
         rows: list = list(zip(*columns, strict=True))
         if not compiled.positional:
@@ -965,7 +1161,7 @@ def _records(frame: pd.DataFrame) -> Iterator[list[dict[str, object]]]:
     """Chunks of row dicts, ``CHUNK_ROWS`` at a time (bounded memory for millions of rows)."""
     names = list(frame.columns)
     for start in range(0, len(frame), CHUNK_ROWS):
-        part = frame.iloc[start:start + CHUNK_ROWS]
+        part = frame.iloc[start : start + CHUNK_ROWS]
         columns = [_column_values(part[name]) for name in names]
         yield [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
@@ -977,8 +1173,14 @@ def _insert_for(connection: Connection) -> Callable[[Table], Any] | None:
     return {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(connection.dialect.name)
 
 
-def upsert(connection: Connection, table: Table, frame: pd.DataFrame, *, keys: Sequence[str],
-           update_columns: Sequence[str]) -> int:
+def upsert(
+    connection: Connection,
+    table: Table,
+    frame: pd.DataFrame,
+    *,
+    keys: Sequence[str],
+    update_columns: Sequence[str],
+) -> int:
     """Insert the rows of ``frame`` whose ``keys`` are new; update the others where a value of
     ``update_columns`` differs from the stored one. Returns the number of rows written.
 
@@ -993,8 +1195,11 @@ def upsert(connection: Connection, table: Table, frame: pd.DataFrame, *, keys: S
     if stored.empty:
         _execute_rows(connection, table.insert().inline(), table, frame)
         return len(frame)
-    merged = frame[list(keys)].reset_index(drop=True).merge(
-        stored.assign(_stored=True), on=list(keys), how="left", validate="many_to_one")
+    merged = (
+        frame[list(keys)]
+        .reset_index(drop=True)
+        .merge(stored.assign(_stored=True), on=list(keys), how="left", validate="many_to_one")
+    )
     present = merged["_stored"].notna().to_numpy()
     changed = np.zeros(len(frame), dtype=bool)
     for column in update_columns:
@@ -1002,13 +1207,19 @@ def upsert(connection: Connection, table: Table, frame: pd.DataFrame, *, keys: S
     _execute_rows(connection, table.insert().inline(), table, frame[~present])
     if changed.any():
         _update_changed(connection, table, frame[present & changed], keys=keys, update_columns=update_columns)
-    log.info("%s: %d new, %d changed, %d unchanged rows", table.name, (~present).sum(),
-             (present & changed).sum(), (present & ~changed).sum())
+    log.info(
+        "%s: %d new, %d changed, %d unchanged rows",
+        table.name,
+        (~present).sum(),
+        (present & changed).sum(),
+        (present & ~changed).sum(),
+    )
     return int((~present).sum() + (present & changed).sum())
 
 
-def _stored_rows(connection: Connection, table: Table, columns: Sequence[str], *, like: pd.DataFrame
-                 ) -> pd.DataFrame:
+def _stored_rows(
+    connection: Connection, table: Table, columns: Sequence[str], *, like: pd.DataFrame
+) -> pd.DataFrame:
     """``columns`` of every stored row, as the driver returns them (no per-value result
     processing: millions of rows), with dates parsed to compare with ``like``."""
     compiled = select(*(table.c[c] for c in columns)).compile(dialect=connection.dialect)
@@ -1036,20 +1247,31 @@ def _differs(ours: pd.Series, stored: pd.Series) -> np.ndarray:
     return ~((ours_na & stored_na) | equal)
 
 
-def _update_changed(connection: Connection, table: Table, rows: pd.DataFrame, *, keys: Sequence[str],
-                    update_columns: Sequence[str]) -> None:
+def _update_changed(
+    connection: Connection,
+    table: Table,
+    rows: pd.DataFrame,
+    *,
+    keys: Sequence[str],
+    update_columns: Sequence[str],
+) -> None:
     insert = _insert_for(connection)
     if insert is not None:
         statement = insert(table).inline()
         changed = or_(*(table.c[c].is_distinct_from(statement.excluded[c]) for c in update_columns))
         statement = statement.on_conflict_do_update(
-            index_elements=list(keys), set_={c: statement.excluded[c] for c in update_columns}, where=changed)
+            index_elements=list(keys), set_={c: statement.excluded[c] for c in update_columns}, where=changed
+        )
         _execute_rows(connection, statement, table, rows)
         return
-    statement = update(table).where(and_(*(table.c[k] == bindparam(f"k_{k}") for k in keys))).values(
-        {c: bindparam(f"v_{c}") for c in update_columns})
+    statement = (
+        update(table)
+        .where(and_(*(table.c[k] == bindparam(f"k_{k}") for k in keys)))
+        .values({c: bindparam(f"v_{c}") for c in update_columns})
+    )
     renamed = rows[[*keys, *update_columns]].set_axis(
-        [*(f"k_{k}" for k in keys), *(f"v_{c}" for c in update_columns)], axis=1)
+        [*(f"k_{k}" for k in keys), *(f"v_{c}" for c in update_columns)], axis=1
+    )
     for chunk in _records(renamed):
         connection.execute(statement, chunk)
 
@@ -1065,32 +1287,59 @@ def _id_map(connection: Connection, model: type[Rep] | type[Territory] | type[Ac
     return pd.Series([r[1] for r in rows], index=[r[0] for r in rows], dtype="int64")
 
 
-def _db_frame(frame: pd.DataFrame, columns: Mapping[str, str], defaults: Mapping[str, object]
-              ) -> tuple[pd.DataFrame, list[str]]:
+def _db_frame(
+    frame: pd.DataFrame, columns: Mapping[str, str], defaults: Mapping[str, object]
+) -> tuple[pd.DataFrame, list[str]]:
     """Rows with database column names, and the columns the source provided (what updates touch).
 
     NOT NULL columns with a default get it where the source is empty or has no such column."""
     provided = [db for ours, db in columns.items() if ours in frame]
     rows = pd.DataFrame({db: frame[ours] for ours, db in columns.items() if ours in frame}, index=frame.index)
     for column, default in defaults.items():
-        rows[column] = rows[column].astype(object).where(rows[column].notna(), default) if column in rows \
-            else default
+        rows[column] = (
+            rows[column].astype(object).where(rows[column].notna(), default) if column in rows else default
+        )
     return rows, provided
 
 
-REP_COLUMNS = {"rep_id": "external_id", "name": "name", "email": "email", "home_city": "home_city",
-               "home_lat": "home_lat", "home_lon": "home_lon", "state": "state", "region": "region",
-               "specialties": "specialties", "capacity_hours": "capacity_hours", "active": "active",
-               "hired_at": "hired_at", "left_at": "left_at"}
-ACCOUNT_COLUMNS = {"account_id": "external_id", "name": "name", "industry": "industry", "segment": "segment",
-                   "city": "city", "state": "state", "postal_code": "postal_code", "lat": "lat", "lon": "lon",
-                   "strategic": "strategic", "locked": "locked", "owned_since": "owned_since",
-                   "last_moved_at": "last_moved_at", "wallet_estimate": "wallet_estimate",
-                   "annual_revenue": "annual_revenue", "employees": "employees"}
+REP_COLUMNS = {
+    "rep_id": "external_id",
+    "name": "name",
+    "email": "email",
+    "home_city": "home_city",
+    "home_lat": "home_lat",
+    "home_lon": "home_lon",
+    "state": "state",
+    "region": "region",
+    "specialties": "specialties",
+    "capacity_hours": "capacity_hours",
+    "active": "active",
+    "hired_at": "hired_at",
+    "left_at": "left_at",
+}
+ACCOUNT_COLUMNS = {
+    "account_id": "external_id",
+    "name": "name",
+    "industry": "industry",
+    "segment": "segment",
+    "city": "city",
+    "state": "state",
+    "postal_code": "postal_code",
+    "lat": "lat",
+    "lon": "lon",
+    "strategic": "strategic",
+    "locked": "locked",
+    "owned_since": "owned_since",
+    "last_moved_at": "last_moved_at",
+    "wallet_estimate": "wallet_estimate",
+    "annual_revenue": "annual_revenue",
+    "employees": "employees",
+}
 
 
-def store_book(session: Session, book: Book, *, source: str = "import",
-               today: date | None = None) -> StoreReport:
+def store_book(
+    session: Session, book: Book, *, source: str = "import", today: date | None = None
+) -> StoreReport:
     """Write a validated ``Book`` in the caller's transaction (upserts by CRM id; idempotent).
 
     Territories come from the reps' ``territory_id`` / ``territory_name``: the owner is the active
@@ -1105,15 +1354,25 @@ def store_book(session: Session, book: Book, *, source: str = "import",
     started = time.perf_counter()
     reps = _timed("reps", _store_reps, connection, book.reps)
     territories, vacated = _timed("territories", _store_territories, connection, book.reps)
-    accounts, new, changes = _timed("accounts", _store_accounts, connection, book.accounts, source=source,
-                                    today=today)
+    accounts, new, changes = _timed(
+        "accounts", _store_accounts, connection, book.accounts, source=source, today=today
+    )
     revenue = _timed("revenue", _store_revenue, connection, book.revenue)
     opportunities = _timed("opportunities", _store_opportunities, connection, book.opportunities)
     activities = _timed("activities", _store_activities, connection, book.activities)
     quotas = _timed("quotas", _store_quotas, connection, book.quotas)
-    report = StoreReport(reps=reps, territories=territories, territories_vacated=vacated, accounts=accounts,
-                         accounts_new=new, assignment_changes=changes, revenue_months=revenue,
-                         activities=activities, opportunities=opportunities, quotas=quotas)
+    report = StoreReport(
+        reps=reps,
+        territories=territories,
+        territories_vacated=vacated,
+        accounts=accounts,
+        accounts_new=new,
+        assignment_changes=changes,
+        revenue_months=revenue,
+        activities=activities,
+        opportunities=opportunities,
+        quotas=quotas,
+    )
     log.info("stored in %.1f s: %s", time.perf_counter() - started, report)
     return report
 
@@ -1130,8 +1389,13 @@ def _store_reps(connection: Connection, reps: pd.DataFrame) -> int:
         return 0
     defaults = {"specialties": "", "capacity_hours": get_settings().default_capacity_hours, "active": True}
     rows, provided = _db_frame(reps, REP_COLUMNS, defaults)
-    return upsert(connection, _table(Rep), rows, keys=["external_id"],
-                  update_columns=[c for c in provided if c != "external_id"])
+    return upsert(
+        connection,
+        _table(Rep),
+        rows,
+        keys=["external_id"],
+        update_columns=[c for c in provided if c != "external_id"],
+    )
 
 
 def _active(reps: pd.DataFrame) -> pd.Series:
@@ -1145,8 +1409,13 @@ def _store_territories(connection: Connection, reps: pd.DataFrame) -> tuple[int,
     written = 0
     if "territory_id" in reps:
         wanted = _territory_rows(connection, reps)
-        written = upsert(connection, _table(Territory), wanted,
-                         keys=["external_id"], update_columns=["name", "region", "owner_rep_id"])
+        written = upsert(
+            connection,
+            _table(Territory),
+            wanted,
+            keys=["external_id"],
+            update_columns=["name", "region", "owner_rep_id"],
+        )
     return written, _vacate_territories(connection, reps)
 
 
@@ -1157,16 +1426,22 @@ def _territory_rows(connection: Connection, reps: pd.DataFrame) -> pd.DataFrame:
     named = named.sort_values("_active", ascending=False, kind="stable")  # the owner's row first
     first = named.drop_duplicates("territory_id").set_index("territory_id")
     owners = named[named["_active"]].drop_duplicates("territory_id").set_index("territory_id")["rep_id"]
-    stored = pd.DataFrame(connection.execute(
-        select(Territory.external_id, Territory.name, Territory.region)).all(),
-        columns=["external_id", "name", "region"]).set_index("external_id")
+    stored = pd.DataFrame(
+        connection.execute(select(Territory.external_id, Territory.name, Territory.region)).all(),
+        columns=["external_id", "name", "region"],
+    ).set_index("external_id")
     ids = first.index
     name = _first_given(first.get("territory_name"), stored["name"].reindex(ids), pd.Series(ids, index=ids))
     region = _first_given(first.get("region"), stored["region"].reindex(ids))
     owner = owners.reindex(ids).map(rep_ids)
-    return pd.DataFrame({"external_id": ids, "name": name.to_numpy(dtype=object),
-                         "region": region.to_numpy(dtype=object),
-                         "owner_rep_id": owner.astype("Int64").to_numpy(dtype=object, na_value=None)})
+    return pd.DataFrame(
+        {
+            "external_id": ids,
+            "name": name.to_numpy(dtype=object),
+            "region": region.to_numpy(dtype=object),
+            "owner_rep_id": owner.astype("Int64").to_numpy(dtype=object, na_value=None),
+        }
+    )
 
 
 def _first_given(*candidates: pd.Series | None) -> pd.Series:
@@ -1180,11 +1455,17 @@ def _first_given(*candidates: pd.Series | None) -> pd.Series:
 
 def _vacate_territories(connection: Connection, reps: pd.DataFrame) -> int:
     """Territories owned by a rep of the file who is inactive, or who now names another territory."""
-    owned = pd.DataFrame(connection.execute(
-        select(Territory.id, Territory.external_id, Rep.external_id)
-        .join(Rep, Rep.id == Territory.owner_rep_id)).all(), columns=["id", "territory_id", "rep_id"])
-    mine = owned.merge(reps.assign(_active=_active(reps)).drop_duplicates("rep_id")[["rep_id", "_active"]],
-                       on="rep_id")
+    owned = pd.DataFrame(
+        connection.execute(
+            select(Territory.id, Territory.external_id, Rep.external_id).join(
+                Rep, Rep.id == Territory.owner_rep_id
+            )
+        ).all(),
+        columns=["id", "territory_id", "rep_id"],
+    )
+    mine = owned.merge(
+        reps.assign(_active=_active(reps)).drop_duplicates("rep_id")[["rep_id", "_active"]], on="rep_id"
+    )
     gone = ~mine["_active"]
     if "territory_id" in reps:
         kept = reps.loc[_active(reps) & reps["territory_id"].notna(), ["rep_id", "territory_id"]]
@@ -1203,23 +1484,38 @@ def _account_territories(connection: Connection, accounts: pd.DataFrame) -> pd.S
         return None
     territory = accounts.get("territory_id", pd.Series(None, index=accounts.index, dtype=object))
     if "owner_rep_id" in accounts:
-        owned = pd.DataFrame(connection.execute(
-            select(Rep.external_id, Territory.external_id).join(Territory, Territory.owner_rep_id == Rep.id)
-            .order_by(Territory.id)).all(), columns=["rep", "territory"]).drop_duplicates("rep")
+        owned = pd.DataFrame(
+            connection.execute(
+                select(Rep.external_id, Territory.external_id)
+                .join(Territory, Territory.owner_rep_id == Rep.id)
+                .order_by(Territory.id)
+            ).all(),
+            columns=["rep", "territory"],
+        ).drop_duplicates("rep")
         of_owner = accounts["owner_rep_id"].map(owned.set_index("rep")["territory"])
         territory = territory.where(territory.notna(), of_owner)
     return territory.map(_id_map(connection, Territory)).astype("Int64")
 
 
-def _store_accounts(connection: Connection, accounts: pd.DataFrame, *, source: str, today: date
-                    ) -> tuple[int, int, int]:
+def _store_accounts(
+    connection: Connection, accounts: pd.DataFrame, *, source: str, today: date
+) -> tuple[int, int, int]:
     """Upsert accounts; returns (rows written, new accounts, assignment history rows)."""
     if accounts.empty:
         return 0, 0, 0
     columns = ["account_id", "id", "territory_id", "owned_since", "last_moved_at"]
-    before = pd.DataFrame(connection.execute(select(
-        Account.external_id, Account.id, Account.territory_id, Account.owned_since, Account.last_moved_at)
-    ).all(), columns=columns).set_index("account_id")
+    before = pd.DataFrame(
+        connection.execute(
+            select(
+                Account.external_id,
+                Account.id,
+                Account.territory_id,
+                Account.owned_since,
+                Account.last_moved_at,
+            )
+        ).all(),
+        columns=columns,
+    ).set_index("account_id")
     rows, provided = _db_frame(accounts, ACCOUNT_COLUMNS, {"strategic": False, "locked": False})
     territory = _account_territories(connection, accounts)
     moves = pd.DataFrame(index=accounts.index)
@@ -1227,19 +1523,32 @@ def _store_accounts(connection: Connection, accounts: pd.DataFrame, *, source: s
         old = accounts["account_id"].map(before["territory_id"]).astype("Int64")
         known = accounts["account_id"].isin(before.index)
         moves = pd.DataFrame({"account_id": accounts["account_id"], "from": old, "to": territory})[
-            (known & old.fillna(-1).ne(territory.fillna(-1))) | (~known & territory.notna())]
+            (known & old.fillna(-1).ne(territory.fillna(-1))) | (~known & territory.notna())
+        ]
         rows["territory_id"] = territory.to_numpy(dtype=object, na_value=None)
         provided.append("territory_id")
         moved = known & accounts.index.isin(moves.index)
         _stamp_moves(rows, provided, accounts, before, moved=moved, today=today)
-    written = upsert(connection, _table(Account), rows, keys=["external_id"],
-                     update_columns=[c for c in provided if c != "external_id"])
+    written = upsert(
+        connection,
+        _table(Account),
+        rows,
+        keys=["external_id"],
+        update_columns=[c for c in provided if c != "external_id"],
+    )
     history = _write_history(connection, moves, source=source, today=today)
     return written, int((~accounts["account_id"].isin(before.index)).sum()), history
 
 
-def _stamp_moves(rows: pd.DataFrame, provided: list[str], accounts: pd.DataFrame, before: pd.DataFrame, *,
-                 moved: pd.Series, today: date) -> None:
+def _stamp_moves(
+    rows: pd.DataFrame,
+    provided: list[str],
+    accounts: pd.DataFrame,
+    before: pd.DataFrame,
+    *,
+    moved: pd.Series,
+    today: date,
+) -> None:
     """Moved accounts get ``today`` as owned_since / last_moved_at unless the file gives a date;
     other accounts keep what the file or the database has."""
     stamp = pd.Timestamp(today)
@@ -1256,12 +1565,19 @@ def _write_history(connection: Connection, moves: pd.DataFrame, *, source: str, 
     if moves.empty:
         return 0
     ids = _id_map(connection, Account)
-    history = pd.DataFrame({
-        "account_id": moves["account_id"].map(ids).astype("int64"),
-        "from_territory_id": moves["from"].astype("Int64"), "to_territory_id": moves["to"].astype("Int64"),
-        "changed_at": datetime.now(UTC), "effective_date": pd.Timestamp(today), "source": source,
-        "note": np.where(moves["from"].isna().to_numpy(), "new account", "territory changed in the CRM data"),
-    })
+    history = pd.DataFrame(
+        {
+            "account_id": moves["account_id"].map(ids).astype("int64"),
+            "from_territory_id": moves["from"].astype("Int64"),
+            "to_territory_id": moves["to"].astype("Int64"),
+            "changed_at": datetime.now(UTC),
+            "effective_date": pd.Timestamp(today),
+            "source": source,
+            "note": np.where(
+                moves["from"].isna().to_numpy(), "new account", "territory changed in the CRM data"
+            ),
+        }
+    )
     table = _table(AssignmentHistory)
     _execute_rows(connection, table.insert().inline(), table, history)
     return len(history)
@@ -1271,10 +1587,12 @@ def _store_revenue(connection: Connection, revenue: pd.DataFrame) -> int:
     if revenue.empty:
         return 0
     account_ids = revenue["account_id"].map(_id_map(connection, Account)).astype("int64")
-    rows = pd.DataFrame({"account_id": account_ids, "month": revenue["month"],
-                         "amount": revenue["amount"].astype(float)})
-    return upsert(connection, _table(RevenueMonth), rows,
-                  keys=["account_id", "month"], update_columns=["amount"])
+    rows = pd.DataFrame(
+        {"account_id": account_ids, "month": revenue["month"], "amount": revenue["amount"].astype(float)}
+    )
+    return upsert(
+        connection, _table(RevenueMonth), rows, keys=["account_id", "month"], update_columns=["amount"]
+    )
 
 
 STAGE_OF_STATUS = {"won": "Closed Won", "lost": "Closed Lost", "open": "Open"}
@@ -1289,12 +1607,25 @@ def _store_opportunities(connection: Connection, opportunities: pd.DataFrame) ->
         frame["rep_id"] = frame["rep_id"].map(_id_map(connection, Rep)).astype("Int64")
     stage = frame["stage"] if "stage" in frame else pd.Series(None, index=frame.index, dtype=object)
     frame["stage"] = stage.where(stage.notna(), frame["status"].map(STAGE_OF_STATUS))
-    columns = {"opportunity_id": "external_id", "account_id": "account_id", "rep_id": "rep_id",
-               "name": "name", "amount": "amount", "stage": "stage", "status": "status",
-               "created_on": "created_on", "close_date": "close_date"}
+    columns = {
+        "opportunity_id": "external_id",
+        "account_id": "account_id",
+        "rep_id": "rep_id",
+        "name": "name",
+        "amount": "amount",
+        "stage": "stage",
+        "status": "status",
+        "created_on": "created_on",
+        "close_date": "close_date",
+    }
     rows, provided = _db_frame(frame, columns, {})
-    return upsert(connection, _table(Opportunity), rows,
-                  keys=["external_id"], update_columns=[c for c in provided if c != "external_id"])
+    return upsert(
+        connection,
+        _table(Opportunity),
+        rows,
+        keys=["external_id"],
+        update_columns=[c for c in provided if c != "external_id"],
+    )
 
 
 ACTIVITY_KEY = ["account_id", "rep_id", "occurred_on", "kind"]
@@ -1308,13 +1639,24 @@ def _store_activities(connection: Connection, activities: pd.DataFrame) -> int:
     frame["account_id"] = frame["account_id"].map(_id_map(connection, Account)).astype("int64")
     if "rep_id" in frame:
         frame["rep_id"] = frame["rep_id"].map(_id_map(connection, Rep)).astype("Int64")
-    columns = {"activity_id": "external_id", "account_id": "account_id", "rep_id": "rep_id", "kind": "kind",
-               "occurred_on": "occurred_on", "hours": "hours"}
+    columns = {
+        "activity_id": "external_id",
+        "account_id": "account_id",
+        "rep_id": "rep_id",
+        "kind": "kind",
+        "occurred_on": "occurred_on",
+        "hours": "hours",
+    }
     rows, provided = _db_frame(frame, columns, {"kind": "call", "hours": 0.5})
     with_id = rows["external_id"].notna() if "external_id" in rows else pd.Series(False, index=rows.index)
     table = _table(Activity)
-    written = upsert(connection, table, rows[with_id], keys=["external_id"],
-                     update_columns=[c for c in provided if c != "external_id"])
+    written = upsert(
+        connection,
+        table,
+        rows[with_id],
+        keys=["external_id"],
+        update_columns=[c for c in provided if c != "external_id"],
+    )
     without_id = rows[~with_id].drop(columns=["external_id"], errors="ignore")
     return written + _insert_new_activities(connection, without_id)
 
@@ -1340,11 +1682,21 @@ def _insert_new_activities(connection: Connection, rows: pd.DataFrame) -> int:
 def _store_quotas(connection: Connection, quotas: pd.DataFrame) -> int:
     if quotas.empty:
         return 0
-    rows = pd.DataFrame({"rep_id": quotas["rep_id"].map(_id_map(connection, Rep)).astype("int64"),
-                         "period_start": quotas["period_start"], "period_end": quotas["period_end"],
-                         "amount": quotas["amount"].astype(float)})
-    return upsert(connection, _table(Quota), rows, keys=["rep_id", "period_start"],
-                  update_columns=["period_end", "amount"])
+    rows = pd.DataFrame(
+        {
+            "rep_id": quotas["rep_id"].map(_id_map(connection, Rep)).astype("int64"),
+            "period_start": quotas["period_start"],
+            "period_end": quotas["period_end"],
+            "amount": quotas["amount"].astype(float),
+        }
+    )
+    return upsert(
+        connection,
+        _table(Quota),
+        rows,
+        keys=["rep_id", "period_start"],
+        update_columns=["period_end", "amount"],
+    )
 
 
 # --- import: validate, store, record the job -------------------------------------------------------
@@ -1363,17 +1715,25 @@ class ImportResult:
         return f"imported {', '.join(self.files)} in {self.seconds:.1f} s; read {read}; {self.report}"
 
 
-def import_files(engine: Engine, files: Mapping[str, Path | str], *, trigger: str = "cli",
-                 today: date | None = None) -> ImportResult:
+def import_files(
+    engine: Engine, files: Mapping[str, Path | str], *, trigger: str = "cli", today: date | None = None
+) -> ImportResult:
     """Validate CRM exports, then write them in one transaction; raise ``ImportValidationError``
     listing every problem (nothing written) when any is found. The run is recorded as a JobRun."""
     names = tuple(Path(p).name for p in files.values())
-    return _run_job(engine, job="import", trigger=trigger, message=f"files: {', '.join(names)}",
-                    work=lambda: _import_files(engine, files, today=today), files=names)
+    return _run_job(
+        engine,
+        job="import",
+        trigger=trigger,
+        message=f"files: {', '.join(names)}",
+        work=lambda: _import_files(engine, files, today=today),
+        files=names,
+    )
 
 
-def _import_files(engine: Engine, files: Mapping[str, Path | str], *,
-                  today: date | None) -> tuple[Book, StoreReport]:
+def _import_files(
+    engine: Engine, files: Mapping[str, Path | str], *, today: date | None
+) -> tuple[Book, StoreReport]:
     book, problems = validate_book(files, existing=load_existing_ids(engine), today=today)
     if problems:
         raise ImportValidationError(problems)
@@ -1400,8 +1760,15 @@ def import_book(engine: Engine, book: Book, *, source: str = "sample", trigger: 
     return _run_job(engine, job=job, trigger=trigger, message=f"book ({source})", work=work, files=("book",))
 
 
-def _run_job(engine: Engine, *, job: str, trigger: str, message: str,
-             work: Callable[[], tuple[Book, StoreReport]], files: tuple[str, ...]) -> ImportResult:
+def _run_job(
+    engine: Engine,
+    *,
+    job: str,
+    trigger: str,
+    message: str,
+    work: Callable[[], tuple[Book, StoreReport]],
+    files: tuple[str, ...],
+) -> ImportResult:
     """Run ``work`` between two JobRun writes of their own, so a failure is recorded too."""
     started = time.perf_counter()
     run_id = _record_job(engine, None, job=job, trigger=trigger, status="running", message=message)
@@ -1412,8 +1779,13 @@ def _run_job(engine: Engine, *, job: str, trigger: str, message: str,
         raise
     _record_job(engine, run_id, status="success", rows_written=report.rows_written)
     rows_read = {kind: len(frame) for kind, frame in book.frames().items() if len(frame)}
-    return ImportResult(files=files, report=report, seconds=time.perf_counter() - started, job_run_id=run_id,
-                        rows_read=rows_read)
+    return ImportResult(
+        files=files,
+        report=report,
+        seconds=time.perf_counter() - started,
+        job_run_id=run_id,
+        rows_read=rows_read,
+    )
 
 
 def _record_job(engine: Engine, run_id: int | None, **values: object) -> int:

@@ -48,23 +48,43 @@ def assignments_fingerprint(engine: Engine) -> str:
     return digest.hexdigest()
 
 
-def save_plan(engine: Engine, *, name: str, scenario_toml: str, result: dict, fingerprint: str,
-              created_by: str | None = None) -> int:
+def save_plan(
+    engine: Engine,
+    *,
+    name: str,
+    scenario_toml: str,
+    result: dict,
+    fingerprint: str,
+    created_by: str | None = None,
+) -> int:
     """Store a solver result as a draft plan. ``result`` is the solver's JSON dict (external ids)."""
     with session_scope(engine) as session:
         accounts = _ids(session, Account)
         territories = _ids(session, Territory)
-        plan = RebalancePlan(name=name, scenario=scenario_toml, result=json.dumps(result, default=str),
-                             assignments_fingerprint=fingerprint, created_by=created_by,
-                             solver_status=str(result.get("status", "")), objective=result.get("objective"),
-                             gap=result.get("gap"), moves_count=len(result.get("moves", [])))
+        plan = RebalancePlan(
+            name=name,
+            scenario=scenario_toml,
+            result=json.dumps(result, default=str),
+            assignments_fingerprint=fingerprint,
+            created_by=created_by,
+            solver_status=str(result.get("status", "")),
+            objective=result.get("objective"),
+            gap=result.get("gap"),
+            moves_count=len(result.get("moves", [])),
+        )
         session.add(plan)
         session.flush()
         for move in result.get("moves", []):
-            session.add(PlanMove(plan_id=plan.id, account_id=accounts[move["account"]],
-                                 from_territory_id=territories.get(move["from"]),
-                                 to_territory_id=territories[move["to"]], reason=move.get("reason", ""),
-                                 risks=",".join(move.get("risks", []))))
+            session.add(
+                PlanMove(
+                    plan_id=plan.id,
+                    account_id=accounts[move["account"]],
+                    from_territory_id=territories.get(move["from"]),
+                    to_territory_id=territories[move["to"]],
+                    reason=move.get("reason", ""),
+                    risks=",".join(move.get("risks", [])),
+                )
+            )
         return int(plan.id or 0)
 
 
@@ -75,8 +95,18 @@ def _ids(session: Session, model: type) -> dict[str, int]:
 def list_plans(engine: Engine) -> list[PlanSummary]:
     with session_scope(engine) as session:
         plans = session.execute(select(RebalancePlan).order_by(RebalancePlan.id.desc())).scalars().all()
-        return [PlanSummary(p.id or 0, p.name, p.status, f"{p.created_at:%Y-%m-%d %H:%M}", p.moves_count, p.gap,
-                            p.solver_status) for p in plans]
+        return [
+            PlanSummary(
+                p.id or 0,
+                p.name,
+                p.status,
+                f"{p.created_at:%Y-%m-%d %H:%M}",
+                p.moves_count,
+                p.gap,
+                p.solver_status,
+            )
+            for p in plans
+        ]
 
 
 def get_plan(engine: Engine, plan_id: int) -> RebalancePlan:
@@ -122,9 +152,18 @@ def apply_plan(engine: Engine, plan_id: int, *, actor: str, effective_date: date
             account.territory_id = move.to_territory_id
             account.last_moved_at = effective_date
             account.owned_since = effective_date
-            session.add(AssignmentHistory(account_id=move.account_id, from_territory_id=move.from_territory_id,
-                                          to_territory_id=move.to_territory_id, effective_date=effective_date,
-                                          source="plan", plan_id=plan_id, actor=actor, note=move.reason))
+            session.add(
+                AssignmentHistory(
+                    account_id=move.account_id,
+                    from_territory_id=move.from_territory_id,
+                    to_territory_id=move.to_territory_id,
+                    effective_date=effective_date,
+                    source="plan",
+                    plan_id=plan_id,
+                    actor=actor,
+                    note=move.reason,
+                )
+            )
         plan.status, plan.applied_by, plan.applied_at = "applied", actor, utcnow()
         plan.effective_date = effective_date
         return len(moves)
@@ -133,12 +172,20 @@ def apply_plan(engine: Engine, plan_id: int, *, actor: str, effective_date: date
 def _check_unchanged(session: Session, plan: RebalancePlan, moves: list[PlanMove], current: str) -> None:
     if current == plan.assignments_fingerprint:
         return
-    changed = [m for m in moves if (session.get(Account, m.account_id) or Account()).territory_id
-               != m.from_territory_id]
-    detail = (f"{len(changed)} of its {len(moves)} accounts changed territory since" if changed
-              else "other accounts changed territory since, so its before/after numbers no longer hold")
-    raise PlanError(f"plan {plan.id} was computed on assignments that have changed: {detail}. "
-                    "Run the optimizer again on today's book.")
+    changed = [
+        m
+        for m in moves
+        if (session.get(Account, m.account_id) or Account()).territory_id != m.from_territory_id
+    ]
+    detail = (
+        f"{len(changed)} of its {len(moves)} accounts changed territory since"
+        if changed
+        else "other accounts changed territory since, so its before/after numbers no longer hold"
+    )
+    raise PlanError(
+        f"plan {plan.id} was computed on assignments that have changed: {detail}. "
+        "Run the optimizer again on today's book."
+    )
 
 
 def _plan_for_update(session: Session, plan_id: int) -> RebalancePlan:
@@ -154,19 +201,51 @@ def plan_export(engine: Engine, plan_id: int, *, effective_date: date | None = N
     day = plan.effective_date or effective_date or date.today()
     with engine.connect() as connection:
         rows = connection.execute(
-            select(Account.external_id, Account.name, PlanMove.from_territory_id, PlanMove.to_territory_id,
-                   PlanMove.reason, PlanMove.risks)
-            .join(Account, Account.id == PlanMove.account_id).where(PlanMove.plan_id == plan_id)
-            .order_by(Account.external_id)).all()
-        owners = {tid: (rep_ext, rep_name) for tid, rep_ext, rep_name in connection.execute(
-            select(Territory.id, Rep.external_id, Rep.name).join(Rep, Rep.id == Territory.owner_rep_id,
-                                                                  isouter=True)).all()}
-    frame = pd.DataFrame([{
-        "account_id": ext, "account_name": name,
-        "old_owner_id": owners.get(old, (None, None))[0], "old_owner": owners.get(old, (None, None))[1],
-        "new_owner_id": owners.get(new, (None, None))[0], "new_owner": owners.get(new, (None, None))[1],
-        "effective_date": day.isoformat(), "reason": reason, "risks": risks,
-    } for ext, name, old, new, reason, risks in rows], columns=[
-        "account_id", "account_name", "old_owner_id", "old_owner", "new_owner_id", "new_owner", "effective_date",
-        "reason", "risks"])
+            select(
+                Account.external_id,
+                Account.name,
+                PlanMove.from_territory_id,
+                PlanMove.to_territory_id,
+                PlanMove.reason,
+                PlanMove.risks,
+            )
+            .join(Account, Account.id == PlanMove.account_id)
+            .where(PlanMove.plan_id == plan_id)
+            .order_by(Account.external_id)
+        ).all()
+        owners = {
+            tid: (rep_ext, rep_name)
+            for tid, rep_ext, rep_name in connection.execute(
+                select(Territory.id, Rep.external_id, Rep.name).join(
+                    Rep, Rep.id == Territory.owner_rep_id, isouter=True
+                )
+            ).all()
+        }
+    frame = pd.DataFrame(
+        [
+            {
+                "account_id": ext,
+                "account_name": name,
+                "old_owner_id": owners.get(old, (None, None))[0],
+                "old_owner": owners.get(old, (None, None))[1],
+                "new_owner_id": owners.get(new, (None, None))[0],
+                "new_owner": owners.get(new, (None, None))[1],
+                "effective_date": day.isoformat(),
+                "reason": reason,
+                "risks": risks,
+            }
+            for ext, name, old, new, reason, risks in rows
+        ],
+        columns=[
+            "account_id",
+            "account_name",
+            "old_owner_id",
+            "old_owner",
+            "new_owner_id",
+            "new_owner",
+            "effective_date",
+            "reason",
+            "risks",
+        ],
+    )
     return safe_for_spreadsheet(frame)

@@ -25,8 +25,11 @@ def add_months(day: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def account_potential(forecast_12m: pd.Series | np.ndarray | float, wallet: pd.Series | np.ndarray | float,
-                      whitespace_weight: float = 0.3):  # type: ignore[no-untyped-def]
+def account_potential(
+    forecast_12m: pd.Series | np.ndarray | float,
+    wallet: pd.Series | np.ndarray | float,
+    whitespace_weight: float = 0.3,
+):  # type: ignore[no-untyped-def]
     """Potential of accounts from their 12-month forecast and wallet (vectorised)."""
     forecast = np.maximum(np.asarray(forecast_12m, dtype=float), 0.0)
     wallet_arr = np.nan_to_num(np.asarray(wallet, dtype=float), nan=0.0)

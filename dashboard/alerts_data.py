@@ -30,9 +30,20 @@ from dashboard.data import TTL, DataStatus, engine_for
 NOTIFICATIONS_SHOWN = 200
 HISTORY_SHOWN = 2000
 TEAM = "the team"
-EPISODE_COLUMNS = ["episode_id", "rule_id", "territory_id", "external_id", "territory_name", "status",
-                   "opened_at", "resolved_at", "first_value", "last_value", "last_notified_at",
-                   "notify_count"]
+EPISODE_COLUMNS = [
+    "episode_id",
+    "rule_id",
+    "territory_id",
+    "external_id",
+    "territory_name",
+    "status",
+    "opened_at",
+    "resolved_at",
+    "first_value",
+    "last_value",
+    "last_notified_at",
+    "notify_count",
+]
 
 
 # --------------------------------------------------------------------------- rules
@@ -97,16 +108,30 @@ def recipients_problem(text: str) -> str | None:
     return f"{listed} {'is not an email address' if len(bad) == 1 else 'are not email addresses'}"
 
 
-def rule_changes(rule: Rule, *, threshold: float, severity: str, scope: str, recipients: str,
-                 renotify_hours: float, enabled: bool) -> dict[str, Any]:
+def rule_changes(
+    rule: Rule,
+    *,
+    threshold: float,
+    severity: str,
+    scope: str,
+    recipients: str,
+    renotify_hours: float,
+    enabled: bool,
+) -> dict[str, Any]:
     """The fields of a rule form that differ from the stored rule, as ``edit_rule`` keywords."""
     wanted: dict[str, Any] = {
-        "severity": severity, "scope": scope, "enabled": enabled, "renotify_hours": renotify_hours,
+        "severity": severity,
+        "scope": scope,
+        "enabled": enabled,
+        "renotify_hours": renotify_hours,
         "recipients": ",".join(split_recipients(recipients)),
     }
     current: dict[str, Any] = {
-        "severity": rule.severity, "scope": rule.scope, "enabled": rule.enabled,
-        "renotify_hours": rule.renotify_hours, "recipients": ",".join(rule.recipients),
+        "severity": rule.severity,
+        "scope": rule.scope,
+        "enabled": rule.enabled,
+        "renotify_hours": rule.renotify_hours,
+        "recipients": ",".join(rule.recipients),
     }
     changes = {name: value for name, value in wanted.items() if value != current[name]}
     if not math.isclose(threshold, rule.threshold, rel_tol=1e-12, abs_tol=1e-12):
@@ -121,13 +146,24 @@ def alerts_version(status: DataStatus) -> str:
     """The data version plus what changes in the alert tables when rules are evaluated or emails sent."""
     engine = engine_for(status.url)
     with engine.connect() as connection:
-        episodes = connection.execute(select(
-            func.count(), func.max(AlertEpisode.id), func.max(AlertEpisode.resolved_at),
-            func.max(AlertEpisode.last_notified_at), func.sum(AlertEpisode.notify_count),
-            func.sum(AlertEpisode.last_value))).one()
-        notifications = connection.execute(select(
-            func.count(), func.max(Notification.id), func.sum(Notification.attempts),
-            func.max(Notification.sent_at))).one()
+        episodes = connection.execute(
+            select(
+                func.count(),
+                func.max(AlertEpisode.id),
+                func.max(AlertEpisode.resolved_at),
+                func.max(AlertEpisode.last_notified_at),
+                func.sum(AlertEpisode.notify_count),
+                func.sum(AlertEpisode.last_value),
+            )
+        ).one()
+        notifications = connection.execute(
+            select(
+                func.count(),
+                func.max(Notification.id),
+                func.sum(Notification.attempts),
+                func.max(Notification.sent_at),
+            )
+        ).one()
     return f"{status.version}|{tuple(episodes)}|{tuple(notifications)}"
 
 
@@ -138,12 +174,24 @@ def episodes(url: str, version: str, status: str) -> pd.DataFrame:
     Resolved episodes are limited to the newest ``HISTORY_SHOWN``.
     """
     statement = (
-        select(AlertEpisode.id.label("episode_id"), AlertEpisode.rule_id, AlertEpisode.territory_id,
-               Territory.external_id, Territory.name.label("territory_name"), AlertEpisode.status,
-               AlertEpisode.opened_at, AlertEpisode.resolved_at, AlertEpisode.first_value,
-               AlertEpisode.last_value, AlertEpisode.last_notified_at, AlertEpisode.notify_count)
+        select(
+            AlertEpisode.id.label("episode_id"),
+            AlertEpisode.rule_id,
+            AlertEpisode.territory_id,
+            Territory.external_id,
+            Territory.name.label("territory_name"),
+            AlertEpisode.status,
+            AlertEpisode.opened_at,
+            AlertEpisode.resolved_at,
+            AlertEpisode.first_value,
+            AlertEpisode.last_value,
+            AlertEpisode.last_notified_at,
+            AlertEpisode.notify_count,
+        )
         .join(Territory, Territory.id == AlertEpisode.territory_id, isouter=True)
-        .where(AlertEpisode.status == status).order_by(AlertEpisode.id.desc()).limit(HISTORY_SHOWN)
+        .where(AlertEpisode.status == status)
+        .order_by(AlertEpisode.id.desc())
+        .limit(HISTORY_SHOWN)
     )
     frame = read_frame(engine_for(url), statement)
     for column in ("opened_at", "resolved_at", "last_notified_at"):
@@ -155,9 +203,18 @@ def episodes(url: str, version: str, status: str) -> pd.DataFrame:
 def notifications(url: str, version: str, limit: int = NOTIFICATIONS_SHOWN) -> pd.DataFrame:
     """The newest notifications without their bodies (those are read one at a time for the preview)."""
     statement = (
-        select(Notification.id, Notification.created_at, Notification.recipient, Notification.subject,
-               Notification.status, Notification.attempts, Notification.last_error, Notification.sent_at)
-        .order_by(Notification.id.desc()).limit(limit)
+        select(
+            Notification.id,
+            Notification.created_at,
+            Notification.recipient,
+            Notification.subject,
+            Notification.status,
+            Notification.attempts,
+            Notification.last_error,
+            Notification.sent_at,
+        )
+        .order_by(Notification.id.desc())
+        .limit(limit)
     )
     frame = read_frame(engine_for(url), statement)
     for column in ("created_at", "sent_at"):
@@ -169,8 +226,9 @@ def notifications(url: str, version: str, limit: int = NOTIFICATIONS_SHOWN) -> p
 def notification_body(url: str, version: str, notification_id: int) -> tuple[str, str]:
     """The plain-text and HTML parts of one stored notification."""
     with engine_for(url).connect() as connection:
-        row = connection.execute(select(Notification.body_text, Notification.body_html)
-                                 .where(Notification.id == notification_id)).first()
+        row = connection.execute(
+            select(Notification.body_text, Notification.body_html).where(Notification.id == notification_id)
+        ).first()
     return ("", "") if row is None else (row[0] or "", row[1] or "")
 
 
@@ -217,20 +275,26 @@ def _place(frame: pd.DataFrame) -> pd.Series:
 def open_table(frame: pd.DataFrame, by_id: Mapping[int, Rule]) -> pd.DataFrame:
     """Open episodes for people, most severe first, then oldest first."""
     rules_of = frame["rule_id"].map(lambda rid: by_id.get(int(rid)))
-    table = pd.DataFrame({
-        "Severity": rules_of.map(severity_of),
-        "Rule": [rule_text(rule, int(rid)) for rule, rid in zip(rules_of, frame["rule_id"], strict=True)],
-        "Territory": _place(frame),
-        "Detail": frame["external_id"].map(territory_url),
-        "Opened": frame["opened_at"],
-        "Current": [reading(rule, v) for rule, v in zip(rules_of, frame["last_value"], strict=True)],
-        "First": [reading(rule, v) for rule, v in zip(rules_of, frame["first_value"], strict=True)],
-        "Last notified": frame["last_notified_at"],
-        "Notices": frame["notify_count"].astype(int),
-    })
+    table = pd.DataFrame(
+        {
+            "Severity": rules_of.map(severity_of),
+            "Rule": [rule_text(rule, int(rid)) for rule, rid in zip(rules_of, frame["rule_id"], strict=True)],
+            "Territory": _place(frame),
+            "Detail": frame["external_id"].map(territory_url),
+            "Opened": frame["opened_at"],
+            "Current": [reading(rule, v) for rule, v in zip(rules_of, frame["last_value"], strict=True)],
+            "First": [reading(rule, v) for rule, v in zip(rules_of, frame["first_value"], strict=True)],
+            "Last notified": frame["last_notified_at"],
+            "Notices": frame["notify_count"].astype(int),
+        }
+    )
     order = table["Severity"].map(lambda s: SEVERITY_ORDER.get(s, len(SEVERITY_ORDER)))
-    return table.assign(_order=order).sort_values(["_order", "Opened", "Rule"]).drop(columns="_order") \
+    return (
+        table.assign(_order=order)
+        .sort_values(["_order", "Opened", "Rule"])
+        .drop(columns="_order")
         .reset_index(drop=True)
+    )
 
 
 def duration_text(span: timedelta | pd.Timedelta | None) -> str:
@@ -243,8 +307,13 @@ def duration_text(span: timedelta | pd.Timedelta | None) -> str:
     return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} days"
 
 
-def history_table(frame: pd.DataFrame, by_id: Mapping[int, Rule], *, rule_id: int | None = None,
-                  external_id: str | None = None) -> pd.DataFrame:
+def history_table(
+    frame: pd.DataFrame,
+    by_id: Mapping[int, Rule],
+    *,
+    rule_id: int | None = None,
+    external_id: str | None = None,
+) -> pd.DataFrame:
     """Resolved episodes, newest resolution first, optionally for one rule and/or one place
     (``external_id`` ``""`` is the team)."""
     chosen = frame
@@ -254,17 +323,21 @@ def history_table(frame: pd.DataFrame, by_id: Mapping[int, Rule], *, rule_id: in
         chosen = chosen[chosen["external_id"].fillna("") == external_id]
     chosen = chosen.sort_values(["resolved_at", "episode_id"], ascending=False)
     rules_of = chosen["rule_id"].map(lambda rid: by_id.get(int(rid)))
-    return pd.DataFrame({
-        "Rule": [rule_text(rule, int(rid)) for rule, rid in zip(rules_of, chosen["rule_id"], strict=True)],
-        "Territory": _place(chosen),
-        "Detail": chosen["external_id"].map(territory_url),
-        "Opened": chosen["opened_at"],
-        "Resolved": chosen["resolved_at"],
-        "Lasted": (chosen["resolved_at"] - chosen["opened_at"]).map(duration_text),
-        "First": [reading(rule, v) for rule, v in zip(rules_of, chosen["first_value"], strict=True)],
-        "Last": [reading(rule, v) for rule, v in zip(rules_of, chosen["last_value"], strict=True)],
-        "Notices": chosen["notify_count"].astype(int),
-    }).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "Rule": [
+                rule_text(rule, int(rid)) for rule, rid in zip(rules_of, chosen["rule_id"], strict=True)
+            ],
+            "Territory": _place(chosen),
+            "Detail": chosen["external_id"].map(territory_url),
+            "Opened": chosen["opened_at"],
+            "Resolved": chosen["resolved_at"],
+            "Lasted": (chosen["resolved_at"] - chosen["opened_at"]).map(duration_text),
+            "First": [reading(rule, v) for rule, v in zip(rules_of, chosen["first_value"], strict=True)],
+            "Last": [reading(rule, v) for rule, v in zip(rules_of, chosen["last_value"], strict=True)],
+            "Notices": chosen["notify_count"].astype(int),
+        }
+    ).reset_index(drop=True)
 
 
 def places(frame: pd.DataFrame) -> dict[str, str]:
@@ -275,18 +348,21 @@ def places(frame: pd.DataFrame) -> dict[str, str]:
     return team | dict(sorted(named.items()))
 
 
-def rules_table(rules_list: Sequence[Rule], open_episodes: pd.DataFrame, default_recipients: Sequence[str]
-                ) -> pd.DataFrame:
+def rules_table(
+    rules_list: Sequence[Rule], open_episodes: pd.DataFrame, default_recipients: Sequence[str]
+) -> pd.DataFrame:
     """Every rule in words with its settings and how many episodes it has open."""
     open_counts = open_episodes["rule_id"].value_counts()
     default = ", ".join(default_recipients)
-    return pd.DataFrame({
-        "Rule": [describe(rule) for rule in rules_list],
-        "Key": [rule.key for rule in rules_list],
-        "On": [rule.enabled for rule in rules_list],
-        "Severity": [rule.severity for rule in rules_list],
-        "Scope": [rule.scope for rule in rules_list],
-        "Re-notify": [f"{rule.renotify_hours:g} h" for rule in rules_list],
-        "Recipients": [", ".join(rule.recipients) or f"{default} (default)" for rule in rules_list],
-        "Open": [int(open_counts.get(rule.id, 0)) for rule in rules_list],
-    })
+    return pd.DataFrame(
+        {
+            "Rule": [describe(rule) for rule in rules_list],
+            "Key": [rule.key for rule in rules_list],
+            "On": [rule.enabled for rule in rules_list],
+            "Severity": [rule.severity for rule in rules_list],
+            "Scope": [rule.scope for rule in rules_list],
+            "Re-notify": [f"{rule.renotify_hours:g} h" for rule in rules_list],
+            "Recipients": [", ".join(rule.recipients) or f"{default} (default)" for rule in rules_list],
+            "Open": [int(open_counts.get(rule.id, 0)) for rule in rules_list],
+        }
+    )

@@ -42,47 +42,74 @@ class FormValues:
 def scenario_from_form(base: Scenario, values: FormValues) -> Scenario:
     """The base scenario with the form's choices applied (validated: errors read as sentences)."""
     changes: dict[str, object] = {
-        "scope.kind": values.scope_kind, "scope.territories": list(values.scope_territories),
-        "scope.region": values.scope_region, "constraints.state_lines": values.state_lines,
+        "scope.kind": values.scope_kind,
+        "scope.territories": list(values.scope_territories),
+        "scope.region": values.scope_region,
+        "constraints.state_lines": values.state_lines,
         "constraints.churn.max_moves": values.max_moves,
-        "constraints.churn.max_book_share": None if values.max_book_share_pct is None
+        "constraints.churn.max_book_share": None
+        if values.max_book_share_pct is None
         else values.max_book_share_pct / 100,
-        "constraints.churn.max_revenue": values.max_revenue, "constraints.cooldown_days": values.cooldown_days,
-        "constraints.strategic_revenue": values.strategic_revenue, "what_if.vacated": list(values.vacated),
+        "constraints.churn.max_revenue": values.max_revenue,
+        "constraints.cooldown_days": values.cooldown_days,
+        "constraints.strategic_revenue": values.strategic_revenue,
+        "what_if.vacated": list(values.vacated),
         "time_limit_s": values.time_limit_s,
     }
     if values.potential_min_m is not None or values.potential_max_m is not None:
         changes["constraints.potential"] = {
             "min": None if values.potential_min_m is None else values.potential_min_m * 1e6,
-            "max": None if values.potential_max_m is None else values.potential_max_m * 1e6}
+            "max": None if values.potential_max_m is None else values.potential_max_m * 1e6,
+        }
     if values.accounts_min is not None or values.accounts_max is not None:
         changes["constraints.accounts"] = {"min": values.accounts_min, "max": values.accounts_max}
     return base.with_changes(**changes)
 
 
 def before_after_table(result: RebalanceResult) -> pd.DataFrame:
-    rows = [{
-        "territory": c.territory, "name": c.name,
-        "potential before": money(c.before.potential), "potential after": money(c.after.potential),
-        "index before": c.before.potential_index, "index after": c.after.potential_index,
-        "accounts before": c.before.accounts, "accounts after": c.after.accounts,
-        "workload h before": round(c.before.workload_hours), "workload h after": round(c.after.workload_hours),
-    } for c in result.territories]
+    rows = [
+        {
+            "territory": c.territory,
+            "name": c.name,
+            "potential before": money(c.before.potential),
+            "potential after": money(c.after.potential),
+            "index before": c.before.potential_index,
+            "index after": c.after.potential_index,
+            "accounts before": c.before.accounts,
+            "accounts after": c.after.accounts,
+            "workload h before": round(c.before.workload_hours),
+            "workload h after": round(c.after.workload_hours),
+        }
+        for c in result.territories
+    ]
     return pd.DataFrame(rows)
 
 
 def potential_chart_frame(result: RebalanceResult) -> pd.DataFrame:
     """Potential per territory before and after, in $M, for a grouped bar chart."""
-    return pd.DataFrame({
-        "before": [c.before.potential / 1e6 for c in result.territories],
-        "after": [c.after.potential / 1e6 for c in result.territories],
-    }, index=[c.name for c in result.territories])
+    return pd.DataFrame(
+        {
+            "before": [c.before.potential / 1e6 for c in result.territories],
+            "after": [c.after.potential / 1e6 for c in result.territories],
+        },
+        index=[c.name for c in result.territories],
+    )
 
 
 def moves_table(result: RebalanceResult) -> pd.DataFrame:
-    return pd.DataFrame([{"account": m.account, "from": m.from_territory, "to": m.to_territory,
-                          "risks": ", ".join(m.risks), "reason": m.reason} for m in result.moves],
-                        columns=["account", "from", "to", "risks", "reason"])
+    return pd.DataFrame(
+        [
+            {
+                "account": m.account,
+                "from": m.from_territory,
+                "to": m.to_territory,
+                "risks": ", ".join(m.risks),
+                "reason": m.reason,
+            }
+            for m in result.moves
+        ],
+        columns=["account", "from", "to", "risks", "reason"],
+    )
 
 
 def move_arcs(result: RebalanceResult, accounts: pd.DataFrame, territories: pd.DataFrame) -> pd.DataFrame:
@@ -93,7 +120,9 @@ def move_arcs(result: RebalanceResult, accounts: pd.DataFrame, territories: pd.D
     homes = territories.set_index("external_id")[["home_lon", "home_lat", "name"]]
     moves = moves_table(result)
     frame = moves.join(places, on="account").join(homes, on="to")
-    frame = frame.rename(columns={"lon": "from_lon", "lat": "from_lat", "home_lon": "to_lon", "home_lat": "to_lat"})
+    frame = frame.rename(
+        columns={"lon": "from_lon", "lat": "from_lat", "home_lon": "to_lon", "home_lat": "to_lat"}
+    )
     frame["tip"] = frame["account"] + " → " + frame["name"].fillna(frame["to"]) + ": " + frame["reason"]
     return frame.dropna(subset=["from_lon", "from_lat", "to_lon", "to_lat"])
 
@@ -102,11 +131,13 @@ def team_summary(result: RebalanceResult) -> dict[str, str]:
     before, after = result.team_before, result.team_after
     if before is None or after is None:
         return {}
-    return {"CV of potential": f"{before.cv:.3f} → {after.cv:.3f}",
-            "max / min": f"{before.max_min_ratio:.2f} → {after.max_min_ratio:.2f}",
-            "out of band": f"{before.out_of_band} → {after.out_of_band}",
-            "moves": f"{len(result.moves)} ({sum(1 for m in result.moves if m.risks)} risky)",
-            "optimality gap": pct(result.gap, 2) if result.gap is not None else "—"}
+    return {
+        "CV of potential": f"{before.cv:.3f} → {after.cv:.3f}",
+        "max / min": f"{before.max_min_ratio:.2f} → {after.max_min_ratio:.2f}",
+        "out of band": f"{before.out_of_band} → {after.out_of_band}",
+        "moves": f"{len(result.moves)} ({sum(1 for m in result.moves if m.risks)} risky)",
+        "optimality gap": pct(result.gap, 2) if result.gap is not None else "—",
+    }
 
 
 def compare_plans(plans: list) -> pd.DataFrame:  # type: ignore[type-arg]
@@ -118,10 +149,13 @@ def compare_plans(plans: list) -> pd.DataFrame:  # type: ignore[type-arg]
         before, after = team.get("before") or {}, team.get("after") or {}
         moves = result.get("moves", [])
         columns[f"#{plan.id} {plan.name}"] = {
-            "status": plan.status, "solver": plan.solver_status,
+            "status": plan.status,
+            "solver": plan.solver_status,
             "gap": pct(plan.gap, 2) if plan.gap is not None else "—",
-            "moves": len(moves), "risky moves": sum(1 for m in moves if m.get("risks")),
-            "CV after": f"{after.get('cv', float('nan')):.3f}", "CV before": f"{before.get('cv', float('nan')):.3f}",
+            "moves": len(moves),
+            "risky moves": sum(1 for m in moves if m.get("risks")),
+            "CV after": f"{after.get('cv', float('nan')):.3f}",
+            "CV before": f"{before.get('cv', float('nan')):.3f}",
             "max/min after": f"{after.get('max_min_ratio', float('nan')):.2f}",
             "out of band after": after.get("out_of_band", "—"),
             "created": f"{plan.created_at:%Y-%m-%d %H:%M}",

@@ -32,9 +32,17 @@ class RuleEditError(ValueError):
     """An alert rule edit that cannot be made, in words."""
 
 
-def edit_rule(engine: Engine, key: str, *, threshold: float | None = None, severity: str | None = None,
-              scope: str | None = None, recipients: str | None = None, renotify_hours: float | None = None,
-              enabled: bool | None = None) -> str:
+def edit_rule(
+    engine: Engine,
+    key: str,
+    *,
+    threshold: float | None = None,
+    severity: str | None = None,
+    scope: str | None = None,
+    recipients: str | None = None,
+    renotify_hours: float | None = None,
+    enabled: bool | None = None,
+) -> str:
     """Change the given fields of one stored rule; returns the rule in words."""
     from sqlmodel import select
 
@@ -50,7 +58,9 @@ def edit_rule(engine: Engine, key: str, *, threshold: float | None = None, sever
         raise RuleEditError("the re-notify interval must be a positive number of hours")
     if threshold is not None and not math.isfinite(threshold):
         raise RuleEditError("the threshold must be a finite number")
-    if recipients is not None and (bad := [r.strip() for r in recipients.split(",") if r.strip() and "@" not in r]):
+    if recipients is not None and (
+        bad := [r.strip() for r in recipients.split(",") if r.strip() and "@" not in r]
+    ):
         raise RuleEditError(f"not an email address: {', '.join(bad)}")
     with session_scope(engine) as session:
         row = session.exec(select(AlertRule).where(AlertRule.key == key)).first()
@@ -59,15 +69,23 @@ def edit_rule(engine: Engine, key: str, *, threshold: float | None = None, sever
             raise RuleEditError(f"there is no alert rule {key!r}; rules: {keys}")
         if threshold is not None and row.comparator == "outside" and threshold <= 0:
             raise RuleEditError("a band threshold must be positive (0.15 is ±15%)")
-        changes = {"threshold": threshold, "severity": severity, "scope": scope, "renotify_hours": renotify_hours,
-                   "enabled": enabled,
-                   "recipients": None if recipients is None else ",".join(
-                       r.strip() for r in recipients.split(",") if r.strip())}
+        changes = {
+            "threshold": threshold,
+            "severity": severity,
+            "scope": scope,
+            "renotify_hours": renotify_hours,
+            "enabled": enabled,
+            "recipients": None
+            if recipients is None
+            else ",".join(r.strip() for r in recipients.split(",") if r.strip()),
+        }
         for field, value in changes.items():
             if value is not None:
                 setattr(row, field, value)
         session.flush()
-        return f"{row.key}: {describe(rule_from_row(row))}, {row.severity}, " + ("on" if row.enabled else "off")
+        return f"{row.key}: {describe(rule_from_row(row))}, {row.severity}, " + (
+            "on" if row.enabled else "off"
+        )
 
 
 def alert_overview(engine: Engine) -> str:
@@ -84,9 +102,14 @@ def alert_overview(engine: Engine) -> str:
             open_by_rule[episode.rule_id] = open_by_rule.get(episode.rule_id, 0) + 1
         ids = dict(session.exec(select(AlertRule.key, AlertRule.id)).all())
     default = ", ".join(get_settings().recipients)
-    lines = [f"{'key':<22}{'rule':<42}{'severity':<10}{'scope':<11}{'re-notify':>10}  {'on':<4}{'open':>5}  recipients"]
+    lines = [
+        f"{'key':<22}{'rule':<42}{'severity':<10}{'scope':<11}"
+        f"{'re-notify':>10}  {'on':<4}{'open':>5}  recipients"
+    ]
     for rule in rules:
-        lines.append(f"{rule.key:<22}{describe(rule)[:41]:<42}{rule.severity:<10}{rule.scope:<11}"
-                     f"{rule.renotify_hours:>9.0f}h  {'on' if rule.enabled else 'off':<4}"
-                     f"{open_by_rule.get(ids[rule.key], 0):>5}  {', '.join(rule.recipients) or default + ' (default)'}")
+        lines.append(
+            f"{rule.key:<22}{describe(rule)[:41]:<42}{rule.severity:<10}{rule.scope:<11}"
+            f"{rule.renotify_hours:>9.0f}h  {'on' if rule.enabled else 'off':<4}"
+            f"{open_by_rule.get(ids[rule.key], 0):>5}  {', '.join(rule.recipients) or default + ' (default)'}"
+        )
     return "\n".join(lines)

@@ -18,8 +18,11 @@ import typer
 from core.config import Settings, get_settings
 from core.db import get_engine, upgrade_schema
 
-app = typer.Typer(help="Territory Health: continuous sales-territory health monitoring.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Territory Health: continuous sales-territory health monitoring.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: TERRITORY_DATABASE_URL).")]
 AsOfOption = Annotated[str | None, typer.Option("--as-of", help="Compute as of this date (YYYY-MM-DD).")]
@@ -44,33 +47,46 @@ def fail(message: str, code: int = 1) -> None:
 
 
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 # --- setup and data ---------------------------------------------------------------------------------
 @app.command()
 def init(
     db: DbOption = None,
-    sample: Annotated[str, typer.Option(help="Sample book to load: southwest, midmarket, national, custom or none.")]
-    = "southwest",
+    sample: Annotated[
+        str, typer.Option(help="Sample book to load: southwest, midmarket, national, custom or none.")
+    ] = "southwest",
     seed: Annotated[int, typer.Option(help="Seed of the sample generator.")] = 7,
     reps: Annotated[int | None, typer.Option(help="Reps of a custom book.")] = None,
     accounts: Annotated[int | None, typer.Option(help="Accounts of a custom book.")] = None,
     states: Annotated[str | None, typer.Option(help="States of a custom book, e.g. AZ,NV,UT.")] = None,
     as_of: AsOfOption = None,
-    force: Annotated[bool, typer.Option(help="Load the sample even when the database already holds accounts.")]
-    = False,
+    force: Annotated[
+        bool, typer.Option(help="Load the sample even when the database already holds accounts.")
+    ] = False,
 ) -> None:
     """Create the schema (or upgrade it in place, keeping data) and load a sample book."""
     from jobs.setup import initialise
 
     engine = _engine(db)
     try:
-        report = initialise(engine, sample=None if sample == "none" else sample, seed=seed, reps=reps,
-                            accounts=accounts, states=states.split(",") if states else None,
-                            as_of=_parse_date(as_of), force=force)
+        report = initialise(
+            engine,
+            sample=None if sample == "none" else sample,
+            seed=seed,
+            reps=reps,
+            accounts=accounts,
+            states=states.split(",") if states else None,
+            as_of=_parse_date(as_of),
+            force=force,
+        )
     except ValueError as error:
         fail(str(error))
     typer.echo(report)
@@ -89,19 +105,33 @@ def import_(
     """Import CRM exports: everything is validated first; on any problem nothing is written."""
     from core.importing import ImportValidationError, import_files
 
-    files = {kind: path for kind, path in {"reps": reps, "accounts": accounts, "revenue": revenue,
-                                            "activities": activities, "opportunities": opportunities,
-                                            "quotas": quotas}.items() if path is not None}
+    files = {
+        kind: path
+        for kind, path in {
+            "reps": reps,
+            "accounts": accounts,
+            "revenue": revenue,
+            "activities": activities,
+            "opportunities": opportunities,
+            "quotas": quotas,
+        }.items()
+        if path is not None
+    }
     if not files:
-        fail("nothing to import: give at least one of --reps --accounts --revenue --activities "
-             "--opportunities --quotas")
+        fail(
+            "nothing to import: give at least one of --reps --accounts --revenue --activities "
+            "--opportunities --quotas"
+        )
     engine = _engine(db)
     upgrade_schema(engine)
     try:
         result = import_files(engine, files)
     except ImportValidationError as error:
-        typer.secho(f"Import refused, nothing was written. {len(error.problems)} problem(s):",
-                    fg=typer.colors.RED, err=True)
+        typer.secho(
+            f"Import refused, nothing was written. {len(error.problems)} problem(s):",
+            fg=typer.colors.RED,
+            err=True,
+        )
         for problem in error.problems:
             typer.echo(f"  {problem}", err=True)
         raise typer.Exit(1) from None
@@ -109,7 +139,9 @@ def import_(
 
 
 @app.command()
-def status(db: DbOption = None, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def status(
+    db: DbOption = None, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
+) -> None:
     """Row counts, the current forecast run and the last job runs."""
     from core.queries import load_job_runs, table_counts
 
@@ -118,8 +150,14 @@ def status(db: DbOption = None, as_json: Annotated[bool, typer.Option("--json", 
     counts = table_counts(engine=engine)
     runs = load_job_runs(engine=engine, limit=10)
     last_runs = [
-        {"job": r.job, "status": r.status, "started_at": str(r.started_at), "finished_at": str(r.finished_at),
-         "rows_written": int(r.rows_written), "error": (r.error or "").splitlines()[0] if r.error else None}
+        {
+            "job": r.job,
+            "status": r.status,
+            "started_at": str(r.started_at),
+            "finished_at": str(r.finished_at),
+            "rows_written": int(r.rows_written),
+            "error": (r.error or "").splitlines()[0] if r.error else None,
+        }
         for r in runs.itertuples()
     ]
     if as_json:
@@ -129,8 +167,10 @@ def status(db: DbOption = None, as_json: Annotated[bool, typer.Option("--json", 
         typer.echo(f"{name:>15}: {value:,}")
     typer.echo("last job runs:" if last_runs else "no job has run yet")
     for run in last_runs:
-        typer.echo(f"  {run['started_at'][:19]}  {run['job']:<10} {run['status']:<8} rows={run['rows_written']:,}"
-                   + (f"  error: {run['error']}" if run["error"] else ""))
+        typer.echo(
+            f"  {run['started_at'][:19]}  {run['job']:<10} {run['status']:<8} rows={run['rows_written']:,}"
+            + (f"  error: {run['error']}" if run["error"] else "")
+        )
 
 
 @app.command("accounts")
@@ -180,7 +220,9 @@ def refresh(
     target: Annotated[str, typer.Argument(help="forecasts, kpis, alerts or all.")],
     db: DbOption = None,
     as_of: AsOfOption = None,
-    full: Annotated[bool, typer.Option("--full", help="Refit every account, not only changed histories.")] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Refit every account, not only changed histories.")
+    ] = False,
 ) -> None:
     """Run a job now: forecasts, KPIs, alerts, or all three in that order."""
     if target not in REFRESH_TARGETS:
@@ -207,8 +249,14 @@ def _refresh_forecasts(engine, day: date | None, full: bool) -> None:  # type: i
 
     from jobs.forecasts import refresh_forecasts
 
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), transient=True, disable=not sys.stderr.isatty()) as progress:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        disable=not sys.stderr.isatty(),
+    ) as progress:
         task = progress.add_task("fitting forecasts", total=None)
 
         def update(done: int, total: int) -> None:
@@ -228,8 +276,11 @@ def scheduler(db: DbOption = None) -> None:
 
 
 @app.command()
-def kpis(db: DbOption = None, as_of: AsOfOption = None,
-         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def kpis(
+    db: DbOption = None,
+    as_of: AsOfOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """The latest KPI snapshot (or the one of --as-of), per territory and for the team."""
     from jobs.report import kpi_report
 
@@ -242,7 +293,9 @@ def kpis(db: DbOption = None, as_of: AsOfOption = None,
 
 @app.command()
 def backtest(
-    series: Annotated[Path, typer.Option("--series", help="CSV of series: unique_id,t,year,month,y,is_test.")],
+    series: Annotated[
+        Path, typer.Option("--series", help="CSV of series: unique_id,t,year,month,y,is_test.")
+    ],
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the scores as JSON here.")] = None,
 ) -> None:
     """Score the product's forecaster against default Prophet and seasonal naive on held-out points."""
@@ -275,12 +328,17 @@ def run(
 def optimize_cmd(
     scenario: Annotated[Path, typer.Option("--scenario", help="Scenario TOML file (see scenarios/).")],
     db: DbOption = None,
-    time_limit: Annotated[float | None, typer.Option("--time-limit", help="Seconds (default: the scenario's).")]
-    = None,
+    time_limit: Annotated[
+        float | None, typer.Option("--time-limit", help="Seconds (default: the scenario's).")
+    ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the result as JSON here.")] = None,
     save: Annotated[bool, typer.Option("--save", help="Store the plan as a draft.")] = False,
-    frontier_budgets: Annotated[str | None, typer.Option(
-        "--frontier", help="Also solve these move budgets, e.g. 0,10,20,40, and print balance per budget.")] = None,
+    frontier_budgets: Annotated[
+        str | None,
+        typer.Option(
+            "--frontier", help="Also solve these move budgets, e.g. 0,10,20,40, and print balance per budget."
+        ),
+    ] = None,
     as_of: AsOfOption = None,
 ) -> None:
     """Solve a rebalance scenario on today's book and print a summary (moves, before/after, gap)."""
@@ -307,12 +365,16 @@ def optimize_cmd(
             plan_id = save_run(engine, run, name=parsed.name)
         except ValueError as error:
             fail(str(error))
-        typer.echo(f"saved as draft plan {plan_id}: `territory plans approve {plan_id}` then `apply {plan_id}`")
+        typer.echo(
+            f"saved as draft plan {plan_id}: `territory plans approve {plan_id}` then `apply {plan_id}`"
+        )
     if not run.result.has_plan:
         raise typer.Exit(2)
 
 
-plans_app = typer.Typer(help="Saved rebalance plans: list, show, approve, apply, export.", no_args_is_help=True)
+plans_app = typer.Typer(
+    help="Saved rebalance plans: list, show, approve, apply, export.", no_args_is_help=True
+)
 app.add_typer(plans_app, name="plans")
 
 
@@ -326,8 +388,10 @@ def plans_list(db: DbOption = None) -> None:
         typer.echo("no saved plans: `territory optimize --scenario FILE --save` makes one")
     for plan in plans:
         gap = "—" if plan.gap is None else f"{plan.gap:.2%}"
-        typer.echo(f"{plan.id:>4}  {plan.status:<10} {plan.created_at}  {plan.moves:>4} moves  gap {gap:>7}  "
-                   f"{plan.solver_status:<9} {plan.name}")
+        typer.echo(
+            f"{plan.id:>4}  {plan.status:<10} {plan.created_at}  {plan.moves:>4} moves  gap {gap:>7}  "
+            f"{plan.solver_status:<9} {plan.name}"
+        )
 
 
 @plans_app.command("show")
@@ -343,8 +407,9 @@ def plans_show(plan_id: int, db: DbOption = None) -> None:
 
 
 @plans_app.command("approve")
-def plans_approve(plan_id: int, db: DbOption = None,
-                  by: Annotated[str, typer.Option(help="Who approves.")] = "cli") -> None:
+def plans_approve(
+    plan_id: int, db: DbOption = None, by: Annotated[str, typer.Option(help="Who approves.")] = "cli"
+) -> None:
     """Approve a draft plan."""
     from core.plans import PlanError, approve_plan
 
@@ -356,22 +421,30 @@ def plans_approve(plan_id: int, db: DbOption = None,
 
 
 @plans_app.command("apply")
-def plans_apply(plan_id: int, db: DbOption = None, by: Annotated[str, typer.Option(help="Who applies.")] = "cli",
-                effective: Annotated[str | None, typer.Option(help="Effective date (default today).")] = None
-                ) -> None:
+def plans_apply(
+    plan_id: int,
+    db: DbOption = None,
+    by: Annotated[str, typer.Option(help="Who applies.")] = "cli",
+    effective: Annotated[str | None, typer.Option(help="Effective date (default today).")] = None,
+) -> None:
     """Apply an approved plan in one transaction (refused if assignments changed since it was computed)."""
     from core.plans import PlanError, apply_plan
 
     try:
-        moved = apply_plan(_engine(db), plan_id, actor=by, effective_date=_parse_date(effective, "--effective"))
+        moved = apply_plan(
+            _engine(db), plan_id, actor=by, effective_date=_parse_date(effective, "--effective")
+        )
     except PlanError as error:
         fail(str(error))
     typer.echo(f"plan {plan_id} applied: {moved} accounts moved; the audit log has one row per move")
 
 
 @plans_app.command("export")
-def plans_export(plan_id: int, csv: Annotated[Path, typer.Option("--csv", help="Output CSV ('-' for stdout).")],
-                 db: DbOption = None) -> None:
+def plans_export(
+    plan_id: int,
+    csv: Annotated[Path, typer.Option("--csv", help="Output CSV ('-' for stdout).")],
+    db: DbOption = None,
+) -> None:
     """CRM-ready moves: account id, old owner, new owner, effective date, reason (spreadsheet-safe)."""
     from core.plans import PlanError, plan_export
 
@@ -408,11 +481,15 @@ def alerts_set(
     threshold: Annotated[float | None, typer.Option(help="New threshold, in the rule's units.")] = None,
     severity: Annotated[str | None, typer.Option(help="info, warning or critical.")] = None,
     scope: Annotated[str | None, typer.Option(help="territory or team.")] = None,
-    recipients: Annotated[str | None, typer.Option(help="Comma-separated addresses ('' for the default list).")]
-    = None,
-    renotify_hours: Annotated[float | None, typer.Option(help="Hours before an open episode notifies again.")]
-    = None,
-    enabled: Annotated[bool | None, typer.Option("--enable/--disable", help="Turn the rule on or off.")] = None,
+    recipients: Annotated[
+        str | None, typer.Option(help="Comma-separated addresses ('' for the default list).")
+    ] = None,
+    renotify_hours: Annotated[
+        float | None, typer.Option(help="Hours before an open episode notifies again.")
+    ] = None,
+    enabled: Annotated[
+        bool | None, typer.Option("--enable/--disable", help="Turn the rule on or off.")
+    ] = None,
 ) -> None:
     """Edit one alert rule."""
     from jobs.alerts import RuleEditError, edit_rule
@@ -420,22 +497,33 @@ def alerts_set(
     engine = _engine(db)
     upgrade_schema(engine)
     try:
-        rule = edit_rule(engine, key, threshold=threshold, severity=severity, scope=scope, recipients=recipients,
-                         renotify_hours=renotify_hours, enabled=enabled)
+        rule = edit_rule(
+            engine,
+            key,
+            threshold=threshold,
+            severity=severity,
+            scope=scope,
+            recipients=recipients,
+            renotify_hours=renotify_hours,
+            enabled=enabled,
+        )
     except RuleEditError as error:
         fail(str(error))
     typer.echo(f"updated: {rule}")
 
 
 @alerts_app.command("test-email")
-def alerts_test_email(to: Annotated[str | None, typer.Option(help="Recipient (default: the alert list).")] = None
-                      ) -> None:
+def alerts_test_email(
+    to: Annotated[str | None, typer.Option(help="Recipient (default: the alert list).")] = None,
+) -> None:
     """Send a test email through the configured SMTP server."""
     from core.alerts import send_test_email
 
     settings = get_settings()
     if not settings.smtp_host:
-        fail("no SMTP host configured (TERRITORY_SMTP_HOST): alert emails go to the outbox on the Alerts page")
+        fail(
+            "no SMTP host configured (TERRITORY_SMTP_HOST): alert emails go to the outbox on the Alerts page"
+        )
     recipients = [to] if to else settings.recipients
     for recipient in recipients:
         try:

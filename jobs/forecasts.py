@@ -54,8 +54,14 @@ def estimate_wallet(accounts: pd.DataFrame, forecast_12m: pd.Series) -> pd.Serie
     return np.maximum(wallet, forecast_12m)
 
 
-def refresh_forecasts(engine: Engine, *, as_of: date | None = None, full: bool = False, trigger: str = "cli",
-                      on_progress: Callable[[int, int], None] | None = None) -> int:
+def refresh_forecasts(
+    engine: Engine,
+    *,
+    as_of: date | None = None,
+    full: bool = False,
+    trigger: str = "cli",
+    on_progress: Callable[[int, int], None] | None = None,
+) -> int:
     """The forecast job. Returns the new current run id."""
     settings = get_settings()
     as_of = as_of or date.today()
@@ -68,9 +74,14 @@ def refresh_forecasts(engine: Engine, *, as_of: date | None = None, full: bool =
         job.progress(0.02, f"run {run_id}: fitting {len(to_fit):,} accounts, reusing {len(reusable):,}")
         try:
             writer = _RunWriter(engine, run_id, accounts, total=len(to_fit), job=job, on_progress=on_progress)
-            forecast_many(to_fit, as_of=as_of, horizon=settings.forecast_horizon_months,
-                          workers=settings.forecast_workers, dask_address=settings.dask_address,
-                          on_result=writer.add)
+            forecast_many(
+                to_fit,
+                as_of=as_of,
+                horizon=settings.forecast_horizon_months,
+                workers=settings.forecast_workers,
+                dask_address=settings.dask_address,
+                on_result=writer.add,
+            )
             writer.flush()
             _copy_reused(engine, run_id, reusable, accounts)
             _make_current(engine, run_id, fitted=writer.fitted, failed=writer.failed, reused=len(reusable))
@@ -84,17 +95,39 @@ def refresh_forecasts(engine: Engine, *, as_of: date | None = None, full: bool =
 
 def _start_run(engine: Engine, *, as_of: date, full: bool, total: int) -> int:
     with engine.begin() as connection:
-        result = connection.execute(insert(ForecastRun).values(
-            started_at=utcnow(), as_of=as_of, status="running", is_current=False, full=full, accounts_total=total))
+        result = connection.execute(
+            insert(ForecastRun).values(
+                started_at=utcnow(),
+                as_of=as_of,
+                status="running",
+                is_current=False,
+                full=full,
+                accounts_total=total,
+            )
+        )
         return int(result.inserted_primary_key[0])
 
 
 class _RunWriter:
     """Buffers results and writes them in batches under the run id (not yet current)."""
 
-    def __init__(self, engine: Engine, run_id: int, accounts: pd.DataFrame, *, total: int, job,  # type: ignore[no-untyped-def]
-                 on_progress: Callable[[int, int], None] | None) -> None:
-        self.engine, self.run_id, self.total, self.job, self.on_progress = engine, run_id, total, job, on_progress
+    def __init__(
+        self,
+        engine: Engine,
+        run_id: int,
+        accounts: pd.DataFrame,
+        *,
+        total: int,
+        job,  # type: ignore[no-untyped-def]
+        on_progress: Callable[[int, int], None] | None,
+    ) -> None:
+        self.engine, self.run_id, self.total, self.job, self.on_progress = (
+            engine,
+            run_id,
+            total,
+            job,
+            on_progress,
+        )
         self.accounts = accounts.set_index("account_id")
         self.weight = get_settings().whitespace_weight
         self.buffer: list[AccountForecastResult] = []
@@ -119,22 +152,38 @@ class _RunWriter:
             connection.execute(insert(AccountPotential), potentials)
         self.rows += len(forecasts) + len(potentials)
         self.buffer = []
-        self.job.progress(0.02 + 0.95 * self.done / max(self.total, 1), f"{self.done:,} of {self.total:,} fitted")
+        self.job.progress(
+            0.02 + 0.95 * self.done / max(self.total, 1), f"{self.done:,} of {self.total:,} fitted"
+        )
 
     def _rows(self, results: list[AccountForecastResult]) -> tuple[list[dict], list[dict]]:
         forecasts = [
-            {"run_id": self.run_id, "account_id": r.account_id, "month": m, "yhat": y, "yhat_lower": lo,
-             "yhat_upper": hi}
-            for r in results for m, y, lo, hi in zip(r.months, r.yhat, r.yhat_lower, r.yhat_upper, strict=True)
+            {
+                "run_id": self.run_id,
+                "account_id": r.account_id,
+                "month": m,
+                "yhat": y,
+                "yhat_lower": lo,
+                "yhat_upper": hi,
+            }
+            for r in results
+            for m, y, lo, hi in zip(r.months, r.yhat, r.yhat_lower, r.yhat_upper, strict=True)
         ]
         ids = [r.account_id for r in results]
         forecast_12m = pd.Series([float(sum(r.yhat[:12])) for r in results], index=ids)
         wallet = estimate_wallet(self.accounts.loc[ids], forecast_12m)
         potential = account_potential(forecast_12m, wallet, self.weight)
         potentials = [
-            {"run_id": self.run_id, "account_id": r.account_id, "forecast_12m": float(forecast_12m.iat[i]),
-             "wallet": float(wallet.iat[i]), "potential": float(potential.iat[i]), "method": r.method,
-             "history_hash": r.history_hash, "error": r.error}
+            {
+                "run_id": self.run_id,
+                "account_id": r.account_id,
+                "forecast_12m": float(forecast_12m.iat[i]),
+                "wallet": float(wallet.iat[i]),
+                "potential": float(potential.iat[i]),
+                "method": r.method,
+                "history_hash": r.history_hash,
+                "error": r.error,
+            }
             for i, r in enumerate(results)
         ]
         return forecasts, potentials
@@ -146,14 +195,23 @@ def _reusable_fits(engine: Engine, histories: list[AccountHistory], *, as_of: da
     if run_id is None:
         return {}
     with engine.connect() as connection:
-        previous_as_of = connection.execute(select(ForecastRun.as_of).where(ForecastRun.id == run_id)).scalar()
+        previous_as_of = connection.execute(
+            select(ForecastRun.as_of).where(ForecastRun.id == run_id)
+        ).scalar()
     if previous_as_of is None or month_start(pd.Timestamp(previous_as_of).date()) != month_start(as_of):
         return {}  # a new month moves the forecast window: refit everything
-    previous = read_frame(engine, select(AccountPotential.account_id, AccountPotential.history_hash,
-                                         AccountPotential.error).where(AccountPotential.run_id == run_id))
+    previous = read_frame(
+        engine,
+        select(AccountPotential.account_id, AccountPotential.history_hash, AccountPotential.error).where(
+            AccountPotential.run_id == run_id
+        ),
+    )
     previous = previous[previous["error"].isna()].set_index("account_id")["history_hash"]
-    return {h.account_id: run_id for h in histories
-            if previous.get(h.account_id) is not None and previous[h.account_id] == history_hash(h)}
+    return {
+        h.account_id: run_id
+        for h in histories
+        if previous.get(h.account_id) is not None and previous[h.account_id] == history_hash(h)
+    }
 
 
 def _copy_reused(engine: Engine, run_id: int, reusable: dict[int, int], accounts: pd.DataFrame) -> None:
@@ -164,15 +222,19 @@ def _copy_reused(engine: Engine, run_id: int, reusable: dict[int, int], accounts
     ids = list(reusable)
     potentials = read_frame(engine, select(AccountPotential).where(AccountPotential.run_id == source))
     potentials = potentials[potentials["account_id"].isin(ids)].drop(columns=["id"]).assign(run_id=run_id)
-    wallet = estimate_wallet(accounts.set_index("account_id").loc[potentials["account_id"]],
-                             potentials.set_index("account_id")["forecast_12m"])
+    wallet = estimate_wallet(
+        accounts.set_index("account_id").loc[potentials["account_id"]],
+        potentials.set_index("account_id")["forecast_12m"],
+    )
     potentials["wallet"] = wallet.to_numpy()
-    potentials["potential"] = account_potential(potentials["forecast_12m"], potentials["wallet"],
-                                                get_settings().whitespace_weight).to_numpy()
+    potentials["potential"] = account_potential(
+        potentials["forecast_12m"], potentials["wallet"], get_settings().whitespace_weight
+    ).to_numpy()
     columns = ["account_id", "month", "yhat", "yhat_lower", "yhat_upper"]
     fitted_now = select(AccountPotential.account_id).where(AccountPotential.run_id == run_id)
     copied = select(literal(run_id), *[AccountForecast.__table__.c[c] for c in columns]).where(
-        AccountForecast.run_id == source, AccountForecast.account_id.not_in(fitted_now))
+        AccountForecast.run_id == source, AccountForecast.account_id.not_in(fitted_now)
+    )
     with engine.begin() as connection:
         # the reused forecast months are copied inside the database (every account of the source run
         # not refit in this one), before the reused potentials join the new run
@@ -184,21 +246,35 @@ def _make_current(engine: Engine, run_id: int, *, fitted: int, failed: int, reus
     """One transaction: the new run becomes the only current one."""
     with engine.begin() as connection:
         connection.execute(update(ForecastRun).where(ForecastRun.is_current == True).values(is_current=False))  # noqa: E712
-        connection.execute(update(ForecastRun).where(ForecastRun.id == run_id).values(
-            status="complete", is_current=True, finished_at=utcnow(), accounts_fitted=fitted,
-            accounts_failed=failed, accounts_reused=reused))
+        connection.execute(
+            update(ForecastRun)
+            .where(ForecastRun.id == run_id)
+            .values(
+                status="complete",
+                is_current=True,
+                finished_at=utcnow(),
+                accounts_fitted=fitted,
+                accounts_failed=failed,
+                accounts_reused=reused,
+            )
+        )
 
 
 def _mark_failed(engine: Engine, run_id: int, error: BaseException) -> None:
     with engine.begin() as connection:
-        connection.execute(update(ForecastRun).where(ForecastRun.id == run_id).values(
-            status="failed", finished_at=utcnow(), error=f"{type(error).__name__}: {error}"))
+        connection.execute(
+            update(ForecastRun)
+            .where(ForecastRun.id == run_id)
+            .values(status="failed", finished_at=utcnow(), error=f"{type(error).__name__}: {error}")
+        )
 
 
 def _prune_old_runs(engine: Engine) -> None:
     """Keep the current run and the few before it; delete older runs' rows."""
     with engine.begin() as connection:
-        runs = connection.execute(select(ForecastRun.id, ForecastRun.is_current).order_by(ForecastRun.id.desc()))
+        runs = connection.execute(
+            select(ForecastRun.id, ForecastRun.is_current).order_by(ForecastRun.id.desc())
+        )
         old_runs = [run_id for i, (run_id, current) in enumerate(runs) if i >= KEEP_RUNS and not current]
         for old in old_runs:
             connection.execute(delete(AccountForecast).where(AccountForecast.run_id == old))

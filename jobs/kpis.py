@@ -63,18 +63,26 @@ def load_book_frames(engine: Engine, *, earliest: date) -> BookFrames:
     forecasts = pd.DataFrame(columns=["account_id", "month", "yhat"])
     forecast_as_of = None
     if run_id is not None:
-        forecasts = read_frame(engine, select(AccountForecast.account_id, AccountForecast.month,
-                                              AccountForecast.yhat).where(AccountForecast.run_id == run_id))
+        forecasts = read_frame(
+            engine,
+            select(AccountForecast.account_id, AccountForecast.month, AccountForecast.yhat).where(
+                AccountForecast.run_id == run_id
+            ),
+        )
         forecasts["month"] = pd.to_datetime(forecasts["month"]).dt.date
         with engine.connect() as connection:
             value = connection.execute(select(ForecastRun.as_of).where(ForecastRun.id == run_id)).scalar()
         forecast_as_of = pd.Timestamp(value).date() if value is not None else None
     return BookFrames(
-        accounts=load_accounts(engine=engine), territories=load_territories(engine=engine),
+        accounts=load_accounts(engine=engine),
+        territories=load_territories(engine=engine),
         revenue=load_revenue(engine=engine, since=add_months(month_start(earliest), -REVENUE_MONTHS_READ)),
         activities=load_activities(engine=engine, since=earliest - timedelta(days=ACTIVITY_DAYS_READ)),
-        opportunities=load_opportunities(engine=engine), quotas=load_quotas(engine=engine),
-        potentials=load_potentials(engine=engine), forecasts=forecasts, forecast_as_of=forecast_as_of,
+        opportunities=load_opportunities(engine=engine),
+        quotas=load_quotas(engine=engine),
+        potentials=load_potentials(engine=engine),
+        forecasts=forecasts,
+        forecast_as_of=forecast_as_of,
     )
 
 
@@ -88,11 +96,20 @@ def kpi_inputs(frames: BookFrames, *, as_of: date) -> KpiInputs:
         potential = _baseline_potential(frames, as_of=as_of)
     period_end = _period_end_by_account(frames, as_of=as_of)
     rest = _rest_of_period(frames, as_of=as_of, period_end=period_end, use_forecast=use_forecast)
-    account_frame = accounts[["account_id", "territory_id", "lat", "lon", "strategic", "wallet_estimate"]].assign(
-        potential=potential.to_numpy(), forecast_rest_of_period=rest.to_numpy())
-    territories = frames.territories[["territory_id", "owner_rep_id", "home_lat", "home_lon", "capacity_hours"]]
-    return KpiInputs(accounts=account_frame, territories=territories, revenue=frames.revenue,
-                     activities=frames.activities, opportunities=frames.opportunities, quotas=frames.quotas)
+    account_frame = accounts[
+        ["account_id", "territory_id", "lat", "lon", "strategic", "wallet_estimate"]
+    ].assign(potential=potential.to_numpy(), forecast_rest_of_period=rest.to_numpy())
+    territories = frames.territories[
+        ["territory_id", "owner_rep_id", "home_lat", "home_lon", "capacity_hours"]
+    ]
+    return KpiInputs(
+        accounts=account_frame,
+        territories=territories,
+        revenue=frames.revenue,
+        activities=frames.activities,
+        opportunities=frames.opportunities,
+        quotas=frames.quotas,
+    )
 
 
 def _baseline_potential(frames: BookFrames, *, as_of: date) -> pd.Series:
@@ -110,7 +127,9 @@ def _period_end_by_account(frames: BookFrames, *, as_of: date) -> pd.Series:
     return owner.map(end_by_rep)
 
 
-def _rest_of_period(frames: BookFrames, *, as_of: date, period_end: pd.Series, use_forecast: bool) -> pd.Series:
+def _rest_of_period(
+    frames: BookFrames, *, as_of: date, period_end: pd.Series, use_forecast: bool
+) -> pd.Series:
     """Expected revenue from as_of to the end of each account's quota period (0 without a period).
 
     Whole forecast months after as_of's month count fully; the current month counts for its
@@ -120,7 +139,8 @@ def _rest_of_period(frames: BookFrames, *, as_of: date, period_end: pd.Series, u
     current_share = 1 - (as_of.day - 1) / pd.Timestamp(as_of).days_in_month
     if use_forecast and not frames.forecasts.empty:
         forecasts = frames.forecasts.merge(
-            pd.DataFrame({"account_id": frames.accounts["account_id"], "end": period_end}), on="account_id")
+            pd.DataFrame({"account_id": frames.accounts["account_id"], "end": period_end}), on="account_id"
+        )
         this_month = month_start(as_of)
         ahead = forecasts[(forecasts["month"] > this_month) & forecasts["end"].notna()]
         ahead = ahead[ahead["month"] <= ahead["end"]]

@@ -24,11 +24,26 @@ def launch(database_url: str, *, port: int, sample: str, headless: bool) -> int:
     env = {**os.environ, "TERRITORY_DATABASE_URL": database_url}
     if current_forecast_run(engine=engine) is None:
         print("first forecast run: fitting every account once (later runs are incremental)...", flush=True)  # noqa: T201
-        subprocess.run([sys.executable, "-m", "jobs", "refresh", "all", "--db", database_url], env=env, check=False)
+        subprocess.run(
+            [sys.executable, "-m", "jobs", "refresh", "all", "--db", database_url], env=env, check=False
+        )
     scheduler = subprocess.Popen([sys.executable, "-m", "jobs", "scheduler", "--db", database_url], env=env)
     try:
-        return subprocess.call([sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
-                                "--server.headless", str(headless).lower()], env=env, cwd=APP.parent.parent)
+        return subprocess.call(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(APP),
+                "--server.port",
+                str(port),
+                "--server.headless",
+                str(headless).lower(),
+            ],
+            env=env,
+            cwd=APP.parent.parent,
+        )
     except KeyboardInterrupt:
         return 0
     finally:

@@ -14,48 +14,66 @@ def _num(value: float | None, digits: int = 3) -> str:
 
 
 def result_text(result: RebalanceResult) -> str:
-    lines = [f"status {result.status} in {result.wall_time_s:.1f} s; objective {_num(result.objective)}, "
-             f"best bound {_num(result.best_bound)}, gap {pct(result.gap, 2) if result.gap is not None else '—'}"]
+    lines = [
+        f"status {result.status} in {result.wall_time_s:.1f} s; objective {_num(result.objective)}, "
+        f"best bound {_num(result.best_bound)}, gap {pct(result.gap, 2) if result.gap is not None else '—'}"
+    ]
     if not result.has_plan:
         lines.append("no plan: " + ("; ".join(result.explanation) or "see the solver status"))
         return "\n".join(lines)
     before, after = result.team_before, result.team_after
     if before and after:
-        lines.append(f"team CV {_num(before.cv)} -> {_num(after.cv)}; max/min {_num(before.max_min_ratio, 2)} -> "
-                     f"{_num(after.max_min_ratio, 2)}; out of band {before.out_of_band} -> {after.out_of_band}")
+        lines.append(
+            f"team CV {_num(before.cv)} -> {_num(after.cv)}; max/min {_num(before.max_min_ratio, 2)} -> "
+            f"{_num(after.max_min_ratio, 2)}; out of band {before.out_of_band} -> {after.out_of_band}"
+        )
     risky = sum(1 for m in result.moves if m.risks)
     lines.append(f"{len(result.moves)} moves ({risky} with risks to review)")
     lines.append(f"\n{'territory':<28}{'potential':>20}{'accounts':>12}{'workload h':>14}")
     for change in result.territories:
         b, a = change.before, change.after
-        lines.append(f"{change.name[:27]:<28}{money(b.potential):>9} -> {money(a.potential):<7}"
-                     f"{b.accounts:>5} -> {a.accounts:<4}{b.workload_hours:>7.0f} -> {a.workload_hours:<5.0f}")
+        lines.append(
+            f"{change.name[:27]:<28}{money(b.potential):>9} -> {money(a.potential):<7}"
+            f"{b.accounts:>5} -> {a.accounts:<4}{b.workload_hours:>7.0f} -> {a.workload_hours:<5.0f}"
+        )
     if result.moves:
         lines.append("\nmoves:")
         for move in result.moves:
             risks = f"  [{', '.join(move.risks)}]" if move.risks else ""
-            lines.append(f"  {move.account}: {move.from_territory} -> {move.to_territory}  {move.reason}{risks}")
+            lines.append(
+                f"  {move.account}: {move.from_territory} -> {move.to_territory}  {move.reason}{risks}"
+            )
     return "\n".join(lines)
 
 
 def frontier_text(points: list[FrontierPoint]) -> str:
-    lines = ["\nchurn-balance frontier (what each extra move buys):",
-             f"{'budget':>7}{'moves':>7}{'CV':>8}{'max dev':>9}{'out of band':>13}{'status':>10}"]
+    lines = [
+        "\nchurn-balance frontier (what each extra move buys):",
+        f"{'budget':>7}{'moves':>7}{'CV':>8}{'max dev':>9}{'out of band':>13}{'status':>10}",
+    ]
     for p in points:
-        lines.append(f"{p.budget:>7}{p.moves:>7}{_num(p.cv):>8}{pct(p.max_deviation, 1) if p.max_deviation is not None else '—':>9}"
-                     f"{p.out_of_band:>13}{p.status:>10}")
+        lines.append(
+            f"{p.budget:>7}{p.moves:>7}{_num(p.cv):>8}"
+            f"{pct(p.max_deviation, 1) if p.max_deviation is not None else '—':>9}"
+            f"{p.out_of_band:>13}{p.status:>10}"
+        )
     return "\n".join(lines)
 
 
 def plan_text(plan: RebalancePlan) -> str:
     result = json.loads(plan.result)
-    lines = [f"plan {plan.id} '{plan.name}': {plan.status}, created {plan.created_at:%Y-%m-%d %H:%M}",
-             f"solver {plan.solver_status}, gap {pct(plan.gap, 2) if plan.gap is not None else '—'}, "
-             f"{plan.moves_count} moves"]
+    lines = [
+        f"plan {plan.id} '{plan.name}': {plan.status}, created {plan.created_at:%Y-%m-%d %H:%M}",
+        f"solver {plan.solver_status}, gap {pct(plan.gap, 2) if plan.gap is not None else '—'}, "
+        f"{plan.moves_count} moves",
+    ]
     if plan.approved_at:
         lines.append(f"approved by {plan.approved_by} at {plan.approved_at:%Y-%m-%d %H:%M}")
     if plan.applied_at:
-        lines.append(f"applied by {plan.applied_by} at {plan.applied_at:%Y-%m-%d %H:%M}, effective {plan.effective_date}")
+        lines.append(
+            f"applied by {plan.applied_by} at {plan.applied_at:%Y-%m-%d %H:%M}, "
+            f"effective {plan.effective_date}"
+        )
     for move in result.get("moves", []):
         risks = f"  [{', '.join(move.get('risks', []))}]" if move.get("risks") else ""
         lines.append(f"  {move['account']}: {move['from']} -> {move['to']}  {move.get('reason', '')}{risks}")

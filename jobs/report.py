@@ -11,9 +11,23 @@ from sqlalchemy.engine import Engine
 from core.format import money, pct, points
 from core.queries import latest_snapshot_date, load_team_kpis, load_territory_kpis
 
-TERRITORY_COLUMNS = ("external_id", "name", "accounts", "potential", "potential_index", "workload_hours",
-                     "workload_index", "coverage", "attainment", "pace", "attainment_gap", "drift",
-                     "pipeline_coverage", "activity_change", "health")
+TERRITORY_COLUMNS = (
+    "external_id",
+    "name",
+    "accounts",
+    "potential",
+    "potential_index",
+    "workload_hours",
+    "workload_index",
+    "coverage",
+    "attainment",
+    "pace",
+    "attainment_gap",
+    "drift",
+    "pipeline_coverage",
+    "activity_change",
+    "health",
+)
 
 
 @dataclass(frozen=True)
@@ -25,8 +39,11 @@ class KpiReport:
     def as_dict(self) -> dict:
         rows = self.territories[list(TERRITORY_COLUMNS)].rename(columns={"external_id": "territory"})
         rows = rows.astype(object).where(rows.notna(), None)
-        return {"snapshot_date": self.snapshot_date.isoformat(), "team": self.team,
-                "territories": rows.to_dict("records")}
+        return {
+            "snapshot_date": self.snapshot_date.isoformat(),
+            "team": self.team,
+            "territories": rows.to_dict("records"),
+        }
 
     def as_text(self) -> str:
         team = self.team
@@ -41,9 +58,11 @@ class KpiReport:
             f"{'drift':>10}{'health':>7}",
         ]
         for row in self.territories.sort_values("health").itertuples():
-            lines.append(f"{row.name[:27]:<28}{row.accounts:>6}{money(row.potential):>11}"
-                         f"{_num(row.potential_index):>7}{pct(row.coverage):>7}{pct(row.attainment):>8}"
-                         f"{points(row.attainment_gap):>10}{points(row.drift):>10}{_num(row.health, 0):>7}")
+            lines.append(
+                f"{row.name[:27]:<28}{row.accounts:>6}{money(row.potential):>11}"
+                f"{_num(row.potential_index):>7}{pct(row.coverage):>7}{pct(row.attainment):>8}"
+                f"{points(row.attainment_gap):>10}{points(row.drift):>10}{_num(row.health, 0):>7}"
+            )
         return "\n".join(lines)
 
 

@@ -38,7 +38,10 @@ class JobHandle:
 
 @contextmanager
 def record_job(engine: Engine, job: str, *, trigger: str = "cli") -> Iterator[JobHandle]:
-    """Wrap a job: a ``running`` row first, then ``success`` with rows written or ``failed`` with the error."""
+    """Wrap a job: a ``running`` row first, then ``success`` with rows written or ``failed``.
+
+    A failed run records its error; the exception goes on to the caller.
+    """
     with session_scope(engine) as session:
         run = JobRun(job=job, trigger=trigger)
         session.add(run)
@@ -48,8 +51,13 @@ def record_job(engine: Engine, job: str, *, trigger: str = "cli") -> Iterator[Jo
     try:
         yield handle
     except BaseException as error:
-        _finish(engine, run_id, status="failed", rows=handle.rows_written,
-                error=f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=8)}")
+        _finish(
+            engine,
+            run_id,
+            status="failed",
+            rows=handle.rows_written,
+            error=f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=8)}",
+        )
         log.exception("job %s failed", job)
         raise
     _finish(engine, run_id, status="success", rows=handle.rows_written, error=None)

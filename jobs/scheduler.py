@@ -43,12 +43,27 @@ def configure(scheduler: BaseScheduler, database_url: str) -> BaseScheduler:
     """Add the persistent job store and the two scheduled jobs to ``scheduler``."""
     settings = get_settings()
     scheduler.add_jobstore(SQLAlchemyJobStore(url=database_url, tablename=JOB_TABLE), "default")
-    common = {"coalesce": True, "max_instances": 1, "misfire_grace_time": settings.misfire_grace_seconds,
-              "replace_existing": True, "args": [database_url]}
-    scheduler.add_job("jobs.scheduler:scheduled_forecasts", CronTrigger.from_crontab(settings.forecast_cron),
-                      id="forecasts", name="Refresh account forecasts", **common)
-    scheduler.add_job("jobs.scheduler:scheduled_kpis_and_alerts", CronTrigger.from_crontab(settings.kpi_cron),
-                      id="kpis", name="Refresh KPIs, then alerts", **common)
+    common = {
+        "coalesce": True,
+        "max_instances": 1,
+        "misfire_grace_time": settings.misfire_grace_seconds,
+        "replace_existing": True,
+        "args": [database_url],
+    }
+    scheduler.add_job(
+        "jobs.scheduler:scheduled_forecasts",
+        CronTrigger.from_crontab(settings.forecast_cron),
+        id="forecasts",
+        name="Refresh account forecasts",
+        **common,
+    )
+    scheduler.add_job(
+        "jobs.scheduler:scheduled_kpis_and_alerts",
+        CronTrigger.from_crontab(settings.kpi_cron),
+        id="kpis",
+        name="Refresh KPIs, then alerts",
+        **common,
+    )
     return scheduler
 
 
@@ -56,7 +71,9 @@ def run_scheduler(database_url: str) -> None:
     """Block running the scheduled jobs until interrupted."""
     upgrade_schema(get_engine(database_url))
     scheduler = configure(BlockingScheduler(timezone="UTC"), database_url)
-    log.info("scheduler started: forecasts %r, KPIs %r", get_settings().forecast_cron, get_settings().kpi_cron)
+    log.info(
+        "scheduler started: forecasts %r, KPIs %r", get_settings().forecast_cron, get_settings().kpi_cron
+    )
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):

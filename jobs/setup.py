@@ -13,9 +13,18 @@ from core.queries import table_counts
 log = logging.getLogger(__name__)
 
 
-def initialise(engine: Engine, *, sample: str | None, seed: int = 7, reps: int | None = None,
-               accounts: int | None = None, states: list[str] | None = None, as_of: date | None = None,
-               force: bool = False, backfill: bool = True) -> str:
+def initialise(
+    engine: Engine,
+    *,
+    sample: str | None,
+    seed: int = 7,
+    reps: int | None = None,
+    accounts: int | None = None,
+    states: list[str] | None = None,
+    as_of: date | None = None,
+    force: bool = False,
+    backfill: bool = True,
+) -> str:
     """Create or upgrade the schema, then load ``sample`` when the database holds no accounts.
 
     Returns a human summary. With ``force`` the sample is loaded (upserted) even into a database
@@ -27,15 +36,19 @@ def initialise(engine: Engine, *, sample: str | None, seed: int = 7, reps: int |
     if sample is None:
         return f"schema is current; {counts['accounts']:,} accounts in the database"
     if counts["accounts"] and not force:
-        return (f"schema is current; the database already holds {counts['accounts']:,} accounts, "
-                "so no sample was loaded (use --force to load it anyway)")
+        return (
+            f"schema is current; the database already holds {counts['accounts']:,} accounts, "
+            "so no sample was loaded (use --force to load it anyway)"
+        )
     from core.importing import import_book
     from core.sample import generate_book
 
     book = generate_book(sample, seed=seed, as_of=as_of, reps=reps, accounts=accounts, states=states)
     import_book(engine, book, source="sample")
-    summary = (f"loaded the {sample} sample: {len(book.reps)} reps, {len(book.accounts):,} accounts, "
-               f"{len(book.revenue):,} revenue months")
+    summary = (
+        f"loaded the {sample} sample: {len(book.reps)} reps, {len(book.accounts):,} accounts, "
+        f"{len(book.revenue):,} revenue months"
+    )
     if backfill:
         summary += "\n" + backfill_history(engine, as_of=book.as_of or date.today())
     return summary

@@ -37,8 +37,12 @@ panel = st.segmented_control("Panel", ["New plan", "Saved plans"], default="New 
 def scenario_form() -> Scenario | None:
     """The scenario form; returns the scenario when submitted and valid."""
     files = shipped_scenarios()
-    base_name = st.selectbox("Start from", list(files), key="base_scenario",
-                             help="A shipped scenario (scenarios/*.toml); the form overrides its fields.")
+    base_name = st.selectbox(
+        "Start from",
+        list(files),
+        key="base_scenario",
+        help="A shipped scenario (scenarios/*.toml); the form overrides its fields.",
+    )
     base = Scenario.from_toml(files[base_name])
     territories = data.territories(status.url, status.version)
     ids = territories["external_id"].tolist()
@@ -46,37 +50,75 @@ def scenario_form() -> Scenario | None:
     with st.form("scenario"):
         st.caption(base.description)
         left, middle, right = st.columns(3)
-        scope_kind = left.selectbox("Scope", ["all", "auto", "region", "territories"],
-                                    index=["all", "auto", "region", "territories"].index(base.scope.kind))
-        scope_region = left.selectbox("Region (scope = region)", sorted(territories["region"].dropna().unique()))
+        scope_kind = left.selectbox(
+            "Scope",
+            ["all", "auto", "region", "territories"],
+            index=["all", "auto", "region", "territories"].index(base.scope.kind),
+        )
+        scope_region = left.selectbox(
+            "Region (scope = region)", sorted(territories["region"].dropna().unique())
+        )
         scope_territories = left.multiselect("Territories (scope = territories)", ids)
         band = constraints.potential
-        pmin = middle.number_input("Potential min ($M)", value=(band.min or 0) / 1e6 if band and band.min else None,
-                                   min_value=0.0, step=0.1)
-        pmax = middle.number_input("Potential max ($M)", value=(band.max or 0) / 1e6 if band and band.max else None,
-                                   min_value=0.0, step=0.1)
+        pmin = middle.number_input(
+            "Potential min ($M)",
+            value=(band.min or 0) / 1e6 if band and band.min else None,
+            min_value=0.0,
+            step=0.1,
+        )
+        pmax = middle.number_input(
+            "Potential max ($M)",
+            value=(band.max or 0) / 1e6 if band and band.max else None,
+            min_value=0.0,
+            step=0.1,
+        )
         accounts = constraints.accounts
-        amin = middle.number_input("Accounts min", value=accounts.min if accounts else None, min_value=0, step=1)
-        amax = middle.number_input("Accounts max", value=accounts.max if accounts else None, min_value=0, step=1)
+        amin = middle.number_input(
+            "Accounts min", value=accounts.min if accounts else None, min_value=0, step=1
+        )
+        amax = middle.number_input(
+            "Accounts max", value=accounts.max if accounts else None, min_value=0, step=1
+        )
         churn = constraints.churn
         max_moves = right.number_input("Max accounts moved", value=churn.max_moves, min_value=0, step=1)
-        share = right.number_input("Max % of any book moved",
-                                   value=churn.max_book_share * 100 if churn.max_book_share else None,
-                                   min_value=0.0, max_value=100.0, step=5.0)
-        revenue = right.number_input("Max revenue moved ($)", value=churn.max_revenue, min_value=0.0, step=50_000.0)
-        cooldown = right.number_input("Cooldown (days)", value=constraints.cooldown_days, min_value=0, step=30)
-        strategic = left.number_input("Strategic above revenue ($)", value=constraints.strategic_revenue,
-                                      min_value=0.0, step=50_000.0)
+        share = right.number_input(
+            "Max % of any book moved",
+            value=churn.max_book_share * 100 if churn.max_book_share else None,
+            min_value=0.0,
+            max_value=100.0,
+            step=5.0,
+        )
+        revenue = right.number_input(
+            "Max revenue moved ($)", value=churn.max_revenue, min_value=0.0, step=50_000.0
+        )
+        cooldown = right.number_input(
+            "Cooldown (days)", value=constraints.cooldown_days, min_value=0, step=30
+        )
+        strategic = left.number_input(
+            "Strategic above revenue ($)", value=constraints.strategic_revenue, min_value=0.0, step=50_000.0
+        )
         state_lines = left.checkbox("Respect state lines", value=constraints.state_lines)
         vacated = middle.multiselect("What-if: these reps leave", ids, default=base.what_if.vacated)
         limit = right.slider("Time limit (s)", 5, 300, int(base.time_limit_s))
         if not st.form_submit_button("Solve", type="primary"):
             return None
-    values = FormValues(scope_kind, tuple(scope_territories), scope_region, pmin, pmax,
-                        None if amin is None else int(amin), None if amax is None else int(amax),
-                        None if max_moves is None else int(max_moves), share, revenue,
-                        None if cooldown is None else int(cooldown), strategic, state_lines, tuple(vacated),
-                        float(limit))
+    values = FormValues(
+        scope_kind,
+        tuple(scope_territories),
+        scope_region,
+        pmin,
+        pmax,
+        None if amin is None else int(amin),
+        None if amax is None else int(amax),
+        None if max_moves is None else int(max_moves),
+        share,
+        revenue,
+        None if cooldown is None else int(cooldown),
+        strategic,
+        state_lines,
+        tuple(vacated),
+        float(limit),
+    )
     try:
         return scenario_from_form(base, values)
     except ValueError as error:
@@ -95,7 +137,9 @@ def solve_with_progress(scenario: Scenario) -> None:
             state["error"] = error
 
     started = time.perf_counter()
-    with st.status(f"Solving {scenario.name} (time limit {scenario.time_limit_s:g} s)…", expanded=True) as box:
+    with st.status(
+        f"Solving {scenario.name} (time limit {scenario.time_limit_s:g} s)…", expanded=True
+    ) as box:
         bar = st.progress(0.0, text="building the model")
         worker = threading.Thread(target=work, daemon=True)
         worker.start()
@@ -116,8 +160,10 @@ def solve_with_progress(scenario: Scenario) -> None:
 def show_result() -> None:
     run = st.session_state.get("optimize_run")
     if run is None:
-        st.info("Choose a scenario and press Solve. The current book is the starting point: nothing changes "
-                "until a plan is saved, approved and applied.")
+        st.info(
+            "Choose a scenario and press Solve. The current book is the starting point: nothing changes "
+            "until a plan is saved, approved and applied."
+        )
         return
     result = run.result
     if not result.has_plan:
@@ -126,8 +172,12 @@ def show_result() -> None:
     summary = team_summary(result)
     for column, (label, value) in zip(st.columns(len(summary)), summary.items(), strict=True):
         column.metric(label, value)
-    view = st.segmented_control("Result", ["Before / after", "Moves", "Map", "Frontier"], default="Before / after",
-                                key="optimize_view")
+    view = st.segmented_control(
+        "Result",
+        ["Before / after", "Moves", "Map", "Frontier"],
+        default="Before / after",
+        key="optimize_view",
+    )
     if view == "Before / after":
         st.bar_chart(potential_chart_frame(result), stack=False, y_label="potential ($M)")
         st.dataframe(before_after_table(result), hide_index=True, use_container_width=True)
@@ -154,16 +204,37 @@ def show_arcs(run) -> None:  # type: ignore[no-untyped-def]
         st.info("The plan moves no account.")
         return
     deck = pdk.Deck(
-        layers=[pdk.Layer("ArcLayer", data=arcs, get_source_position="[from_lon, from_lat]",
-                          get_target_position="[to_lon, to_lat]", get_source_color=[200, 90, 60, 200],
-                          get_target_color=[40, 110, 160, 220], get_width=3, pickable=True),
-                pdk.Layer("ScatterplotLayer", data=arcs, get_position="[from_lon, from_lat]", get_radius=3000,
-                          get_fill_color=[200, 90, 60, 200], pickable=True)],
-        initial_view_state=pdk.ViewState(latitude=float(arcs["from_lat"].mean()),
-                                         longitude=float(arcs["from_lon"].mean()), zoom=5),
-        map_provider=None, map_style=NO_BASEMAP, tooltip={"text": "{tip}"})
+        layers=[
+            pdk.Layer(
+                "ArcLayer",
+                data=arcs,
+                get_source_position="[from_lon, from_lat]",
+                get_target_position="[to_lon, to_lat]",
+                get_source_color=[200, 90, 60, 200],
+                get_target_color=[40, 110, 160, 220],
+                get_width=3,
+                pickable=True,
+            ),
+            pdk.Layer(
+                "ScatterplotLayer",
+                data=arcs,
+                get_position="[from_lon, from_lat]",
+                get_radius=3000,
+                get_fill_color=[200, 90, 60, 200],
+                pickable=True,
+            ),
+        ],
+        initial_view_state=pdk.ViewState(
+            latitude=float(arcs["from_lat"].mean()), longitude=float(arcs["from_lon"].mean()), zoom=5
+        ),
+        map_provider=None,
+        map_style=NO_BASEMAP,
+        tooltip={"text": "{tip}"},
+    )
     st.pydeck_chart(deck)
-    st.caption("Each arc runs from a moved account to its new rep's home (red: where it is, blue: new owner).")
+    st.caption(
+        "Each arc runs from a moved account to its new rep's home (red: where it is, blue: new owner)."
+    )
 
 
 def show_frontier(run) -> None:  # type: ignore[no-untyped-def]
@@ -201,10 +272,16 @@ def saved_plans() -> None:
         act(lambda: approve_plan(engine, plan_id, approver="dashboard"), f"Plan {plan_id} approved.")
     effective = middle.date_input("Effective date", value=date.today())
     if middle.button("Apply", type="primary", disabled=plan.status != "approved"):
-        act(lambda: apply_plan(engine, plan_id, actor="dashboard", effective_date=effective),
-            f"Plan {plan_id} applied: accounts moved, audit log written, cooldown started.")
-    right.download_button("Export CRM CSV", plan_export(engine, plan_id).to_csv(index=False),
-                          file_name=f"plan-{plan_id}-moves.csv", mime="text/csv")
+        act(
+            lambda: apply_plan(engine, plan_id, actor="dashboard", effective_date=effective),
+            f"Plan {plan_id} applied: accounts moved, audit log written, cooldown started.",
+        )
+    right.download_button(
+        "Export CRM CSV",
+        plan_export(engine, plan_id).to_csv(index=False),
+        file_name=f"plan-{plan_id}-moves.csv",
+        mime="text/csv",
+    )
 
 
 def act(action, message: str) -> None:  # type: ignore[no-untyped-def]

@@ -61,8 +61,16 @@ def write_long_csv(path: Path, series: dict[str, tuple[list[float], list[float]]
     for uid, (train, test) in series.items():
         for t, (value, is_test) in enumerate([(v, 0) for v in train] + [(v, 1) for v in test], start=1):
             index = start[0] * 12 + start[1] - 1 + t - 1
-            rows.append({"unique_id": uid, "t": t, "year": float(index // 12), "month": float(index % 12 + 1),
-                         "y": value, "is_test": is_test})
+            rows.append(
+                {
+                    "unique_id": uid,
+                    "t": t,
+                    "year": float(index // 12),
+                    "month": float(index % 12 + 1),
+                    "y": value,
+                    "is_test": is_test,
+                }
+            )
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
 
@@ -115,9 +123,15 @@ def test_seasonal_naive_backtest_hand_worked(tmp_path):
 
 def test_format_backtest_table_lists_models_best_first():
     keys = ("smape_median", "smape_mean", "mase_median", "mase_mean")
-    result = {"models": {"a": dict(zip(keys, (20.0, 21.0, 0.9, 1.0), strict=True)),
-                         "b": dict(zip(keys, (10.0, 11.0, 0.5, 0.6), strict=True))},
-              "series": 3, "horizon": 18, "interval_coverage": {"b": 0.75}}
+    result = {
+        "models": {
+            "a": dict(zip(keys, (20.0, 21.0, 0.9, 1.0), strict=True)),
+            "b": dict(zip(keys, (10.0, 11.0, 0.5, 0.6), strict=True)),
+        },
+        "series": 3,
+        "horizon": 18,
+        "interval_coverage": {"b": 0.75},
+    }
     table = format_backtest_table(result)
     lines = table.splitlines()
     assert lines[2].split() == ["b", "10.00", "11.00", "0.500", "0.600"]

@@ -19,11 +19,14 @@ def test_settings_read_environment_and_dotenv(monkeypatch, tmp_path):
     assert settings.whitespace_weight == 0.25 and settings.smtp_port == 1025
 
 
-@pytest.mark.parametrize("variable, value", [
-    ("TERRITORY_DATABASE_URL", "data/territory.db"),
-    ("TERRITORY_WHITESPACE_WEIGHT", "1.5"),
-    ("TERRITORY_SMTP_PORT", "70000"),
-])
+@pytest.mark.parametrize(
+    "variable, value",
+    [
+        ("TERRITORY_DATABASE_URL", "data/territory.db"),
+        ("TERRITORY_WHITESPACE_WEIGHT", "1.5"),
+        ("TERRITORY_SMTP_PORT", "70000"),
+    ],
+)
 def test_bad_settings_fail_fast(monkeypatch, variable, value):
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValidationError, match=variable.removeprefix("TERRITORY_").lower()):
@@ -34,6 +37,9 @@ def test_readme_lists_every_setting():
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    missing = [f"TERRITORY_{name.upper()}" for name in Settings.model_fields
-               if f"TERRITORY_{name.upper()}" not in readme]
+    missing = [
+        f"TERRITORY_{name.upper()}"
+        for name in Settings.model_fields
+        if f"TERRITORY_{name.upper()}" not in readme
+    ]
     assert missing == []

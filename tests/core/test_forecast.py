@@ -132,14 +132,17 @@ def test_intermittent_account_uses_croston_sba():
     assert result.yhat_lower[0] == 0.0 and result.yhat_upper[0] == pytest.approx(300.0)
 
 
-@pytest.mark.parametrize(("values", "expected"), [
-    ([0, 0, 0], 0.0),
-    # sizes 10, 10 and one interval of 2: the starting means never move; 0.95 x 10 / 2
-    ([10, 0, 10, 0], 4.75),
-    # sizes 4, 8 start at 6, intervals start at 5 / 2 = 2.5; one update with size 8 and interval 4:
-    # size 6 + 0.1 (8 - 6) = 6.2, interval 2.5 + 0.1 (4 - 2.5) = 2.65; 0.95 x 6.2 / 2.65
-    ([4, 0, 0, 0, 8], 0.95 * 6.2 / 2.65),
-])
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([0, 0, 0], 0.0),
+        # sizes 10, 10 and one interval of 2: the starting means never move; 0.95 x 10 / 2
+        ([10, 0, 10, 0], 4.75),
+        # sizes 4, 8 start at 6, intervals start at 5 / 2 = 2.5; one update with size 8 and interval 4:
+        # size 6 + 0.1 (8 - 6) = 6.2, interval 2.5 + 0.1 (4 - 2.5) = 2.65; 0.95 x 6.2 / 2.65
+        ([4, 0, 0, 0, 8], 0.95 * 6.2 / 2.65),
+    ],
+)
 def test_croston_sba_hand_worked(values, expected):
     assert croston_sba(np.array(values, dtype=float)) == pytest.approx(expected)
 
@@ -156,12 +159,17 @@ def test_a_failure_becomes_an_error_and_a_fallback_not_an_exception():
 
 amounts_strategy = st.lists(
     st.one_of(st.just(0.0), st.just(math.nan), st.floats(min_value=-500, max_value=1e6)),
-    min_size=0, max_size=48)
+    min_size=0,
+    max_size=48,
+)
 
 
 @settings(max_examples=200, deadline=None)
-@given(amounts=amounts_strategy, horizon=st.integers(min_value=1, max_value=18),
-       day=st.integers(min_value=1, max_value=28))
+@given(
+    amounts=amounts_strategy,
+    horizon=st.integers(min_value=1, max_value=18),
+    day=st.integers(min_value=1, max_value=28),
+)
 def test_fallback_forecasts_are_never_negative_and_intervals_are_ordered(amounts, horizon, day):
     """Any history (negative credits, NaN, gaps), with the Prophet fit made to fail: only fallbacks run."""
     history = monthly(amounts) if amounts else AccountHistory(1, (), ())
@@ -205,8 +213,13 @@ def test_predictive_matches_prophet_predict_and_its_sampled_interval():
     dates = pd.date_range("2021-01-01", periods=36, freq="MS")
     history = pd.DataFrame({"ds": dates, "y": seasonal_series(36)})
     future = pd.Series(pd.date_range("2024-01-01", periods=12, freq="MS"))
-    model = fit_prophet(Prophet(yearly_seasonality=3, weekly_seasonality=False, daily_seasonality=False,
-                                uncertainty_samples=4000), history, algorithm="LBFGS")
+    model = fit_prophet(
+        Prophet(
+            yearly_seasonality=3, weekly_seasonality=False, daily_seasonality=False, uncertainty_samples=4000
+        ),
+        history,
+        algorithm="LBFGS",
+    )
     np.random.seed(11)
     sampled = model.predict(pd.DataFrame({"ds": future}))
     mean, sd = prophet_predictive(model, future)
@@ -219,10 +232,16 @@ def test_predictive_matches_prophet_predict_and_its_sampled_interval():
 def test_feature_cache_does_not_change_the_fit():
     from prophet import Prophet
 
-    frame = pd.DataFrame({"ds": pd.date_range("2021-01-01", periods=36, freq="MS"),
-                          "y": np.log(seasonal_series(36, seed=5))})
-    options = dict(yearly_seasonality=3, weekly_seasonality=False, daily_seasonality=False, n_changepoints=9,
-                   uncertainty_samples=0)
+    frame = pd.DataFrame(
+        {"ds": pd.date_range("2021-01-01", periods=36, freq="MS"), "y": np.log(seasonal_series(36, seed=5))}
+    )
+    options = dict(
+        yearly_seasonality=3,
+        weekly_seasonality=False,
+        daily_seasonality=False,
+        n_changepoints=9,
+        uncertainty_samples=0,
+    )
     plain = fit_prophet(Prophet(**options), frame, algorithm="LBFGS")
     cached_class = forecast._prophet_class()
     fit_prophet(cached_class(**options), frame, algorithm="LBFGS")  # fills the cache
@@ -254,15 +273,20 @@ def test_stan_temp_files_do_not_grow_over_many_fits(tmp_path, monkeypatch):
 
 
 def _mixed_histories() -> list[AccountHistory]:
-    return [monthly([100, 200, 300], account_id=1), AccountHistory(2, (), ()),
-            monthly(seasonal_series(36, seed=8), account_id=3), monthly([0.0] * 5, account_id=4)]
+    return [
+        monthly([100, 200, 300], account_id=1),
+        AccountHistory(2, (), ()),
+        monthly(seasonal_series(36, seed=8), account_id=3),
+        monthly([0.0] * 5, account_id=4),
+    ]
 
 
 def test_forecast_many_keeps_input_order_and_reports_each_result_once():
     histories = [monthly([float(i)] * 3, account_id=i) for i in range(1, 40)]
     seen: list[int] = []
-    results = forecast_many(histories, as_of=AS_OF, horizon=3, workers=1,
-                            on_result=lambda r: seen.append(r.account_id))
+    results = forecast_many(
+        histories, as_of=AS_OF, horizon=3, workers=1, on_result=lambda r: seen.append(r.account_id)
+    )
     assert [r.account_id for r in results] == list(range(1, 40))
     assert sorted(seen) == list(range(1, 40))
     assert [r.yhat[0] for r in results] == pytest.approx([float(i) for i in range(1, 40)])
@@ -293,8 +317,12 @@ def test_dask_cluster_runs_the_same_function():
     serial = forecast_many(histories, as_of=AS_OF, workers=1)
     seen: list[int] = []
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
-        remote = forecast_many(histories, as_of=AS_OF, dask_address=cluster.scheduler_address,
-                               on_result=lambda r: seen.append(r.account_id))
+        remote = forecast_many(
+            histories,
+            as_of=AS_OF,
+            dask_address=cluster.scheduler_address,
+            on_result=lambda r: seen.append(r.account_id),
+        )
     assert [r.account_id for r in remote] == [1, 2, 3, 4] and sorted(seen) == [1, 2, 3, 4]
     assert [r.method for r in remote] == ["fallback:short", "fallback:empty", "prophet", "fallback:all_zero"]
     for left, right in zip(remote, serial, strict=True):

@@ -39,8 +39,16 @@ from core.models import JobRun
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "import"
 KINDS = ("reps", "accounts", "revenue", "activities", "opportunities", "quotas")
 TODAY = date(2025, 12, 31)  # the fixtures' "today": open deals and quota periods reach into 2026
-DATA_TABLES = ("rep", "territory", "account", "revenuemonth", "activity", "opportunity", "quota",
-               "assignmenthistory")
+DATA_TABLES = (
+    "rep",
+    "territory",
+    "account",
+    "revenuemonth",
+    "activity",
+    "opportunity",
+    "quota",
+    "assignmenthistory",
+)
 
 
 def copy_fixtures(folder: Path, variant: str = "ours") -> dict[str, Path]:
@@ -100,10 +108,12 @@ def _write(path: Path, rows: list[list[str]]) -> None:
 
 def set_cell(kind: str, row: int, column: str, value: str) -> Edit:
     """Set one cell; ``row`` as a spreadsheet shows it (header = 1)."""
+
     def edit(files: dict[str, Path]) -> None:
         rows = _rows(files[kind])
         rows[row - 1][rows[0].index(column)] = value
         _write(files[kind], rows)
+
     return edit
 
 
@@ -112,6 +122,7 @@ def append_row(kind: str, /, **values: str) -> Edit:
         rows = _rows(files[kind])
         rows.append([values.get(column, "") for column in rows[0]])
         _write(files[kind], rows)
+
     return edit
 
 
@@ -119,13 +130,15 @@ def drop_column(kind: str, column: str) -> Edit:
     def edit(files: dict[str, Path]) -> None:
         rows = _rows(files[kind])
         position = rows[0].index(column)
-        _write(files[kind], [r[:position] + r[position + 1:] for r in rows])
+        _write(files[kind], [r[:position] + r[position + 1 :] for r in rows])
+
     return edit
 
 
 def write_bytes(kind: str, data: bytes) -> Edit:
     def edit(files: dict[str, Path]) -> None:
         files[kind].write_bytes(data)
+
     return edit
 
 
@@ -134,6 +147,7 @@ def edit_text(kind: str, old: str, new: str) -> Edit:
         content = files[kind].read_text(encoding="utf-8")
         assert old in content
         files[kind].write_text(content.replace(old, new, 1), encoding="utf-8")
+
     return edit
 
 
@@ -141,86 +155,267 @@ def edits(*steps: Edit) -> Edit:
     def edit(files: dict[str, Path]) -> None:
         for step in steps:
             step(files)
+
     return edit
 
 
 # --- bad inputs: (edit, file, row, field, words of the message) -----------------------------------
 BAD_INPUTS = {
-    "missing required column": (drop_column("accounts", "name"), "accounts.csv", 1, "name",
-                                "required column 'name' is missing"),
-    "required value empty": (set_cell("accounts", 3, "name", ""), "accounts.csv", 3, "name",
-                             "required value is empty"),
-    "not a number": (set_cell("revenue", 3, "amount", "19.5k"), "revenue.csv", 3, "amount",
-                     "'19.5k' is not a number"),
-    "not a date": (set_cell("opportunities", 2, "close_date", "2025-02-30"), "opportunities.csv", 2,
-                   "close_date", "'2025-02-30' is not a date"),
-    "not a true/false value": (set_cell("accounts", 2, "strategic", "maybe"), "accounts.csv", 2, "strategic",
-                               "'maybe' is not a true/false value"),
-    "not a whole number": (set_cell("accounts", 2, "employees", "80.5"), "accounts.csv", 2, "employees",
-                           "80.5 is not a whole number"),
-    "duplicate id": (append_row("accounts", account_id="A2", name="Mesa Works again", territory_id="T1",
-                                lat="33.4", lon="-111.8"), "accounts.csv", 7, "account_id",
-                     "duplicate account_id 'A2': first on row 3"),
-    "unknown owner rep": (set_cell("accounts", 3, "owner_rep_id", "R9"), "accounts.csv", 3, "owner_rep_id",
-                          "unknown rep 'R9': not in reps.csv nor in the database"),
-    "unknown territory": (set_cell("accounts", 6, "territory_id", "T9"), "accounts.csv", 6, "territory_id",
-                          "unknown territory 'T9'"),
-    "unknown account": (append_row("revenue", account_id="A99", month="2025-03-01", amount="10"),
-                        "revenue.csv", 17, "account_id", "unknown account 'A99'"),
-    "unknown rep on a quota": (set_cell("quotas", 4, "rep_id", "R7"), "quotas.csv", 4, "rep_id",
-                               "unknown rep 'R7'"),
-    "latitude out of range": (set_cell("accounts", 2, "lat", "95"), "accounts.csv", 2, "lat",
-                              "latitude 95.0 is outside -90..90"),
-    "longitude out of range": (set_cell("accounts", 2, "lon", "-200"), "accounts.csv", 2, "lon",
-                               "longitude -200.0 is outside -180..180"),
-    "coordinates 0,0": (edits(set_cell("accounts", 5, "lat", "0"), set_cell("accounts", 5, "lon", "0")),
-                        "accounts.csv", 5, "lat", "0,0 are not a real location"),
-    "latitude without longitude": (set_cell("accounts", 6, "lon", ""), "accounts.csv", 6, "lon",
-                                   "latitude given without longitude"),
-    "rep home out of range": (set_cell("reps", 3, "home_lat", "-91"), "reps.csv", 3, "home_lat",
-                              "latitude -91.0 is outside"),
-    "negative amount": (set_cell("opportunities", 3, "amount", "-15000"), "opportunities.csv", 3, "amount",
-                        "amount -15000.0 is negative"),
-    "negative revenue": (set_cell("revenue", 5, "amount", "-3000"), "revenue.csv", 5, "amount",
-                         "amount -3000.0 is negative"),
-    "future activity": (set_cell("activities", 2, "occurred_on", "2026-01-15"), "activities.csv", 2,
-                        "occurred_on", "2026-01-15 is in the future (today is 2025-12-31)"),
-    "won deal closing in the future": (set_cell("opportunities", 2, "close_date", "2026-01-10"),
-                                       "opportunities.csv", 2, "close_date", "in the future"),
-    "future revenue month": (set_cell("revenue", 4, "month", "2026-02-01"), "revenue.csv", 4, "month",
-                             "2026-02-01 is in the future"),
-    "duplicate account month": (set_cell("revenue", 3, "month", "2025-01-15"), "revenue.csv", 3, "month",
-                                "duplicate (account_id, month) 'A1', 2025-01-01: first on row 2"),
-    "period ends before it starts": (set_cell("quotas", 2, "period_end", "2025-09-30"), "quotas.csv", 2,
-                                     "period_end", "before it starts"),
-    "duplicate quota period": (set_cell("quotas", 3, "period_start", "2025-10-01"), "quotas.csv", 3,
-                               "period_start", "duplicate (rep_id, period_start)"),
-    "unknown state code": (set_cell("accounts", 2, "state", "ZZ"), "accounts.csv", 2, "state",
-                           "unknown US state 'ZZ'"),
-    "unknown postal code, no coordinates": (set_cell("accounts", 4, "postal_code", "00000"), "accounts.csv",
-                                            4, "postal_code", "'00000' is not a known US postal code"),
-    "no coordinates, no postal code": (set_cell("accounts", 4, "postal_code", ""), "accounts.csv", 4, "lat",
-                                       "no lat/lon and no postal code"),
-    "unknown opportunity status": (set_cell("opportunities", 4, "status", "pending"), "opportunities.csv", 4,
-                                   "status", "status 'pending' is not open, won or lost"),
-    "two active owners of a territory": (set_cell("reps", 3, "territory_id", "T1"), "reps.csv", 3,
-                                         "territory_id",
-                                         "territory 'T1' is also owned by active rep 'R1' (row 2)"),
+    "missing required column": (
+        drop_column("accounts", "name"),
+        "accounts.csv",
+        1,
+        "name",
+        "required column 'name' is missing",
+    ),
+    "required value empty": (
+        set_cell("accounts", 3, "name", ""),
+        "accounts.csv",
+        3,
+        "name",
+        "required value is empty",
+    ),
+    "not a number": (
+        set_cell("revenue", 3, "amount", "19.5k"),
+        "revenue.csv",
+        3,
+        "amount",
+        "'19.5k' is not a number",
+    ),
+    "not a date": (
+        set_cell("opportunities", 2, "close_date", "2025-02-30"),
+        "opportunities.csv",
+        2,
+        "close_date",
+        "'2025-02-30' is not a date",
+    ),
+    "not a true/false value": (
+        set_cell("accounts", 2, "strategic", "maybe"),
+        "accounts.csv",
+        2,
+        "strategic",
+        "'maybe' is not a true/false value",
+    ),
+    "not a whole number": (
+        set_cell("accounts", 2, "employees", "80.5"),
+        "accounts.csv",
+        2,
+        "employees",
+        "80.5 is not a whole number",
+    ),
+    "duplicate id": (
+        append_row(
+            "accounts", account_id="A2", name="Mesa Works again", territory_id="T1", lat="33.4", lon="-111.8"
+        ),
+        "accounts.csv",
+        7,
+        "account_id",
+        "duplicate account_id 'A2': first on row 3",
+    ),
+    "unknown owner rep": (
+        set_cell("accounts", 3, "owner_rep_id", "R9"),
+        "accounts.csv",
+        3,
+        "owner_rep_id",
+        "unknown rep 'R9': not in reps.csv nor in the database",
+    ),
+    "unknown territory": (
+        set_cell("accounts", 6, "territory_id", "T9"),
+        "accounts.csv",
+        6,
+        "territory_id",
+        "unknown territory 'T9'",
+    ),
+    "unknown account": (
+        append_row("revenue", account_id="A99", month="2025-03-01", amount="10"),
+        "revenue.csv",
+        17,
+        "account_id",
+        "unknown account 'A99'",
+    ),
+    "unknown rep on a quota": (
+        set_cell("quotas", 4, "rep_id", "R7"),
+        "quotas.csv",
+        4,
+        "rep_id",
+        "unknown rep 'R7'",
+    ),
+    "latitude out of range": (
+        set_cell("accounts", 2, "lat", "95"),
+        "accounts.csv",
+        2,
+        "lat",
+        "latitude 95.0 is outside -90..90",
+    ),
+    "longitude out of range": (
+        set_cell("accounts", 2, "lon", "-200"),
+        "accounts.csv",
+        2,
+        "lon",
+        "longitude -200.0 is outside -180..180",
+    ),
+    "coordinates 0,0": (
+        edits(set_cell("accounts", 5, "lat", "0"), set_cell("accounts", 5, "lon", "0")),
+        "accounts.csv",
+        5,
+        "lat",
+        "0,0 are not a real location",
+    ),
+    "latitude without longitude": (
+        set_cell("accounts", 6, "lon", ""),
+        "accounts.csv",
+        6,
+        "lon",
+        "latitude given without longitude",
+    ),
+    "rep home out of range": (
+        set_cell("reps", 3, "home_lat", "-91"),
+        "reps.csv",
+        3,
+        "home_lat",
+        "latitude -91.0 is outside",
+    ),
+    "negative amount": (
+        set_cell("opportunities", 3, "amount", "-15000"),
+        "opportunities.csv",
+        3,
+        "amount",
+        "amount -15000.0 is negative",
+    ),
+    "negative revenue": (
+        set_cell("revenue", 5, "amount", "-3000"),
+        "revenue.csv",
+        5,
+        "amount",
+        "amount -3000.0 is negative",
+    ),
+    "future activity": (
+        set_cell("activities", 2, "occurred_on", "2026-01-15"),
+        "activities.csv",
+        2,
+        "occurred_on",
+        "2026-01-15 is in the future (today is 2025-12-31)",
+    ),
+    "won deal closing in the future": (
+        set_cell("opportunities", 2, "close_date", "2026-01-10"),
+        "opportunities.csv",
+        2,
+        "close_date",
+        "in the future",
+    ),
+    "future revenue month": (
+        set_cell("revenue", 4, "month", "2026-02-01"),
+        "revenue.csv",
+        4,
+        "month",
+        "2026-02-01 is in the future",
+    ),
+    "duplicate account month": (
+        set_cell("revenue", 3, "month", "2025-01-15"),
+        "revenue.csv",
+        3,
+        "month",
+        "duplicate (account_id, month) 'A1', 2025-01-01: first on row 2",
+    ),
+    "period ends before it starts": (
+        set_cell("quotas", 2, "period_end", "2025-09-30"),
+        "quotas.csv",
+        2,
+        "period_end",
+        "before it starts",
+    ),
+    "duplicate quota period": (
+        set_cell("quotas", 3, "period_start", "2025-10-01"),
+        "quotas.csv",
+        3,
+        "period_start",
+        "duplicate (rep_id, period_start)",
+    ),
+    "unknown state code": (
+        set_cell("accounts", 2, "state", "ZZ"),
+        "accounts.csv",
+        2,
+        "state",
+        "unknown US state 'ZZ'",
+    ),
+    "unknown postal code, no coordinates": (
+        set_cell("accounts", 4, "postal_code", "00000"),
+        "accounts.csv",
+        4,
+        "postal_code",
+        "'00000' is not a known US postal code",
+    ),
+    "no coordinates, no postal code": (
+        set_cell("accounts", 4, "postal_code", ""),
+        "accounts.csv",
+        4,
+        "lat",
+        "no lat/lon and no postal code",
+    ),
+    "unknown opportunity status": (
+        set_cell("opportunities", 4, "status", "pending"),
+        "opportunities.csv",
+        4,
+        "status",
+        "status 'pending' is not open, won or lost",
+    ),
+    "two active owners of a territory": (
+        set_cell("reps", 3, "territory_id", "T1"),
+        "reps.csv",
+        3,
+        "territory_id",
+        "territory 'T1' is also owned by active rep 'R1' (row 2)",
+    ),
     "empty file": (write_bytes("quotas", b""), "quotas.csv", None, None, "the file is empty"),
-    "header only": (write_bytes("quotas", b"rep_id,period_start,period_end,amount\n"), "quotas.csv", None,
-                    None, "no data rows below the header"),
-    "binary file": (write_bytes("activities", b"activity_id,account_id\nV1,\x00\x01\x02\xff"),
-                    "activities.csv", 2, None, "binary content (NUL byte"),
-    "UTF-16 text": (write_bytes("quotas", "rep_id,period_start\nR1,2025-10-01\n".encode("utf-16")),
-                    "quotas.csv", 1, None, "UTF-16"),
-    "not UTF-8": (write_bytes("reps", "rep_id,name\nR1,Ana\nR2,Ben P\xe9rez\n".encode("latin-1")),
-                  "reps.csv", 3, None, "not UTF-8 text (byte 0xE9"),
-    "Excel workbook": (write_bytes("reps", b"PK\x03\x04\x14\x00\x06\x00"), "reps.csv", None, None,
-                       "Excel workbook, not CSV"),
-    "no header (JSON)": (write_bytes("accounts", b'{"accounts": [{"id": "A1"}]}\n'), "accounts.csv", 1, None,
-                         "no header row with accounts columns"),
-    "row with too many fields": (edit_text("revenue", "A1,2025-03-01,22000", "A1,2025-03-01,22000,extra"),
-                                 "revenue.csv", 4, None, "not a well-formed CSV file"),
+    "header only": (
+        write_bytes("quotas", b"rep_id,period_start,period_end,amount\n"),
+        "quotas.csv",
+        None,
+        None,
+        "no data rows below the header",
+    ),
+    "binary file": (
+        write_bytes("activities", b"activity_id,account_id\nV1,\x00\x01\x02\xff"),
+        "activities.csv",
+        2,
+        None,
+        "binary content (NUL byte",
+    ),
+    "UTF-16 text": (
+        write_bytes("quotas", "rep_id,period_start\nR1,2025-10-01\n".encode("utf-16")),
+        "quotas.csv",
+        1,
+        None,
+        "UTF-16",
+    ),
+    "not UTF-8": (
+        write_bytes("reps", "rep_id,name\nR1,Ana\nR2,Ben P\xe9rez\n".encode("latin-1")),
+        "reps.csv",
+        3,
+        None,
+        "not UTF-8 text (byte 0xE9",
+    ),
+    "Excel workbook": (
+        write_bytes("reps", b"PK\x03\x04\x14\x00\x06\x00"),
+        "reps.csv",
+        None,
+        None,
+        "Excel workbook, not CSV",
+    ),
+    "no header (JSON)": (
+        write_bytes("accounts", b'{"accounts": [{"id": "A1"}]}\n'),
+        "accounts.csv",
+        1,
+        None,
+        "no header row with accounts columns",
+    ),
+    "row with too many fields": (
+        edit_text("revenue", "A1,2025-03-01,22000", "A1,2025-03-01,22000,extra"),
+        "revenue.csv",
+        4,
+        None,
+        "not a well-formed CSV file",
+    ),
 }
 
 
@@ -255,19 +450,30 @@ def test_at_least_fifteen_distinct_bad_inputs():
 def test_every_problem_is_collected_across_files(tmp_path):
     """Problems in three files, several per file: all are reported, not just the first."""
     files = copy_fixtures(tmp_path)
-    edits(set_cell("accounts", 2, "lat", "95"), set_cell("accounts", 3, "owner_rep_id", "R9"),
-          set_cell("revenue", 3, "amount", "x"), set_cell("quotas", 2, "period_end", "2025-09-30"))(files)
+    edits(
+        set_cell("accounts", 2, "lat", "95"),
+        set_cell("accounts", 3, "owner_rep_id", "R9"),
+        set_cell("revenue", 3, "amount", "x"),
+        set_cell("quotas", 2, "period_end", "2025-09-30"),
+    )(files)
     _, problems = validate_book(files, today=TODAY)
     where = {(p.file, p.row, p.field) for p in problems}
-    assert where == {("accounts.csv", 2, "lat"), ("accounts.csv", 3, "owner_rep_id"),
-                     ("revenue.csv", 3, "amount"), ("quotas.csv", 2, "period_end")}
+    assert where == {
+        ("accounts.csv", 2, "lat"),
+        ("accounts.csv", 3, "owner_rep_id"),
+        ("revenue.csv", 3, "amount"),
+        ("quotas.csv", 2, "period_end"),
+    }
 
 
 def test_many_bad_rows_are_listed_up_to_a_cap_then_counted(tmp_path):
     files = copy_fixtures(tmp_path)
     rows = ["account_id,month,amount"]
-    rows += [f"{account},{year}-{m:02d}-01,-1" for account, year in [("A1", 2024), ("A2", 2023), ("A3", 2022)]
-             for m in range(1, 13)]
+    rows += [
+        f"{account},{year}-{m:02d}-01,-1"
+        for account, year in [("A1", 2024), ("A2", 2023), ("A3", 2022)]
+        for m in range(1, 13)
+    ]
     files["revenue"].write_text("\n".join(rows) + "\n")
     _, problems = validate_book(files, today=TODAY)
     negative = [p for p in problems if p.field == "amount"]
@@ -294,8 +500,10 @@ def test_references_to_ids_in_the_database_are_valid(tmp_path):
 
 
 def test_problem_reads_like_a_spreadsheet_reference():
-    assert str(Problem("accounts.csv", 14, "lat", "latitude 95.0 is outside -90..90")) == \
-        "accounts.csv row 14, field lat: latitude 95.0 is outside -90..90"
+    assert (
+        str(Problem("accounts.csv", 14, "lat", "latitude 95.0 is outside -90..90"))
+        == "accounts.csv row 14, field lat: latitude 95.0 is outside -90..90"
+    )
     assert str(Problem("quotas.csv", None, None, "the file is empty")) == "quotas.csv: the file is empty"
     assert str(Problem("reps.csv", 1, "name", "missing")) == "reps.csv row 1, field name: missing"
 
@@ -339,9 +547,15 @@ def test_postal_codes_are_normalised(tmp_path):
 def test_salesforce_export_with_bom_and_semicolons(tmp_path):
     files = copy_fixtures(tmp_path, "salesforce")
     assert files["accounts"].read_bytes().startswith(b"\xef\xbb\xbfId;Name;OwnerId")
-    book, problems = validate_book({"reps": files["users"], "accounts": files["accounts"],
-                                    "opportunities": files["opportunities"], "activities": files["events"]},
-                                   today=TODAY)
+    book, problems = validate_book(
+        {
+            "reps": files["users"],
+            "accounts": files["accounts"],
+            "opportunities": files["opportunities"],
+            "activities": files["events"],
+        },
+        today=TODAY,
+    )
     assert problems == []
     reps = book.reps.set_index("rep_id")
     assert reps.loc["005A1", "name"] == "Ana Alvarez"  # FirstName + LastName
@@ -366,8 +580,10 @@ def test_salesforce_export_with_bom_and_semicolons(tmp_path):
 
 def test_id_means_what_the_file_kind_says():
     assert map_headers("accounts", ["Id", "OwnerId"]) == {"Id": "account_id", "OwnerId": "owner_rep_id"}
-    assert map_headers("opportunities", ["Id", "AccountId"]) == {"Id": "opportunity_id",
-                                                                "AccountId": "account_id"}
+    assert map_headers("opportunities", ["Id", "AccountId"]) == {
+        "Id": "opportunity_id",
+        "AccountId": "account_id",
+    }
     assert map_headers("reps", ["Id"]) == {"Id": "rep_id"}
     assert map_headers("activities", ["Id", "WhatId"]) == {"Id": "activity_id", "WhatId": "account_id"}
     assert map_headers("revenue", ["Id", "AccountId"]) == {"AccountId": "account_id"}  # a row id, not ours
@@ -378,8 +594,19 @@ def test_state_code_wins_over_state_name_when_both_are_exported():
     assert mapping == {"BillingStateCode": "state"}
 
 
-@given(st.sampled_from(["BillingPostalCode", "billing_postal_code", "BILLING POSTAL CODE",
-                        "Billing Zip/Postal Code", "billingpostalcode", "postal_code", "Zip"]))
+@given(
+    st.sampled_from(
+        [
+            "BillingPostalCode",
+            "billing_postal_code",
+            "BILLING POSTAL CODE",
+            "Billing Zip/Postal Code",
+            "billingpostalcode",
+            "postal_code",
+            "Zip",
+        ]
+    )
+)
 def test_header_names_match_whatever_their_case_and_punctuation(header):
     assert map_headers("accounts", [header]) == {header: "postal_code"}
 
@@ -403,11 +630,18 @@ def test_blank_lines_keep_spreadsheet_row_numbers(tmp_path):
     assert [(p.row, p.field) for p in problems] == [(4, "amount")]
 
 
-@pytest.mark.parametrize("written, expected", [
-    ("2025-03-07", "2025-03-07"), ("2025-3-7", "2025-03-07"), ("2025-03-07T23:10:00.000+0000", "2025-03-07"),
-    ("3/7/2025", "2025-03-07"), ("07.03.2025", "2025-03-07"), ("2025/03/07", "2025-03-07"),
-    ("2025-03", "2025-03-01"),
-])
+@pytest.mark.parametrize(
+    "written, expected",
+    [
+        ("2025-03-07", "2025-03-07"),
+        ("2025-3-7", "2025-03-07"),
+        ("2025-03-07T23:10:00.000+0000", "2025-03-07"),
+        ("3/7/2025", "2025-03-07"),
+        ("07.03.2025", "2025-03-07"),
+        ("2025/03/07", "2025-03-07"),
+        ("2025-03", "2025-03-01"),
+    ],
+)
 def test_date_formats(tmp_path, written, expected):
     path = tmp_path / "quotas.csv"
     path.write_text(f"rep_id,period_start,period_end,amount\nR1,{written},2025-12-31,1\n")
@@ -422,6 +656,9 @@ def test_open_deals_and_quota_periods_may_lie_ahead(tmp_path):
     assert problems == []
     _, problems = validate_book(files, today=date(2025, 10, 31))  # before O3 was created, V1 happened
     assert {(p.file, p.row, p.field) for p in problems} == {
-        ("opportunities.csv", 4, "created_on"), ("activities.csv", 2, "occurred_on"),
-        ("activities.csv", 3, "occurred_on"), ("activities.csv", 5, "occurred_on"),
-        ("activities.csv", 6, "occurred_on")}
+        ("opportunities.csv", 4, "created_on"),
+        ("activities.csv", 2, "occurred_on"),
+        ("activities.csv", 3, "occurred_on"),
+        ("activities.csv", 5, "occurred_on"),
+        ("activities.csv", 6, "occurred_on"),
+    }

@@ -16,15 +16,17 @@ DATES = [date(2026, 11, 23), date(2026, 10, 1), date(2027, 3, 31)]
 
 def potentials(book) -> pd.DataFrame:
     forecast = baseline_forecast_12m(book.revenue, as_of=book.as_of)
-    accounts = book.accounts.assign(
-        forecast=book.accounts["account_id"].map(forecast).fillna(0.0))
+    accounts = book.accounts.assign(forecast=book.accounts["account_id"].map(forecast).fillna(0.0))
     accounts["potential"] = account_potential(accounts["forecast"], accounts["wallet_estimate"])
     return accounts
 
 
 def by_territory(book) -> pd.DataFrame:
-    return potentials(book).groupby("territory_id").agg(accounts=("account_id", "size"),
-                                                         potential=("potential", "sum"))
+    return (
+        potentials(book)
+        .groupby("territory_id")
+        .agg(accounts=("account_id", "size"), potential=("potential", "sum"))
+    )
 
 
 @pytest.fixture(scope="module", params=DATES, ids=str)
@@ -53,7 +55,9 @@ def test_southwest_industries_and_specialists(southwest):
     assert shares["Manufacturing"] == pytest.approx(0.40, abs=0.01)
     assert shares["Healthcare"] == pytest.approx(0.35, abs=0.01)
     assert shares["Technology"] == pytest.approx(0.25, abs=0.01)
-    specialists = southwest.reps[southwest.reps["specialties"].str.contains("Healthcare") & southwest.reps["active"]]
+    specialists = southwest.reps[
+        southwest.reps["specialties"].str.contains("Healthcare") & southwest.reps["active"]
+    ]
     assert len(specialists) == 3
     for territory in specialists["territory_id"]:
         book = southwest.accounts[southwest.accounts["territory_id"] == territory]
@@ -62,9 +66,13 @@ def test_southwest_industries_and_specialists(southwest):
 
 def test_southwest_revenue_range_and_strategic_flags(southwest):
     ttm = trailing_revenue(southwest.revenue, as_of=southwest.as_of)
-    months = southwest.revenue[southwest.revenue["amount"] > 0].groupby("account_id")["month"].agg(["min", "max"])
-    established = months.index[months["min"] <= pd.Timestamp(southwest.as_of).date().replace(day=1).replace(
-        year=southwest.as_of.year - 1)]
+    months = (
+        southwest.revenue[southwest.revenue["amount"] > 0].groupby("account_id")["month"].agg(["min", "max"])
+    )
+    established = months.index[
+        months["min"]
+        <= pd.Timestamp(southwest.as_of).date().replace(day=1).replace(year=southwest.as_of.year - 1)
+    ]
     churned = {s.account_id for s in southwest.stories if s.kind == "churned_top_account"}
     steady = ttm.reindex(established).drop(index=list(churned), errors="ignore")
     steady = steady[steady > 0]
@@ -82,14 +90,23 @@ def test_southwest_history_is_36_months(southwest):
 
 def test_southwest_stories_are_planted(southwest):
     kinds = {s.kind for s in southwest.stories}
-    assert kinds == {"churned_top_account", "activity_cliff", "stalled_bookings", "overloaded_after_departure"}
+    assert kinds == {
+        "churned_top_account",
+        "activity_cliff",
+        "stalled_bookings",
+        "overloaded_after_departure",
+    }
     churn = next(s for s in southwest.stories if s.kind == "churned_top_account")
     revenue = southwest.revenue[southwest.revenue["account_id"] == churn.account_id].sort_values("month")
     assert revenue["amount"].iloc[-3:].sum() == 0 and revenue["amount"].iloc[:-3].sum() > 0
     cliff = next(s for s in southwest.stories if s.kind == "activity_cliff")
-    recent = southwest.activities[(southwest.activities["rep_id"] == cliff.rep_id)
-                                  & (pd.to_datetime(southwest.activities["occurred_on"])
-                                     > pd.Timestamp(southwest.as_of) - pd.Timedelta(days=30))]
+    recent = southwest.activities[
+        (southwest.activities["rep_id"] == cliff.rep_id)
+        & (
+            pd.to_datetime(southwest.activities["occurred_on"])
+            > pd.Timestamp(southwest.as_of) - pd.Timedelta(days=30)
+        )
+    ]
     assert recent.empty
     departed = southwest.reps[~southwest.reps["active"]]
     assert len(departed) == 1 and departed["territory_id"].isna().all() and departed["left_at"].notna().all()
@@ -115,7 +132,8 @@ def test_midmarket_facts():
     states = book.accounts.groupby("territory_id")["state"].nunique()
     assert (states > 1).sum() == 6  # six of eight territories span state lines today
     top3 = book.accounts.groupby("territory_id")["industry"].apply(
-        lambda s: s.value_counts(normalize=True).iloc[:3].sum())
+        lambda s: s.value_counts(normalize=True).iloc[:3].sum()
+    )
     assert (top3 < 0.6).sum() >= 4  # most reps are spread over many industries today
 
 
@@ -140,26 +158,33 @@ def attainment_to_pace(book) -> pd.Series:
     quotas = book.quotas[(book.quotas["period_start"] <= as_of) & (book.quotas["period_end"] >= as_of)]
     quotas = quotas.set_index("rep_id")
     won = book.opportunities[book.opportunities["status"] == "won"].merge(
-        quotas[["period_start"]], left_on="rep_id", right_index=True)
+        quotas[["period_start"]], left_on="rep_id", right_index=True
+    )
     won = won[(won["close_date"] >= won["period_start"]) & (won["close_date"] <= as_of)]
     bookings = won.groupby("rep_id")["amount"].sum().reindex(quotas.index).fillna(0.0)
-    pace = quotas.apply(lambda q: ((as_of - q.period_start).days + 1) / ((q.period_end - q.period_start).days + 1),
-                        axis=1)
+    pace = quotas.apply(
+        lambda q: ((as_of - q.period_start).days + 1) / ((q.period_end - q.period_start).days + 1), axis=1
+    )
     return bookings / quotas["amount"] / pace
 
 
 def test_custom_book_parameters():
-    book = generate_book("custom", seed=1, as_of=date(2026, 11, 23), reps=30, accounts=3_000, states=["AZ", "NV"])
+    book = generate_book(
+        "custom", seed=1, as_of=date(2026, 11, 23), reps=30, accounts=3_000, states=["AZ", "NV"]
+    )
     assert len(book.reps) == 30 and len(book.accounts) == 3_000
     assert set(book.accounts["state"]) <= {"AZ", "NV"} and set(book.reps["state"]) == {"AZ", "NV"}
     assert book.accounts["lat"].between(31, 42.1).all() and book.accounts["lon"].between(-120.1, -109).all()
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"name": "atlantis"}, "unknown sample"),
-    ({"name": "custom", "states": ["ZZ"]}, "unknown state"),
-    ({"name": "custom", "reps": 10, "accounts": 5}, "at least as many accounts"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"name": "atlantis"}, "unknown sample"),
+        ({"name": "custom", "states": ["ZZ"]}, "unknown state"),
+        ({"name": "custom", "reps": 10, "accounts": 5}, "at least as many accounts"),
+    ],
+)
 def test_bad_parameters_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         generate_book(**kwargs)

@@ -24,14 +24,22 @@ from core.queries import table_counts
 from core.sample import generate_book
 from tests.core.test_importing import TODAY, append_row, copy_fixtures, db_checksum, set_cell
 
-GOOD_COUNTS = {"reps": 3, "territories": 3, "accounts": 5, "revenue_months": 15, "activities": 5,
-               "opportunities": 3, "quotas": 3}
+GOOD_COUNTS = {
+    "reps": 3,
+    "territories": 3,
+    "accounts": 5,
+    "revenue_months": 15,
+    "activities": 5,
+    "opportunities": 3,
+    "quotas": 3,
+}
 
 
 def territory_of(engine: Engine) -> dict[str, str | None]:
     """Account external id -> territory external id."""
     statement = select(Account.external_id, Territory.external_id).join(
-        Territory, Territory.id == Account.territory_id, isouter=True)
+        Territory, Territory.id == Account.territory_id, isouter=True
+    )
     with engine.connect() as connection:
         return dict(connection.execute(statement).all())
 
@@ -39,7 +47,8 @@ def territory_of(engine: Engine) -> dict[str, str | None]:
 def owners(engine: Engine) -> dict[str, str | None]:
     """Territory external id -> owner rep external id (None: vacant)."""
     statement = select(Territory.external_id, Rep.external_id).join(
-        Rep, Rep.id == Territory.owner_rep_id, isouter=True)
+        Rep, Rep.id == Territory.owner_rep_id, isouter=True
+    )
     with engine.connect() as connection:
         return dict(connection.execute(statement).all())
 
@@ -70,8 +79,14 @@ def test_import_writes_every_table(engine, files):
     result = import_files(engine, files, today=TODAY)
     assert table_counts(engine=engine) == GOOD_COUNTS
     assert result.report.accounts_new == 5 and result.report.rows_written > 0
-    assert result.rows_read == {"reps": 3, "accounts": 5, "revenue": 15, "activities": 5, "opportunities": 3,
-                                "quotas": 3}
+    assert result.rows_read == {
+        "reps": 3,
+        "accounts": 5,
+        "revenue": 15,
+        "activities": 5,
+        "opportunities": 3,
+        "quotas": 3,
+    }
     with engine.connect() as connection:
         run = connection.execute(select(JobRun)).one()
     assert (run.job, run.status, run.rows_written) == ("import", "success", result.report.rows_written)
@@ -98,8 +113,10 @@ def test_accounts_are_placed_and_assigned(loaded):
 
 
 def test_new_accounts_get_a_history_row_from_nowhere(loaded):
-    assert history(loaded) == [(a, None, t, "import", TODAY) for a, t in
-                               [("A1", "T1"), ("A2", "T1"), ("A3", "T2"), ("A4", "T3"), ("A5", "T2")]]
+    assert history(loaded) == [
+        (a, None, t, "import", TODAY)
+        for a, t in [("A1", "T1"), ("A2", "T1"), ("A3", "T2"), ("A4", "T3"), ("A5", "T2")]
+    ]
 
 
 def test_reimport_is_idempotent(loaded, files):
@@ -153,8 +170,10 @@ def test_a_rep_naming_another_territory_gives_up_the_old_one(loaded, files):
     assert owners(loaded) == {"T1": "R1", "T2": None, "T3": "R2"}
     assert result.report.territories_vacated == 1
     with loaded.connect() as connection:  # a territory keeps its stored name when the file gives none
-        assert connection.execute(select(Territory.name).where(Territory.external_id == "T3")).scalar() == \
-            "NV · Las Vegas"
+        assert (
+            connection.execute(select(Territory.name).where(Territory.external_id == "T3")).scalar()
+            == "NV · Las Vegas"
+        )
 
 
 def test_a_new_rep_takes_a_vacant_territory(loaded, files):
@@ -178,22 +197,35 @@ def test_columns_absent_from_a_file_are_kept(loaded, tmp_path):
 
 def test_activities_without_ids_are_deduplicated(loaded, files):
     """Two id-less activities are stored once however often they are imported; a new one is added."""
-    append_row("activities", account_id="A5", rep_id="R2", kind="visit", occurred_on="2025-12-02",
-               hours="1")(files)
-    append_row("activities", account_id="A5", rep_id="R2", kind="visit", occurred_on="2025-12-02",
-               hours="1")(files)  # the same visit twice in one file
+    append_row("activities", account_id="A5", rep_id="R2", kind="visit", occurred_on="2025-12-02", hours="1")(
+        files
+    )
+    append_row("activities", account_id="A5", rep_id="R2", kind="visit", occurred_on="2025-12-02", hours="1")(
+        files
+    )  # the same visit twice in one file
     import_files(loaded, files, today=TODAY)
     import_files(loaded, files, today=TODAY)
     with loaded.connect() as connection:
-        kinds = connection.execute(select(Activity.kind).where(Activity.external_id.is_(None))
-                                   .order_by(Activity.occurred_on, Activity.kind)).scalars().all()
+        kinds = (
+            connection.execute(
+                select(Activity.kind)
+                .where(Activity.external_id.is_(None))
+                .order_by(Activity.occurred_on, Activity.kind)
+            )
+            .scalars()
+            .all()
+        )
     assert kinds == ["call", "email", "visit"]
 
 
 def test_salesforce_export_imports(engine, tmp_path):
     files = copy_fixtures(tmp_path, "salesforce")
-    salesforce = {"reps": files["users"], "accounts": files["accounts"],
-                  "opportunities": files["opportunities"], "activities": files["events"]}
+    salesforce = {
+        "reps": files["users"],
+        "accounts": files["accounts"],
+        "opportunities": files["opportunities"],
+        "activities": files["events"],
+    }
     import_files(engine, salesforce, today=TODAY)
     assert owners(engine) == {"TX-1": "005A1", "TX-2": "005A2"}
     assert territory_of(engine) == {"001A1": "TX-1", "001A2": "TX-1", "001A3": "TX-2"}  # by OwnerId
@@ -208,10 +240,15 @@ def test_sample_book_import_is_idempotent(engine):
     book = generate_book("southwest", as_of=date(2026, 3, 15))
     first = import_book(engine, book, source="sample")
     counts = table_counts(engine=engine)
-    assert counts == {"reps": len(book.reps), "territories": book.reps["territory_id"].nunique(),
-                      "accounts": len(book.accounts), "revenue_months": len(book.revenue),
-                      "activities": len(book.activities), "opportunities": len(book.opportunities),
-                      "quotas": len(book.quotas)}
+    assert counts == {
+        "reps": len(book.reps),
+        "territories": book.reps["territory_id"].nunique(),
+        "accounts": len(book.accounts),
+        "revenue_months": len(book.revenue),
+        "activities": len(book.activities),
+        "opportunities": len(book.opportunities),
+        "quotas": len(book.quotas),
+    }
     assert first.report.accounts_new == len(book.accounts)
     second = import_book(engine, book, source="sample")
     assert table_counts(engine=engine) == counts and second.report.rows_written == 0

@@ -110,9 +110,13 @@ def test_open_episode_counts_are_the_database_counts(page, alerts_db):
     assert total == 18  # the documented southwest list (tests/jobs/test_alert_detection.py)
     assert metric(at, "Open episodes") == str(total)
     for severity in ("critical", "warning", "info"):
-        expected = scalar(alerts_db, select(func.count()).select_from(AlertEpisode)
-                          .join(AlertRule, AlertRule.id == AlertEpisode.rule_id)
-                          .where(AlertEpisode.status == "open", AlertRule.severity == severity))
+        expected = scalar(
+            alerts_db,
+            select(func.count())
+            .select_from(AlertEpisode)
+            .join(AlertRule, AlertRule.id == AlertEpisode.rule_id)
+            .where(AlertEpisode.status == "open", AlertRule.severity == severity),
+        )
         assert metric(at, severity.capitalize()) == str(expected)
     table = at.dataframe[0].value
     assert len(table) == total
@@ -126,9 +130,13 @@ def test_open_episodes_are_most_severe_first_and_link_to_their_territory(page, a
     first = table.iloc[0][["Rule", "Territory", "Current"]].tolist()
     assert first == ["Drift below -10 points", "NM · Hobbs", "-30 points"]
     with get_engine(alerts_db).connect() as connection:
-        ids = set(connection.execute(
-            select(Territory.external_id).join(AlertEpisode, AlertEpisode.territory_id == Territory.id)
-            .where(AlertEpisode.status == "open")).scalars())
+        ids = set(
+            connection.execute(
+                select(Territory.external_id)
+                .join(AlertEpisode, AlertEpisode.territory_id == Territory.id)
+                .where(AlertEpisode.status == "open")
+            ).scalars()
+        )
     links = set(table["Detail"])
     assert links == {f"territory?territory={ext}" for ext in ids} | {"overview"}  # team rule: the Overview
     assert table.loc[table["Detail"] == "overview", "Territory"].tolist() == ["the team"]
@@ -147,10 +155,13 @@ def test_editing_a_threshold_through_the_form_changes_the_stored_rule(page, copy
 
 
 @slow
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("renotify", 0.0, "re-notify interval must be a positive number of hours"),  # refused by edit_rule
-    ("recipients", "lead@example.com, not-an-address", "“not-an-address” is not an email address"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("renotify", 0.0, "re-notify interval must be a positive number of hours"),  # refused by edit_rule
+        ("recipients", "lead@example.com, not-an-address", "“not-an-address” is not an email address"),
+    ],
+)
 def test_an_invalid_edit_shows_an_error_and_changes_nothing(page, copy_db, field, value, message):
     before = rule_row(copy_db, "coverage_low")
     at = show(page(copy_db, "alerts"), "Rules")
@@ -170,7 +181,8 @@ def test_the_outbox_lists_the_digest_of_the_evaluation_and_previews_it(page, ale
     at = show(page(alerts_db, "alerts"), "Outbox")
     table = at.dataframe[0].value
     assert table[["#", "Recipient", "Subject", "Status"]].values.tolist() == [
-        [digest["id"], "revops@localhost", digest["subject"], "outbox"]]
+        [digest["id"], "revops@localhost", digest["subject"], "outbox"]
+    ]
     assert digest["subject"].startswith("[Territory Health] 18 new alerts")
     assert at.code[0].value == digest["body_text"].rstrip("\n")  # st.code drops the final newline
     at.segmented_control(key="alerts-preview-part").set_value("HTML").run()
@@ -185,12 +197,18 @@ def test_evaluate_now_a_second_time_creates_nothing_new(page, copy_db):
     runs_before = alert_runs(copy_db)
     at.button(key="alerts-evaluate").click().run()
     no_exception(at)
-    counts = (scalar(copy_db, select(func.count()).select_from(Notification)),
-              scalar(copy_db, select(func.count()).select_from(AlertEpisode)), open_count(copy_db))
+    counts = (
+        scalar(copy_db, select(func.count()).select_from(Notification)),
+        scalar(copy_db, select(func.count()).select_from(AlertEpisode)),
+        open_count(copy_db),
+    )
     at.button(key="alerts-evaluate").click().run()
     no_exception(at)
-    assert (scalar(copy_db, select(func.count()).select_from(Notification)),
-            scalar(copy_db, select(func.count()).select_from(AlertEpisode)), open_count(copy_db)) == counts
+    assert (
+        scalar(copy_db, select(func.count()).select_from(Notification)),
+        scalar(copy_db, select(func.count()).select_from(AlertEpisode)),
+        open_count(copy_db),
+    ) == counts
     assert alert_runs(copy_db) == runs_before + 2
     assert any("nothing new" in text for text in texts(at, "success"))
     assert metric(at, "Open episodes") == str(counts[2])
@@ -204,7 +222,8 @@ def test_a_resolved_episode_is_in_the_history_with_its_duration(page, copy_db):
     at = show(page(copy_db, "alerts"), "History")
     table = at.dataframe[0].value
     assert table[["Rule", "Territory", "Lasted"]].values.tolist() == [
-        ["Coverage below 50%", "AZ · Phoenix", "5 h"]]
+        ["Coverage below 50%", "AZ · Phoenix", "5 h"]
+    ]
     drift_rule = rule_row(copy_db, "drift_low")["id"]
     at.selectbox(key="alerts-history-rule").set_value(drift_rule).run()  # a rule with nothing resolved
     assert at.dataframe[0].value.empty
@@ -256,14 +275,17 @@ def test_send_test_email_goes_through_a_real_smtp_server(page, alerts_db, monkey
 RULES = {rule.key: rule for rule in DEFAULT_RULES}
 
 
-@pytest.mark.parametrize(("key", "shown", "unit"), [
-    ("coverage_low", 70.0, "%"),  # a share, typed in percent
-    ("activity_drop", -30.0, "%"),
-    ("potential_index_band", 15.0, "± % around the mean"),  # a band around the index 1.0
-    ("drift_low", -10.0, "points"),
-    ("pipeline_coverage_low", 3.0, "×"),
-    ("team_potential_cv", 0.15, "value"),
-])
+@pytest.mark.parametrize(
+    ("key", "shown", "unit"),
+    [
+        ("coverage_low", 70.0, "%"),  # a share, typed in percent
+        ("activity_drop", -30.0, "%"),
+        ("potential_index_band", 15.0, "± % around the mean"),  # a band around the index 1.0
+        ("drift_low", -10.0, "points"),
+        ("pipeline_coverage_low", 3.0, "×"),
+        ("team_potential_cv", 0.15, "value"),
+    ],
+)
 def test_thresholds_are_typed_as_they_read_and_stored_as_before(key, shown, unit):
     rule = RULES[key]
     field = ad.threshold_field(rule)
@@ -273,39 +295,67 @@ def test_thresholds_are_typed_as_they_read_and_stored_as_before(key, shown, unit
 
 def test_rule_changes_holds_only_what_the_form_changed():
     rule = Rule("k", "n", "coverage", "below", 0.7, recipients=("a@x.io",))
-    same = dict(threshold=0.7000000000000001, severity="warning", scope="territory", recipients=" a@x.io ",
-                renotify_hours=24.0, enabled=True)
+    same = dict(
+        threshold=0.7000000000000001,
+        severity="warning",
+        scope="territory",
+        recipients=" a@x.io ",
+        renotify_hours=24.0,
+        enabled=True,
+    )
     assert ad.rule_changes(rule, **same) == {}
     assert ad.rule_changes(rule, **(same | {"threshold": 0.6, "recipients": "", "enabled": False})) == {
-        "threshold": 0.6, "recipients": "", "enabled": False}
+        "threshold": 0.6,
+        "recipients": "",
+        "enabled": False,
+    }
 
 
-@pytest.mark.parametrize(("text", "problem"), [
-    ("", None),
-    ("a@x.io, b@y.org", None),
-    ("a@x.io, bob", "“bob” is not an email address"),
-    ("bob, a b@x.io", "“bob”, “a b@x.io” are not email addresses"),
-])
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", None),
+        ("a@x.io, b@y.org", None),
+        ("a@x.io, bob", "“bob” is not an email address"),
+        ("bob, a b@x.io", "“bob”, “a b@x.io” are not email addresses"),
+    ],
+)
 def test_recipients_problem(text, problem):
     assert ad.recipients_problem(text) == problem
 
 
-@pytest.mark.parametrize(("span", "text"), [
-    (timedelta(minutes=20), "20 min"), (timedelta(hours=5), "5 h"), (timedelta(hours=47), "47 h"),
-    (timedelta(days=3), "3 days"), (None, "—"), (pd.NaT, "—"),
-])
+@pytest.mark.parametrize(
+    ("span", "text"),
+    [
+        (timedelta(minutes=20), "20 min"),
+        (timedelta(hours=5), "5 h"),
+        (timedelta(hours=47), "47 h"),
+        (timedelta(days=3), "3 days"),
+        (None, "—"),
+        (pd.NaT, "—"),
+    ],
+)
 def test_duration_text(span, text):
     assert ad.duration_text(span) == text
 
 
 def test_history_filters_by_rule_and_place():
     rule = Rule("coverage_low", "n", "coverage", "below", 0.7, id=1)
-    frame = pd.DataFrame({
-        "episode_id": [1, 2, 3], "rule_id": [1, 1, 2], "territory_id": [10, None, 11],
-        "external_id": ["T1", None, "T2"], "territory_name": ["North", None, "South"], "status": "resolved",
-        "opened_at": pd.to_datetime(["2026-01-01 09:00", "2026-01-02 09:00", "2026-01-03 09:00"]),
-        "resolved_at": pd.to_datetime(["2026-01-01 10:00", "2026-01-05 09:00", "2026-01-03 09:30"]),
-        "first_value": [0.6, 0.5, 0.4], "last_value": [0.75, 0.8, 0.9], "notify_count": [2, 1, 1]})
+    frame = pd.DataFrame(
+        {
+            "episode_id": [1, 2, 3],
+            "rule_id": [1, 1, 2],
+            "territory_id": [10, None, 11],
+            "external_id": ["T1", None, "T2"],
+            "territory_name": ["North", None, "South"],
+            "status": "resolved",
+            "opened_at": pd.to_datetime(["2026-01-01 09:00", "2026-01-02 09:00", "2026-01-03 09:00"]),
+            "resolved_at": pd.to_datetime(["2026-01-01 10:00", "2026-01-05 09:00", "2026-01-03 09:30"]),
+            "first_value": [0.6, 0.5, 0.4],
+            "last_value": [0.75, 0.8, 0.9],
+            "notify_count": [2, 1, 1],
+        }
+    )
     by_id = {1: rule}
     whole = ad.history_table(frame, by_id)
     assert whole["Territory"].tolist() == ["the team", "South", "North"]

@@ -13,15 +13,32 @@ from dashboard.optimize_view import FormValues, compare_plans, scenario_from_for
 
 def test_form_values_override_the_base_scenario():
     base = Scenario.from_toml(shipped_scenarios()["southwest"])
-    values = FormValues("territories", ("SW-T001", "SW-T005"), None, 4.0, 5.0, 35, 40, 12, 20.0, None, 90,
-                        200_000.0, True, ("SW-T002",), 15.0)
+    values = FormValues(
+        "territories",
+        ("SW-T001", "SW-T005"),
+        None,
+        4.0,
+        5.0,
+        35,
+        40,
+        12,
+        20.0,
+        None,
+        90,
+        200_000.0,
+        True,
+        ("SW-T002",),
+        15.0,
+    )
     scenario = scenario_from_form(base, values)
     assert scenario.scope.territories == ["SW-T001", "SW-T005"] and scenario.constraints.churn.max_moves == 12
     assert scenario.constraints.churn.max_book_share == pytest.approx(0.2)
     assert scenario.constraints.potential.min == 4e6 and scenario.what_if.vacated == ["SW-T002"]
     with pytest.raises(ValueError, match="accounts.min is above"):
-        scenario_from_form(base, FormValues("all", (), None, None, None, 50, 40, None, None, None, None, None,
-                                            False, (), 10.0))
+        scenario_from_form(
+            base,
+            FormValues("all", (), None, None, None, 50, 40, None, None, None, None, None, False, (), 10.0),
+        )
 
 
 @pytest.mark.slow

@@ -41,8 +41,9 @@ EXPECTED = {
         "team_potential_cv": "team",
     },
     "national": {
-        "potential_index_band": "NA-T001 NA-T006 NA-T007 NA-T008 NA-T009 NA-T010 NA-T017 NA-T020 NA-T021 NA-T023 "
-                                "NA-T026 NA-T027 NA-T028 NA-T029 NA-T032 NA-T036 NA-T045 NA-T047 NA-T048 NA-T050",
+        "potential_index_band": "NA-T001 NA-T006 NA-T007 NA-T008 NA-T009 NA-T010 NA-T017 NA-T020 "
+        "NA-T021 NA-T023 "
+        "NA-T026 NA-T027 NA-T028 NA-T029 NA-T032 NA-T036 NA-T045 NA-T047 NA-T048 NA-T050",
         "workload_index_band": "NA-T012 NA-T015 NA-T017 NA-T032 NA-T047",
         "coverage_low": "NA-T015",
         "activity_drop": "NA-T003 NA-T015",
@@ -55,9 +56,11 @@ EXPECTED = {
 def fired(engine) -> dict[str, set[str]]:
     with session_scope(engine) as session:
         rows = session.execute(
-            select(AlertRule.key, Territory.external_id).join(AlertEpisode, AlertEpisode.rule_id == AlertRule.id)
+            select(AlertRule.key, Territory.external_id)
+            .join(AlertEpisode, AlertEpisode.rule_id == AlertRule.id)
             .join(Territory, Territory.id == AlertEpisode.territory_id, isouter=True)
-            .where(AlertEpisode.status == "open")).all()
+            .where(AlertEpisode.status == "open")
+        ).all()
     result: dict[str, set[str]] = {}
     for key, territory in rows:
         result.setdefault(key, set()).add(territory or "team")

@@ -37,7 +37,11 @@ def test_status_json_counts(db):
     result = invoke("status", "--db", db, "--json")
     status = json.loads(result.output)
     assert {k: status[k] for k in ("reps", "territories", "accounts", "revenue_months")} == {
-        "reps": 13, "territories": 12, "accounts": 450, "revenue_months": 450 * 36}
+        "reps": 13,
+        "territories": 12,
+        "accounts": 450,
+        "revenue_months": 450 * 36,
+    }
     assert {r["job"] for r in status["last_runs"]} >= {"sample", "kpis"}
 
 
@@ -46,8 +50,18 @@ def test_accounts_csv(db, tmp_path):
     assert invoke("accounts", "--db", db, "--csv", str(out), "--as-of", "2026-11-23").exit_code == 0
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 450
-    assert {"account_id", "name", "territory_id", "owner_rep", "state", "industry", "revenue_ttm", "strategic",
-            "locked", "potential"} <= set(rows[0])
+    assert {
+        "account_id",
+        "name",
+        "territory_id",
+        "owner_rep",
+        "state",
+        "industry",
+        "revenue_ttm",
+        "strategic",
+        "locked",
+        "potential",
+    } <= set(rows[0])
     assert {r["state"] for r in rows} == {"AZ", "NM", "NV", "UT"}
     assert all(r["territory_id"].startswith("SW-T") for r in rows)
 
@@ -70,7 +84,9 @@ def test_import_refuses_bad_file_and_writes_nothing(db, tmp_path):
 
 def test_alerts_set_and_list(db):
     assert invoke("refresh", "alerts", "--db", db).exit_code == 0
-    result = invoke("alerts", "set", "coverage_low", "--db", db, "--threshold", "0.8", "--severity", "critical")
+    result = invoke(
+        "alerts", "set", "coverage_low", "--db", db, "--threshold", "0.8", "--severity", "critical"
+    )
     assert result.exit_code == 0 and "Coverage below 80%" in result.output
     assert "critical" in invoke("alerts", "list", "--db", db).output
     bad = invoke("alerts", "set", "coverage_low", "--db", db, "--severity", "urgent")
@@ -81,8 +97,18 @@ def test_alerts_set_and_list(db):
 @pytest.mark.slow
 def test_optimize_save_approve_apply_export(db, tmp_path):
     out = tmp_path / "plan.json"
-    result = invoke("optimize", "--db", db, "--scenario", str(ROOT / "scenarios/southwest.toml"),
-                    "--json", str(out), "--save", "--as-of", "2026-11-23")
+    result = invoke(
+        "optimize",
+        "--db",
+        db,
+        "--scenario",
+        str(ROOT / "scenarios/southwest.toml"),
+        "--json",
+        str(out),
+        "--save",
+        "--as-of",
+        "2026-11-23",
+    )
     assert result.exit_code == 0, result.output
     plan = json.loads(out.read_text())
     assert {"status", "gap", "wall_time_s", "moves", "territories", "team"} <= set(plan)
@@ -100,8 +126,14 @@ def test_optimize_save_approve_apply_export(db, tmp_path):
     assert invoke("plans", "export", plan_id, "--db", db, "--csv", str(export)).exit_code == 0
     rows = list(csv.DictReader(export.open()))
     assert len(rows) == len(plan["moves"]) and rows[0]["effective_date"] == "2026-12-01"
-    book = {r["account_id"]: r["territory_id"] for r in csv.DictReader(
-        (tmp_path / "after.csv").open() if invoke("accounts", "--db", db, "--csv", str(tmp_path / "after.csv")).exit_code == 0 else [])}
+    book = {
+        r["account_id"]: r["territory_id"]
+        for r in csv.DictReader(
+            (tmp_path / "after.csv").open()
+            if invoke("accounts", "--db", db, "--csv", str(tmp_path / "after.csv")).exit_code == 0
+            else []
+        )
+    }
     assert all(book[m["account"]] == m["to"] for m in plan["moves"])
 
 

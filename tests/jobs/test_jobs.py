@@ -49,7 +49,9 @@ def test_a_crash_midway_leaves_the_previous_forecasts_current(small_book, monkey
     assert after.equals(before)
     with session_scope(small_book) as session:
         runs = session.execute(select(ForecastRun.status).order_by(ForecastRun.id)).scalars().all()
-        job = session.execute(select(JobRun).where(JobRun.job == "forecasts").order_by(JobRun.id.desc())).scalar()
+        job = session.execute(
+            select(JobRun).where(JobRun.job == "forecasts").order_by(JobRun.id.desc())
+        ).scalar()
     assert runs == ["complete", "failed"]
     assert job.status == "failed" and "worker died" in job.error
 
@@ -58,8 +60,11 @@ def test_incremental_refresh_refits_only_changed_histories(small_book):
     refresh_forecasts(small_book, as_of=AS_OF, full=True)
     with small_book.begin() as connection:  # a correction to two accounts' revenue arrives
         changed = [r for (r,) in connection.execute(select(RevenueMonth.account_id).distinct().limit(2))]
-        connection.execute(update(RevenueMonth).where(RevenueMonth.account_id.in_(changed))
-                           .values(amount=RevenueMonth.amount * 1.1))
+        connection.execute(
+            update(RevenueMonth)
+            .where(RevenueMonth.account_id.in_(changed))
+            .values(amount=RevenueMonth.amount * 1.1)
+        )
     run_id = refresh_forecasts(small_book, as_of=AS_OF)
     with session_scope(small_book) as session:
         run = session.get(ForecastRun, run_id)
@@ -70,7 +75,9 @@ def test_incremental_refresh_refits_only_changed_histories(small_book):
 def test_forecast_potentials_are_never_negative_and_methods_are_recorded(small_book):
     refresh_forecasts(small_book, as_of=AS_OF)
     potentials = load_potentials(engine=small_book)
-    assert (potentials["forecast_12m"] >= 0).all() and (potentials["potential"] >= potentials["forecast_12m"]).all()
+    assert (potentials["forecast_12m"] >= 0).all() and (
+        potentials["potential"] >= potentials["forecast_12m"]
+    ).all()
     assert potentials["method"].str.match(r"^(prophet|fallback:\w+)$").all()
 
 
@@ -81,8 +88,10 @@ def test_southwest_facts_hold_under_the_forecast(engine):
     refresh_forecasts(engine, as_of=AS_OF)
     refresh_kpis(engine, as_of=AS_OF)
     with engine.connect() as connection:
-        low, high = connection.execute(text(
-            "select min(potential), max(potential) from territorykpi where snapshot_date = :d"), {"d": AS_OF}).one()
+        low, high = connection.execute(
+            text("select min(potential), max(potential) from territorykpi where snapshot_date = :d"),
+            {"d": AS_OF},
+        ).one()
     assert low == pytest.approx(2.3e6, rel=0.05) and high == pytest.approx(6.8e6, rel=0.05)
 
 
@@ -98,12 +107,22 @@ def test_kpi_as_of_recomputes_a_past_snapshot_identically(engine):
     initialise(engine, sample="custom", reps=4, accounts=40, states=["NV"], as_of=AS_OF)
     past = date(2026, 10, 26)
     with engine.connect() as connection:
-        before = connection.execute(text("select territory_id, potential, coverage, drift, health from territorykpi "
-                                         "where snapshot_date = :d order by territory_id"), {"d": past}).all()
+        before = connection.execute(
+            text(
+                "select territory_id, potential, coverage, drift, health from territorykpi "
+                "where snapshot_date = :d order by territory_id"
+            ),
+            {"d": past},
+        ).all()
     refresh_kpis(engine, as_of=past)
     with engine.connect() as connection:
-        after = connection.execute(text("select territory_id, potential, coverage, drift, health from territorykpi "
-                                        "where snapshot_date = :d order by territory_id"), {"d": past}).all()
+        after = connection.execute(
+            text(
+                "select territory_id, potential, coverage, drift, health from territorykpi "
+                "where snapshot_date = :d order by territory_id"
+            ),
+            {"d": past},
+        ).all()
     assert after == before and len(after) == len(load_territories(engine=engine))
 
 
