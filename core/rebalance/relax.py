@@ -1,9 +1,8 @@
-"""The LP relaxation of a CP-SAT rebalance model (GLOP): a lower bound and a guide to a good start.
+"""The LP relaxation of a CP-SAT rebalance model (GLOP): a lower bound of its objective.
 
 On a large book CP-SAT's own linear relaxation converges slowly; GLOP solves the same relaxation
-once. Its optimum is a valid lower bound of the model's objective, and its solution assigns most
-accounts whole: fixing those and letting CP-SAT place the few split ones (a RENS neighbourhood)
-gives a plan close to the LP optimum.
+once, and its optimum is a valid lower bound of the model's objective (``core.rebalance.solve``
+makes it the floor of the objective's domain).
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from ortools.linear_solver import pywraplp
-from ortools.sat.python import cp_model, cp_model_helper
+from ortools.sat.python import cp_model_helper
 
 INTEGRAL = 1e-6
 KINDS = ("linear", "exactly_one", "at_most_one", "bool_or", "bool_and")
@@ -92,36 +91,3 @@ def _literal_row(solver: pywraplp.Solver, terms: list, low: float, high: float) 
     for variable, sign, _ in terms:
         row.SetCoefficient(variable, row.GetCoefficient(variable) + sign)
 
-
-def fix_kept_accounts(
-    model: cp_model.CpModel,
-    literals: list[cp_model.IntVar],
-    relaxation: Relaxation,
-    accounts: np.ndarray,
-    current: np.ndarray,
-    free: int,
-) -> int:
-    """Keep home the accounts the LP keeps home whose moves look dear; returns how many stay free.
-
-    Free: every account the LP moves or splits, then the kept ones whose cheapest move has the
-    smallest LP reduced cost, up to ``free`` accounts in all (a RENS neighbourhood widened by
-    reduced costs). ``accounts[i]`` is the account of literal i, ``current[i]`` whether that is
-    the account's territory today.
-    """
-    indices = np.array([literal.index for literal in literals], dtype=np.int64)
-    values, costs = relaxation.values[indices], relaxation.reduced_costs[indices]  # type: ignore[index]
-    size = int(accounts.max()) + 1 if len(accounts) else 0
-    kept = np.zeros(size, dtype=bool)
-    kept[accounts[current & (values > 1 - INTEGRAL)]] = True
-    cheapest = np.full(size, np.inf)
-    np.minimum.at(cheapest, accounts[~current], costs[~current])
-    candidates = np.flatnonzero(kept & np.isfinite(cheapest))
-    room = max(free - int((~kept[np.unique(accounts)]).sum()), 0)
-    kept[candidates[np.argsort(cheapest[candidates], kind="stable")[:room]]] = False
-    variables = model.proto.variables
-    for index, is_current, account in zip(indices, current, accounts, strict=True):
-        if kept[account]:
-            domain = variables[int(index)].domain
-            domain.clear()
-            domain.extend([int(is_current), int(is_current)])
-    return int((~kept[np.unique(accounts)]).sum())

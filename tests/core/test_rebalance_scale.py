@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -11,24 +12,14 @@ from core.rebalance.book import problem_from_book
 from core.rebalance.result import plan_of
 from core.sample import generate_book
 
-TARGETED = {
-    "name": "custom-targeted",
-    "scope": {"kind": "auto", "band": 0.15, "neighbours": 2},
-    "objective": {"continuity": 1.0, "potential_balance": 0.0},
-    "constraints": {
-        "strategic_revenue": 200_000.0,
-        "potential": {"share": 0.15},
-        "churn": {"max_book_share": 0.25},
-    },
-    "time_limit_s": 120.0,
-}
+TARGETED = Path(__file__).resolve().parents[2] / "scenarios" / "targeted.toml"
 
 
 @pytest.mark.slow
 def test_custom_50000_accounts_200_territories_gets_a_targeted_plan() -> None:
     """Out-of-band territories and their two nearest neighbours are in scope; every one ends in band."""
     book = generate_book("custom", reps=200, accounts=50_000, as_of=date(2025, 6, 15))
-    problem = problem_from_book(book, Scenario.model_validate(TARGETED))
+    problem = problem_from_book(book, Scenario.from_toml(TARGETED))
     assert 0 < problem.territories["in_scope"].sum() < 200
     result = solve(problem)
     assert result.status in ("OPTIMAL", "FEASIBLE"), result.explanation
