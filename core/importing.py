@@ -47,7 +47,7 @@ from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col
 
 from core.book import SPECS, Book, empty_frame
 from core.config import get_settings
@@ -114,7 +114,7 @@ def load_existing_ids(engine: Engine) -> ExistingIds:
     with engine.connect() as connection:
 
         def ids(model: type[Rep] | type[Territory] | type[Account]) -> frozenset[str]:
-            return frozenset(connection.execute(select(model.external_id)).scalars())
+            return frozenset(connection.execute(select(col(model.external_id))).scalars())
 
         return ExistingIds(reps=ids(Rep), territories=ids(Territory), accounts=ids(Account))
 
@@ -1283,7 +1283,7 @@ def _table(model: type[SQLModel]) -> Table:
 
 def _id_map(connection: Connection, model: type[Rep] | type[Territory] | type[Account]) -> pd.Series:
     """``external_id -> id`` of a table."""
-    rows = connection.execute(select(model.external_id, model.id)).all()
+    rows = connection.execute(select(col(model.external_id), col(model.id))).all()
     return pd.Series([r[1] for r in rows], index=[r[0] for r in rows], dtype="int64")
 
 
@@ -1427,7 +1427,9 @@ def _territory_rows(connection: Connection, reps: pd.DataFrame) -> pd.DataFrame:
     first = named.drop_duplicates("territory_id").set_index("territory_id")
     owners = named[named["_active"]].drop_duplicates("territory_id").set_index("territory_id")["rep_id"]
     stored = pd.DataFrame(
-        connection.execute(select(Territory.external_id, Territory.name, Territory.region)).all(),
+        connection.execute(
+            select(col(Territory.external_id), col(Territory.name), col(Territory.region))
+        ).all(),
         columns=["external_id", "name", "region"],
     ).set_index("external_id")
     ids = first.index
@@ -1457,8 +1459,8 @@ def _vacate_territories(connection: Connection, reps: pd.DataFrame) -> int:
     """Territories owned by a rep of the file who is inactive, or who now names another territory."""
     owned = pd.DataFrame(
         connection.execute(
-            select(Territory.id, Territory.external_id, Rep.external_id).join(
-                Rep, Rep.id == Territory.owner_rep_id
+            select(col(Territory.id), col(Territory.external_id), col(Rep.external_id)).join(
+                Rep, col(Rep.id) == col(Territory.owner_rep_id)
             )
         ).all(),
         columns=["id", "territory_id", "rep_id"],
@@ -1486,9 +1488,9 @@ def _account_territories(connection: Connection, accounts: pd.DataFrame) -> pd.S
     if "owner_rep_id" in accounts:
         owned = pd.DataFrame(
             connection.execute(
-                select(Rep.external_id, Territory.external_id)
-                .join(Territory, Territory.owner_rep_id == Rep.id)
-                .order_by(Territory.id)
+                select(col(Rep.external_id), col(Territory.external_id))
+                .join(Territory, col(Territory.owner_rep_id) == col(Rep.id))
+                .order_by(col(Territory.id))
             ).all(),
             columns=["rep", "territory"],
         ).drop_duplicates("rep")
@@ -1507,11 +1509,11 @@ def _store_accounts(
     before = pd.DataFrame(
         connection.execute(
             select(
-                Account.external_id,
-                Account.id,
-                Account.territory_id,
-                Account.owned_since,
-                Account.last_moved_at,
+                col(Account.external_id),
+                col(Account.id),
+                col(Account.territory_id),
+                col(Account.owned_since),
+                col(Account.last_moved_at),
             )
         ).all(),
         columns=columns,

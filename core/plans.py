@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from core.db import session_scope
 from core.models import Account, AssignmentHistory, PlanMove, RebalancePlan, Rep, Territory, utcnow
@@ -41,7 +42,9 @@ class PlanSummary:
 def assignments_fingerprint(engine: Engine) -> str:
     """A hash of every (account, territory) pair: changes when any account changes hands."""
     with engine.connect() as connection:
-        rows = connection.execute(select(Account.id, Account.territory_id).order_by(Account.id)).all()
+        rows = connection.execute(
+            select(col(Account.id), col(Account.territory_id)).order_by(col(Account.id))
+        ).all()
     digest = hashlib.sha256()
     for account_id, territory_id in rows:
         digest.update(f"{account_id}:{territory_id};".encode())
@@ -74,6 +77,8 @@ def save_plan(
         )
         session.add(plan)
         session.flush()
+        if plan.id is None:
+            raise RuntimeError("the database assigned no id to the new plan on flush")
         for move in result.get("moves", []):
             session.add(
                 PlanMove(
@@ -85,16 +90,17 @@ def save_plan(
                     risks=",".join(move.get("risks", [])),
                 )
             )
-        return int(plan.id or 0)
+        return plan.id
 
 
-def _ids(session: Session, model: type) -> dict[str, int]:
-    return {external: id_ for id_, external in session.execute(select(model.id, model.external_id)).all()}
+def _ids(session: Session, model: type[Account] | type[Territory]) -> dict[str, int]:
+    rows = session.execute(select(col(model.id), col(model.external_id))).all()
+    return {external: id_ for id_, external in rows}
 
 
 def list_plans(engine: Engine) -> list[PlanSummary]:
     with session_scope(engine) as session:
-        plans = session.execute(select(RebalancePlan).order_by(RebalancePlan.id.desc())).scalars().all()
+        plans = session.execute(select(RebalancePlan).order_by(col(RebalancePlan.id).desc())).scalars().all()
         return [
             PlanSummary(
                 p.id or 0,
@@ -144,7 +150,7 @@ def apply_plan(engine: Engine, plan_id: int, *, actor: str, effective_date: date
         plan = _plan_for_update(session, plan_id)
         if plan.status != "approved":
             raise PlanError(f"plan {plan_id} is {plan.status}; approve it before applying")
-        moves = session.execute(select(PlanMove).where(PlanMove.plan_id == plan_id)).scalars().all()
+        moves = session.execute(select(PlanMove).where(col(PlanMove.plan_id) == plan_id)).scalars().all()
         _check_unchanged(session, plan, moves, current)
         for move in moves:
             account = session.get(Account, move.account_id)
@@ -169,14 +175,10 @@ def apply_plan(engine: Engine, plan_id: int, *, actor: str, effective_date: date
         return len(moves)
 
 
-def _check_unchanged(session: Session, plan: RebalancePlan, moves: list[PlanMove], current: str) -> None:
+def _check_unchanged(session: Session, plan: RebalancePlan, moves: Sequence[PlanMove], current: str) -> None:
     if current == plan.assignments_fingerprint:
         return
-    changed = [
-        m
-        for m in moves
-        if (session.get(Account, m.account_id) or Account()).territory_id != m.from_territory_id
-    ]
+    changed = [m for m in moves if _territory_of(session, m.account_id) != m.from_territory_id]
     detail = (
         f"{len(changed)} of its {len(moves)} accounts changed territory since"
         if changed
@@ -186,6 +188,12 @@ def _check_unchanged(session: Session, plan: RebalancePlan, moves: list[PlanMove
         f"plan {plan.id} was computed on assignments that have changed: {detail}. "
         "Run the optimizer again on today's book."
     )
+
+
+def _territory_of(session: Session, account_id: int) -> int | None:
+    """The account's territory now (None when vacant or when the account is gone)."""
+    account = session.get(Account, account_id)
+    return account.territory_id if account is not None else None
 
 
 def _plan_for_update(session: Session, plan_id: int) -> RebalancePlan:
@@ -202,22 +210,22 @@ def plan_export(engine: Engine, plan_id: int, *, effective_date: date | None = N
     with engine.connect() as connection:
         rows = connection.execute(
             select(
-                Account.external_id,
-                Account.name,
-                PlanMove.from_territory_id,
-                PlanMove.to_territory_id,
-                PlanMove.reason,
-                PlanMove.risks,
+                col(Account.external_id),
+                col(Account.name),
+                col(PlanMove.from_territory_id),
+                col(PlanMove.to_territory_id),
+                col(PlanMove.reason),
+                col(PlanMove.risks),
             )
-            .join(Account, Account.id == PlanMove.account_id)
-            .where(PlanMove.plan_id == plan_id)
-            .order_by(Account.external_id)
+            .join(Account, col(Account.id) == col(PlanMove.account_id))
+            .where(col(PlanMove.plan_id) == plan_id)
+            .order_by(col(Account.external_id))
         ).all()
         owners = {
             tid: (rep_ext, rep_name)
             for tid, rep_ext, rep_name in connection.execute(
-                select(Territory.id, Rep.external_id, Rep.name).join(
-                    Rep, Rep.id == Territory.owner_rep_id, isouter=True
+                select(col(Territory.id), col(Rep.external_id), col(Rep.name)).join(
+                    Rep, col(Rep.id) == col(Territory.owner_rep_id), isouter=True
                 )
             ).all()
         }

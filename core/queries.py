@@ -6,10 +6,12 @@ Portable SQL through SQLAlchemy Core (no dialect-specific text), so SQLite and P
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.engine import Engine
+from sqlmodel import col
 
 from core.models import (
     Account,
@@ -39,31 +41,32 @@ def load_reps(*, engine: Engine) -> pd.DataFrame:
 
 def load_territories(*, engine: Engine) -> pd.DataFrame:
     """Territories with their owner's name, home and capacity (vacant territories have none)."""
-    statement = (
+    # Annotated because SQLAlchemy 2.1's stubs type `.label()` on a mapped column as Label[Never].
+    statement: Select[*tuple[Any, ...]] = (
         select(
-            Territory.id.label("territory_id"),
-            Territory.external_id,
-            Territory.name,
-            Territory.region,
-            Territory.owner_rep_id,
-            Rep.external_id.label("rep_external_id"),
-            Rep.name.label("rep_name"),
-            Rep.home_lat,
-            Rep.home_lon,
-            Rep.specialties,
-            Rep.capacity_hours,
-            Rep.state.label("rep_state"),
+            col(Territory.id).label("territory_id"),
+            col(Territory.external_id),
+            col(Territory.name),
+            col(Territory.region),
+            col(Territory.owner_rep_id),
+            col(Rep.external_id).label("rep_external_id"),
+            col(Rep.name).label("rep_name"),
+            col(Rep.home_lat),
+            col(Rep.home_lon),
+            col(Rep.specialties),
+            col(Rep.capacity_hours),
+            col(Rep.state).label("rep_state"),
         )
-        .join(Rep, Rep.id == Territory.owner_rep_id, isouter=True)
-        .order_by(Territory.external_id)
+        .join(Rep, col(Rep.id) == col(Territory.owner_rep_id), isouter=True)
+        .order_by(col(Territory.external_id))
     )
     return read_frame(engine, statement)
 
 
 def load_accounts(*, engine: Engine, territory_ids: list[int] | None = None) -> pd.DataFrame:
-    statement = select(Account).order_by(Account.id)
+    statement = select(Account).order_by(col(Account.id))
     if territory_ids is not None:
-        statement = statement.where(Account.territory_id.in_(territory_ids))
+        statement = statement.where(col(Account.territory_id).in_(territory_ids))
     frame = read_frame(engine, statement).rename(columns={"id": "account_id"})
     for column in ("owned_since", "last_moved_at"):
         frame[column] = pd.to_datetime(frame[column]).dt.date
@@ -73,22 +76,26 @@ def load_accounts(*, engine: Engine, territory_ids: list[int] | None = None) -> 
 def load_revenue(
     *, engine: Engine, since: date | None = None, account_ids: list[int] | None = None
 ) -> pd.DataFrame:
-    statement = select(RevenueMonth.account_id, RevenueMonth.month, RevenueMonth.amount)
+    statement = select(col(RevenueMonth.account_id), col(RevenueMonth.month), col(RevenueMonth.amount))
     if since is not None:
-        statement = statement.where(RevenueMonth.month >= since)
+        statement = statement.where(col(RevenueMonth.month) >= since)
     if account_ids is not None:
-        statement = statement.where(RevenueMonth.account_id.in_(account_ids))
-    frame = read_frame(engine, statement.order_by(RevenueMonth.account_id, RevenueMonth.month))
+        statement = statement.where(col(RevenueMonth.account_id).in_(account_ids))
+    frame = read_frame(engine, statement.order_by(col(RevenueMonth.account_id), col(RevenueMonth.month)))
     frame["month"] = pd.to_datetime(frame["month"]).dt.date
     return frame
 
 
 def load_activities(*, engine: Engine, since: date | None = None) -> pd.DataFrame:
     statement = select(
-        Activity.account_id, Activity.rep_id, Activity.kind, Activity.occurred_on, Activity.hours
+        col(Activity.account_id),
+        col(Activity.rep_id),
+        col(Activity.kind),
+        col(Activity.occurred_on),
+        col(Activity.hours),
     )
     if since is not None:
-        statement = statement.where(Activity.occurred_on >= since)
+        statement = statement.where(col(Activity.occurred_on) >= since)
     frame = read_frame(engine, statement)
     frame["occurred_on"] = pd.to_datetime(frame["occurred_on"]).dt.date
     return frame
@@ -98,14 +105,14 @@ def load_opportunities(*, engine: Engine) -> pd.DataFrame:
     frame = read_frame(
         engine,
         select(
-            Opportunity.id.label("opportunity_id"),
-            Opportunity.account_id,
-            Opportunity.rep_id,
-            Opportunity.amount,
-            Opportunity.stage,
-            Opportunity.status,
-            Opportunity.created_on,
-            Opportunity.close_date,
+            col(Opportunity.id).label("opportunity_id"),
+            col(Opportunity.account_id),
+            col(Opportunity.rep_id),
+            col(Opportunity.amount),
+            col(Opportunity.stage),
+            col(Opportunity.status),
+            col(Opportunity.created_on),
+            col(Opportunity.close_date),
         ),
     )
     for column in ("created_on", "close_date"):
@@ -114,14 +121,19 @@ def load_opportunities(*, engine: Engine) -> pd.DataFrame:
 
 
 def load_quotas(*, engine: Engine) -> pd.DataFrame:
-    frame = read_frame(engine, select(Quota.rep_id, Quota.period_start, Quota.period_end, Quota.amount))
+    statement = select(col(Quota.rep_id), col(Quota.period_start), col(Quota.period_end), col(Quota.amount))
+    frame = read_frame(engine, statement)
     for column in ("period_start", "period_end"):
         frame[column] = pd.to_datetime(frame[column]).dt.date
     return frame
 
 
 def current_forecast_run(*, engine: Engine) -> int | None:
-    statement = select(ForecastRun.id).where(ForecastRun.is_current == True).order_by(ForecastRun.id.desc())  # noqa: E712
+    statement = (
+        select(col(ForecastRun.id))
+        .where(col(ForecastRun.is_current) == True)  # noqa: E712
+        .order_by(col(ForecastRun.id).desc())
+    )
     with engine.connect() as connection:
         return connection.execute(statement.limit(1)).scalar()
 
@@ -134,18 +146,18 @@ def load_potentials(*, engine: Engine) -> pd.DataFrame:
     return read_frame(
         engine,
         select(
-            AccountPotential.account_id,
-            AccountPotential.forecast_12m,
-            AccountPotential.wallet,
-            AccountPotential.potential,
-            AccountPotential.method,
-        ).where(AccountPotential.run_id == run_id),
+            col(AccountPotential.account_id),
+            col(AccountPotential.forecast_12m),
+            col(AccountPotential.wallet),
+            col(AccountPotential.potential),
+            col(AccountPotential.method),
+        ).where(col(AccountPotential.run_id) == run_id),
     )
 
 
 def latest_snapshot_date(*, engine: Engine) -> date | None:
     with engine.connect() as connection:
-        value = connection.execute(select(func.max(TeamKpi.snapshot_date))).scalar()
+        value = connection.execute(select(func.max(col(TeamKpi.snapshot_date)))).scalar()
     return pd.Timestamp(value).date() if value is not None else None
 
 
@@ -153,30 +165,32 @@ def load_territory_kpis(
     *, engine: Engine, snapshot_date: date | None = None, since: date | None = None
 ) -> pd.DataFrame:
     """Territory KPI snapshots with territory names: one date, everything since a date, or the latest."""
-    statement = select(TerritoryKpi, Territory.external_id, Territory.name, Territory.region).join(
-        Territory, Territory.id == TerritoryKpi.territory_id
-    )
+    statement = select(
+        TerritoryKpi, col(Territory.external_id), col(Territory.name), col(Territory.region)
+    ).join(Territory, col(Territory.id) == col(TerritoryKpi.territory_id))
     if since is not None:
-        statement = statement.where(TerritoryKpi.snapshot_date >= since)
+        statement = statement.where(col(TerritoryKpi.snapshot_date) >= since)
     else:
         snapshot_date = snapshot_date or latest_snapshot_date(engine=engine)
-        statement = statement.where(TerritoryKpi.snapshot_date == snapshot_date)
-    frame = read_frame(engine, statement.order_by(TerritoryKpi.snapshot_date, Territory.external_id))
+        statement = statement.where(col(TerritoryKpi.snapshot_date) == snapshot_date)
+    frame = read_frame(
+        engine, statement.order_by(col(TerritoryKpi.snapshot_date), col(Territory.external_id))
+    )
     frame["snapshot_date"] = pd.to_datetime(frame["snapshot_date"]).dt.date
     return frame
 
 
 def load_team_kpis(*, engine: Engine, since: date | None = None) -> pd.DataFrame:
-    statement = select(TeamKpi).order_by(TeamKpi.snapshot_date)
+    statement = select(TeamKpi).order_by(col(TeamKpi.snapshot_date))
     if since is not None:
-        statement = statement.where(TeamKpi.snapshot_date >= since)
+        statement = statement.where(col(TeamKpi.snapshot_date) >= since)
     frame = read_frame(engine, statement)
     frame["snapshot_date"] = pd.to_datetime(frame["snapshot_date"]).dt.date
     return frame
 
 
 def load_job_runs(*, engine: Engine, limit: int = 50) -> pd.DataFrame:
-    return read_frame(engine, select(JobRun).order_by(JobRun.id.desc()).limit(limit))
+    return read_frame(engine, select(JobRun).order_by(col(JobRun.id).desc()).limit(limit))
 
 
 def table_counts(*, engine: Engine) -> dict[str, int]:

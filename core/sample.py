@@ -528,6 +528,9 @@ class _Generator:
 
     def _lifecycle(self, amounts: np.ndarray, annual: np.ndarray) -> np.ndarray:
         """New accounts start late, a few churn, long-tail ones buy intermittently, prospects never."""
+        # declared: a bare ndarray's shape is Any, and with Any rng.random picks its scalar overload
+        n: int
+        months: int
         n, months = amounts.shape
         kind = self.rng.random(n)
         start = self.rng.integers(6, 24, n)

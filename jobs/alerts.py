@@ -97,7 +97,7 @@ def alert_overview(engine: Engine) -> str:
 
     with session_scope(engine) as session:
         rules = load_rules(session)
-        open_by_rule: dict[int, int] = {}
+        open_by_rule: dict[int | None, int] = {}
         for episode in session.exec(select(AlertEpisode).where(AlertEpisode.status == "open")).all():
             open_by_rule[episode.rule_id] = open_by_rule.get(episode.rule_id, 0) + 1
         ids = dict(session.exec(select(AlertRule.key, AlertRule.id)).all())

@@ -11,7 +11,7 @@ import logging
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -41,7 +41,7 @@ def _parse_date(value: str | None, option: str = "--as-of") -> date | None:
         raise typer.BadParameter(f"{value!r} is not a date like 2026-11-23", param_hint=option) from None
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     typer.secho(message, fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
 

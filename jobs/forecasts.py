@@ -16,8 +16,9 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, insert, literal, select, update
+from sqlalchemy import delete, insert, inspect, literal, select, update
 from sqlalchemy.engine import Engine
+from sqlmodel import col
 
 from core.config import get_settings
 from core.forecast import AccountForecastResult, AccountHistory, forecast_many, history_hash
@@ -105,7 +106,10 @@ def _start_run(engine: Engine, *, as_of: date, full: bool, total: int) -> int:
                 accounts_total=total,
             )
         )
-        return int(result.inserted_primary_key[0])
+        key = result.inserted_primary_key
+        if key is None:
+            raise RuntimeError("the database returned no id for the new forecast run")
+        return int(key[0])
 
 
 class _RunWriter:
@@ -196,15 +200,15 @@ def _reusable_fits(engine: Engine, histories: list[AccountHistory], *, as_of: da
         return {}
     with engine.connect() as connection:
         previous_as_of = connection.execute(
-            select(ForecastRun.as_of).where(ForecastRun.id == run_id)
+            select(col(ForecastRun.as_of)).where(col(ForecastRun.id) == run_id)
         ).scalar()
     if previous_as_of is None or month_start(pd.Timestamp(previous_as_of).date()) != month_start(as_of):
         return {}  # a new month moves the forecast window: refit everything
     previous = read_frame(
         engine,
-        select(AccountPotential.account_id, AccountPotential.history_hash, AccountPotential.error).where(
-            AccountPotential.run_id == run_id
-        ),
+        select(
+            col(AccountPotential.account_id), col(AccountPotential.history_hash), col(AccountPotential.error)
+        ).where(col(AccountPotential.run_id) == run_id),
     )
     previous = previous[previous["error"].isna()].set_index("account_id")["history_hash"]
     return {
@@ -220,7 +224,7 @@ def _copy_reused(engine: Engine, run_id: int, reusable: dict[int, int], accounts
         return
     source = next(iter(reusable.values()))
     ids = list(reusable)
-    potentials = read_frame(engine, select(AccountPotential).where(AccountPotential.run_id == source))
+    potentials = read_frame(engine, select(AccountPotential).where(col(AccountPotential.run_id) == source))
     potentials = potentials[potentials["account_id"].isin(ids)].drop(columns=["id"]).assign(run_id=run_id)
     wallet = estimate_wallet(
         accounts.set_index("account_id").loc[potentials["account_id"]],
@@ -231,9 +235,10 @@ def _copy_reused(engine: Engine, run_id: int, reusable: dict[int, int], accounts
         potentials["forecast_12m"], potentials["wallet"], get_settings().whitespace_weight
     ).to_numpy()
     columns = ["account_id", "month", "yhat", "yhat_lower", "yhat_upper"]
-    fitted_now = select(AccountPotential.account_id).where(AccountPotential.run_id == run_id)
-    copied = select(literal(run_id), *[AccountForecast.__table__.c[c] for c in columns]).where(
-        AccountForecast.run_id == source, AccountForecast.account_id.not_in(fitted_now)
+    fitted_now = select(col(AccountPotential.account_id)).where(col(AccountPotential.run_id) == run_id)
+    table_columns = inspect(AccountForecast).columns
+    copied = select(literal(run_id), *[table_columns[c] for c in columns]).where(
+        col(AccountForecast.run_id) == source, col(AccountForecast.account_id).not_in(fitted_now)
     )
     with engine.begin() as connection:
         # the reused forecast months are copied inside the database (every account of the source run
@@ -245,10 +250,11 @@ def _copy_reused(engine: Engine, run_id: int, reusable: dict[int, int], accounts
 def _make_current(engine: Engine, run_id: int, *, fitted: int, failed: int, reused: int) -> None:
     """One transaction: the new run becomes the only current one."""
     with engine.begin() as connection:
-        connection.execute(update(ForecastRun).where(ForecastRun.is_current == True).values(is_current=False))  # noqa: E712
+        current_runs = col(ForecastRun.is_current) == True  # noqa: E712
+        connection.execute(update(ForecastRun).where(current_runs).values(is_current=False))
         connection.execute(
             update(ForecastRun)
-            .where(ForecastRun.id == run_id)
+            .where(col(ForecastRun.id) == run_id)
             .values(
                 status="complete",
                 is_current=True,
@@ -264,7 +270,7 @@ def _mark_failed(engine: Engine, run_id: int, error: BaseException) -> None:
     with engine.begin() as connection:
         connection.execute(
             update(ForecastRun)
-            .where(ForecastRun.id == run_id)
+            .where(col(ForecastRun.id) == run_id)
             .values(status="failed", finished_at=utcnow(), error=f"{type(error).__name__}: {error}")
         )
 
@@ -273,9 +279,9 @@ def _prune_old_runs(engine: Engine) -> None:
     """Keep the current run and the few before it; delete older runs' rows."""
     with engine.begin() as connection:
         runs = connection.execute(
-            select(ForecastRun.id, ForecastRun.is_current).order_by(ForecastRun.id.desc())
+            select(col(ForecastRun.id), col(ForecastRun.is_current)).order_by(col(ForecastRun.id).desc())
         )
         old_runs = [run_id for i, (run_id, current) in enumerate(runs) if i >= KEEP_RUNS and not current]
         for old in old_runs:
-            connection.execute(delete(AccountForecast).where(AccountForecast.run_id == old))
-            connection.execute(delete(AccountPotential).where(AccountPotential.run_id == old))
+            connection.execute(delete(AccountForecast).where(col(AccountForecast.run_id) == old))
+            connection.execute(delete(AccountPotential).where(col(AccountPotential.run_id) == old))

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel, col
 
 from core.config import get_settings
 from core.kpis import KpiInputs, KpiResult, compute_kpis
@@ -65,13 +66,15 @@ def load_book_frames(engine: Engine, *, earliest: date) -> BookFrames:
     if run_id is not None:
         forecasts = read_frame(
             engine,
-            select(AccountForecast.account_id, AccountForecast.month, AccountForecast.yhat).where(
-                AccountForecast.run_id == run_id
-            ),
+            select(
+                col(AccountForecast.account_id), col(AccountForecast.month), col(AccountForecast.yhat)
+            ).where(col(AccountForecast.run_id) == run_id),
         )
         forecasts["month"] = pd.to_datetime(forecasts["month"]).dt.date
         with engine.connect() as connection:
-            value = connection.execute(select(ForecastRun.as_of).where(ForecastRun.id == run_id)).scalar()
+            value = connection.execute(
+                select(col(ForecastRun.as_of)).where(col(ForecastRun.id) == run_id)
+            ).scalar()
         forecast_as_of = pd.Timestamp(value).date() if value is not None else None
     return BookFrames(
         accounts=load_accounts(engine=engine),
@@ -168,15 +171,15 @@ def store_snapshot(engine: Engine, result: KpiResult, *, snapshot_date: date) ->
     team["snapshot_date"] = snapshot_date
     team.pop("id", None)
     with engine.begin() as connection:
-        connection.execute(delete(TerritoryKpi).where(TerritoryKpi.snapshot_date == snapshot_date))
-        connection.execute(delete(TeamKpi).where(TeamKpi.snapshot_date == snapshot_date))
+        connection.execute(delete(TerritoryKpi).where(col(TerritoryKpi.snapshot_date) == snapshot_date))
+        connection.execute(delete(TeamKpi).where(col(TeamKpi.snapshot_date) == snapshot_date))
         if rows:
             connection.execute(insert(TerritoryKpi), rows)
         connection.execute(insert(TeamKpi), [team])
     return len(rows) + 1
 
 
-def _records(frame: pd.DataFrame, model: type) -> list[dict]:
+def _records(frame: pd.DataFrame, model: type[SQLModel]) -> list[dict]:
     columns = [c for c in frame.columns if c in model.model_fields and c not in ("id", "computed_at")]
     return [{k: _plain(v) for k, v in row.items()} for row in frame[columns].to_dict("records")]
 

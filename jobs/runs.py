@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
+from sqlmodel import col
 
 from core.db import session_scope
 from core.models import JobRun, utcnow
@@ -33,7 +34,7 @@ class JobHandle:
         if message is not None:
             values["message"] = message[:500]
         with self.engine.begin() as connection:
-            connection.execute(update(JobRun).where(JobRun.id == self.run_id).values(**values))
+            connection.execute(update(JobRun).where(col(JobRun.id) == self.run_id).values(**values))
 
 
 @contextmanager
@@ -68,4 +69,4 @@ def _finish(engine: Engine, run_id: int, *, status: str, rows: int, error: str |
     if status == "success":
         values["progress"] = 1.0
     with engine.begin() as connection:
-        connection.execute(update(JobRun).where(JobRun.id == run_id).values(**values))
+        connection.execute(update(JobRun).where(col(JobRun.id) == run_id).values(**values))
