@@ -1,7 +1,9 @@
 """The churn-balance frontier: how balanced the team can get for each number of moves allowed.
 
-Each budget is one solve with ``max_moves = budget`` and the hard potential band dropped (balance
-is what is measured); budgets are solved in increasing order and each solve starts from the
+Each budget is one solve with ``max_moves = budget`` and the balance targets dropped (the hard
+potential band and the account range: today's book usually breaks them, and balance is what is
+measured); every other rule (locks, strategic accounts, state lines, specialists, churn limits)
+stays. Budgets are solved in increasing order and each solve starts from the
 previous plan, which is still valid under a larger budget.
 """
 
@@ -29,9 +31,13 @@ class FrontierPoint:
 
 
 def frontier_problem(problem: Problem, budget: int) -> Problem:
-    """The problem with a move budget, no hard band, and potential balance in the objective."""
+    """The problem with a move budget, no balance targets, and potential balance in the objective."""
     scenario = problem.scenario
-    changes: dict[str, object] = {"constraints.churn.max_moves": budget, "constraints.potential": None}
+    changes: dict[str, object] = {
+        "constraints.churn.max_moves": budget,
+        "constraints.potential": None,
+        "constraints.accounts": None,
+    }
     if scenario.objective.potential_balance == 0:
         changes["objective.potential_balance"] = 1.0
     return replace(problem, scenario=scenario.with_changes(**changes))

@@ -90,4 +90,3 @@ def _literal_row(solver: pywraplp.Solver, terms: list, low: float, high: float) 
     row = solver.RowConstraint(low - constant, high - constant, "")
     for variable, sign, _ in terms:
         row.SetCoefficient(variable, row.GetCoefficient(variable) + sign)
-

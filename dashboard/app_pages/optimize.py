@@ -180,9 +180,9 @@ def show_result() -> None:
     )
     if view == "Before / after":
         st.bar_chart(potential_chart_frame(result), stack=False, y_label="potential ($M)")
-        st.dataframe(before_after_table(result), hide_index=True, use_container_width=True)
+        st.dataframe(before_after_table(result), hide_index=True, width="stretch")
     elif view == "Moves":
-        st.dataframe(moves_table(result), hide_index=True, use_container_width=True)
+        st.dataframe(moves_table(result), hide_index=True, width="stretch")
     elif view == "Map":
         show_arcs(run)
     elif view == "Frontier":
@@ -246,8 +246,12 @@ def show_frontier(run) -> None:  # type: ignore[no-untyped-def]
         st.session_state["optimize_frontier"] = pd.DataFrame([p.__dict__ for p in points])
     frame = st.session_state.get("optimize_frontier")
     if frame is not None:
-        st.line_chart(frame.set_index("moves")[["cv"]], x_label="accounts moved", y_label="CV of potential")
-        st.dataframe(frame, hide_index=True, use_container_width=True)
+        solved = frame.dropna(subset=["cv"])
+        if len(solved) < len(frame):
+            missing = ", ".join(str(b) for b in frame.loc[frame["cv"].isna(), "budget"])
+            st.warning(f"No plan within the time limit for budgets {missing}; the chart leaves them out.")
+        st.line_chart(solved.set_index("moves")[["cv"]], x_label="accounts moved", y_label="CV of potential")
+        st.dataframe(frame, hide_index=True, width="stretch")
         st.caption("How much balance each extra move buys: CV of potential after the best plan per budget.")
 
 
@@ -260,10 +264,10 @@ def saved_plans() -> None:
         st.info("No saved plans yet: solve a scenario and save it as a draft.")
         return
     table = pd.DataFrame([p.__dict__ for p in plans])
-    st.dataframe(table, hide_index=True, use_container_width=True)
+    st.dataframe(table, hide_index=True, width="stretch")
     chosen = st.multiselect("Compare side by side", [p.id for p in plans], default=[p.id for p in plans[:2]])
     if chosen:
-        st.dataframe(compare_plans([get_plan(engine, i) for i in chosen]), use_container_width=True)
+        st.dataframe(compare_plans([get_plan(engine, i) for i in chosen]), width="stretch")
     plan_id = st.selectbox("Plan", [p.id for p in plans], format_func=lambda i: f"#{i}")
     plan = get_plan(engine, plan_id)
     st.write(f"**{plan.name}** — {plan.status}, {plan.moves_count} moves")

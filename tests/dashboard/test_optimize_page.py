@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select
 
@@ -53,6 +55,16 @@ def test_solve_save_approve_apply_from_the_page(app, writable_db):
     labels = {m.label: m.value for m in at.metric}
     assert labels["moves"].startswith(str(len(run.result.moves)))
     assert labels["CV of potential"] == f"{run.result.team_before.cv:.3f} → {run.result.team_after.cv:.3f}"
+    at.segmented_control(key="optimize_view").set_value("Map").run()
+    deck = json.loads(at.get("deck_gl_json_chart")[0].proto.json)
+    arcs = next(layer for layer in deck["layers"] if layer["@@type"] == "ArcLayer")
+    assert len(arcs["data"]) == len(run.result.moves)  # one arc per moved account
+    at.segmented_control(key="optimize_view").set_value("Frontier").run()
+    at.text_input(key="frontier_budgets").set_value("0, 10, 40").run()
+    next(b for b in at.button if b.label == "Compute the frontier").click().run()
+    assert not at.exception, at.exception
+    frontier = at.session_state["optimize_frontier"]
+    assert frontier["budget"].tolist() == [0, 10, 40] and frontier["cv"].is_monotonic_decreasing
     save = next(b for b in at.button if b.label == "Save as draft")
     save.click().run()
     assert any("Saved as draft plan" in s.value for s in at.success)
