@@ -227,11 +227,23 @@ class MaxAccounts(MinAccounts):
         return None, problem.scenario.constraints.accounts.max  # type: ignore[union-attr]
 
 
+# Each account's potential is rounded to whole model units (1/100,000 of the team mean), so a
+# territory's total in units can differ from its total in dollars by a few units (about 0.3 x
+# sqrt(accounts) typically). The band is pulled in by 50 units (0.05% of the mean) so that a plan
+# in band by units is in band by dollars too, as the KPI pages and alerts measure it.
+BAND_ROUNDING_MARGIN = 50
+
+
 def potential_band_units(problem: Problem) -> tuple[int, int | None]:
-    """The hard potential band in model units (low rounded up, high rounded down)."""
+    """The hard potential band in model units (pulled in by the rounding margin)."""
     low, high = problem.potential_bounds()  # type: ignore[misc]
     unit = problem.potential_unit
-    return math.ceil(low / unit - 1e-9), (None if math.isinf(high) else math.floor(high / unit + 1e-9))
+    low_units = math.ceil(low / unit - 1e-9)
+    high_units = None if math.isinf(high) else math.floor(high / unit + 1e-9)
+    margin = BAND_ROUNDING_MARGIN
+    if high_units is not None and high_units - low_units <= 4 * margin:  # a band too narrow to pull in
+        return low_units, high_units
+    return low_units + (margin if low > 0 else 0), None if high_units is None else high_units - margin
 
 
 class PotentialBand(TerritoryRule):

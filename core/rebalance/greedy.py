@@ -52,6 +52,7 @@ class _Greedy:
         self.owner = self.today.copy()
         self.units = accounts["potential_units"].to_numpy()
         self.revenue = np.rint(accounts["revenue_ttm"].to_numpy())
+        self.move_cost = accounts["move_cost"].to_numpy()
         self.totals = np.bincount(self.owner, weights=self.units, minlength=len(territories))
         self.counts = np.bincount(self.owner, minlength=len(territories))
         self.moved_out = np.zeros(len(territories), dtype=int)
@@ -90,7 +91,8 @@ class _Greedy:
             - self._outside(self.totals[f] - p, self.counts[f] - 1, f)
             - self._outside(self.totals[t] + p, self.counts[t] + 1, t)
         )
-        return np.where(outside > 0, outside * 4 * UNITS_PER_MEAN + (before - after), 0)
+        # per unit of move cost, so an ordinary account beats a risky one of the same size
+        return np.where(outside > 0, (outside * 4 * UNITS_PER_MEAN) / self.move_cost[a] + (before - after), 0)
 
     def _outside(self, totals: np.ndarray, counts: np.ndarray, territories: np.ndarray) -> np.ndarray:
         """Distance outside the potential band (units) + 1,000 per account outside the range."""
