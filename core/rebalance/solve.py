@@ -92,23 +92,22 @@ def solve(
         solver.status_name(status),
         time.perf_counter() - started,
     )
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        bound = solver.best_objective_bound
-        if status == cp_model.FEASIBLE and lp_time:
-            bound = max(bound, _lp_bound(build, max(started + limit - time.perf_counter(), 0.5)))
-        return _planned(build, solver, solver.status_name(status), started, bound)
     if status == cp_model.INFEASIBLE:
         return _infeasible(problem, started, limit, explain)
-    if fixed.plan is not None:  # the solver ran out of time before reading its hint back
-        return _repaired(fixed.plan, started)
     if status == cp_model.MODEL_INVALID:
         return no_plan("MODEL_INVALID", time.perf_counter() - started, (build.model.validate(),), start)
-    closest = broken_rules(fixed.closest)
-    message = (
-        f"No plan found within {limit:g} s; raise the time limit or narrow the scope. "
-        f"The closest plan found still breaks {len(closest)} rules:"
-    )
-    return no_plan("UNKNOWN", time.perf_counter() - started, (message, *closest[:10]), start)
+    found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    if not found and fixed.plan is None:
+        closest = broken_rules(fixed.closest)
+        message = (
+            f"No plan found within {limit:g} s; raise the time limit or narrow the scope. "
+            f"The closest plan found still breaks {len(closest)} rules:"
+        )
+        return no_plan("UNKNOWN", time.perf_counter() - started, (message, *closest[:10]), start)
+    bound = solver.best_objective_bound
+    if status != cp_model.OPTIMAL and lp_time:
+        bound = max(bound, _lp_bound(build, max(started + limit - time.perf_counter(), 0.5)))
+    return _best_plan(build, solver if found else None, fixed.plan, started, bound)
 
 
 def _infeasible(problem: Problem, started: float, limit: float, explain: bool) -> RebalanceResult:
@@ -124,32 +123,31 @@ def _lp_bound(build: Build, time_limit_s: float) -> float:
     return math.ceil(relaxation.bound - 1e-6 * max(1.0, abs(relaxation.bound)))
 
 
-def _planned(
-    build: Build, solver: cp_model.CpSolver, status: str, started: float, bound: float
+def _best_plan(
+    build: Build, solver: cp_model.CpSolver | None, valid_start: Plan | None, started: float, bound: float
 ) -> RebalanceResult:
-    plan = build.plan(solver)
-    broken = broken_rules(plan)
-    if broken:  # the two halves of a rule disagree: a bug to report, loudly
-        log.error("the solver's plan breaks rules by the plan check: %s", "; ".join(broken))
-    objective = solver.objective_value
+    """The better of CP-SAT's plan and the valid start it was hinted with, with the proven bound.
+
+    The start is kept when the search found nothing better (or nothing at all) within the time:
+    the hint seeds CP-SAT's search but is not always read back as a solution.
+    """
+    plan, objective = None, math.inf
+    if solver is not None:
+        plan, objective = build.plan(solver), solver.objective_value
+        broken = broken_rules(plan)
+        if broken:  # the two halves of a rule disagree: a bug to report, loudly
+            log.error("the solver's plan breaks rules by the plan check: %s", "; ".join(broken))
+    if valid_start is not None and objective_value(valid_start) < objective:
+        plan, objective = valid_start, objective_value(valid_start)
+    assert plan is not None  # the caller passes a solver with a solution or a valid start
     bound = min(bound, objective)  # a bound above the objective can only be round-off
+    known = math.isfinite(bound)
     return plan_result(
         plan,
-        status=status,
+        status="OPTIMAL" if bound >= objective else "FEASIBLE",
         objective=objective / POINT,
-        best_bound=bound / POINT,
-        gap=relative_gap(objective, bound),
-        wall_time_s=time.perf_counter() - started,
-        objective_terms=objective_terms(plan),
-    )
-
-
-def _repaired(plan: Plan, started: float) -> RebalanceResult:
-    """The repaired start as the answer (valid, no bound known)."""
-    return plan_result(
-        plan,
-        status="FEASIBLE",
-        objective=objective_value(plan) / POINT,
+        best_bound=bound / POINT if known else None,
+        gap=relative_gap(objective, bound) if known else None,
         wall_time_s=time.perf_counter() - started,
         objective_terms=objective_terms(plan),
     )
