@@ -4,7 +4,8 @@
                                        [--limits 10,60] [--workers 2]
 
 For each book and each time limit: status, moves, team CV and max/min potential before -> after,
-territories out of the potential band after, proven gap, and wall time (book generation excluded,
+territories out of the potential band after, objective and proven bound (points, see
+docs/optimizer.md), gap, and wall time (book generation excluded,
 model building and the CP-SAT solve included). Targets (issue: Optimize, acceptance): national
 feasible within 10 s and gap <= 1% within 60 s; custom50k feasible within 120 s. Not a test:
 numbers depend on the machine.
@@ -37,6 +38,10 @@ def problem_for(book_name: str):  # type: ignore[no-untyped-def]
     return problem_from_book(generate_book(book_name, as_of=AS_OF), scenario)
 
 
+def _num(value: float | None) -> str:
+    return f"{value:>9.1f}" if value is not None else f"{'-':>9}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--books", default="southwest,midmarket,national,custom50k")
@@ -46,7 +51,7 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; {args.workers} CP-SAT workers")
     print(
         f"{'book':<10} {'limit s':>7} {'status':<9} {'moves':>5} {'cv before->after':>17} "
-        f"{'max/min before->after':>22} {'out':>4} {'gap %':>6} {'seconds':>8}"
+        f"{'max/min before->after':>22} {'out':>4} {'objective':>9} {'bound':>9} {'gap %':>6} {'seconds':>8}"
     )
     for book_name in args.books.split(","):
         problem = problem_for(book_name)
@@ -61,7 +66,8 @@ def main() -> None:
                 f"{book_name:<10} {limit:>7g} {result.status:<9} {len(result.moves):>5} "
                 f"{before.cv:>8.3f}->{after.cv:<7.3f} "
                 f"{before.max_min_ratio:>10.2f}->{after.max_min_ratio:<10.2f} "
-                f"{after.out_of_band:>4} {gap} {result.wall_time_s:>8.1f}",
+                f"{after.out_of_band:>4} {_num(result.objective)} {_num(result.best_bound)} {gap} "
+                f"{result.wall_time_s:>8.1f}",
                 flush=True,
             )
 
