@@ -18,6 +18,19 @@ def shipped_scenarios() -> dict[str, Path]:
     return {path.stem: path for path in sorted(SCENARIO_DIR.glob("*.toml"))}
 
 
+# Territory id prefixes of the sample books (core.sample) and the field scenario written for each.
+SAMPLE_SCENARIOS = {"SW-": "southwest", "MM-": "midmarket", "NA-": "national"}
+GENERIC_SCENARIO = "targeted"  # a band relative to the team mean: fits any book
+
+
+def default_scenario(territory_ids: list[str], names: list[str]) -> str:
+    """The shipped scenario to start from: the field scenario of a sample book, else the generic one."""
+    for prefix, name in SAMPLE_SCENARIOS.items():
+        if territory_ids and all(t.startswith(prefix) for t in territory_ids) and name in names:
+            return name
+    return GENERIC_SCENARIO if GENERIC_SCENARIO in names else names[0]
+
+
 @dataclass(frozen=True)
 class FormValues:
     """What the scenario form collects; ``None`` leaves the base scenario's value."""

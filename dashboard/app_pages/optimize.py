@@ -19,6 +19,7 @@ from dashboard.optimize_view import (
     FormValues,
     before_after_table,
     compare_plans,
+    default_scenario,
     move_arcs,
     moves_table,
     potential_chart_frame,
@@ -37,15 +38,18 @@ panel = st.segmented_control("Panel", ["New plan", "Saved plans"], default="New 
 def scenario_form() -> Scenario | None:
     """The scenario form; returns the scenario when submitted and valid."""
     files = shipped_scenarios()
-    base_name = st.selectbox(
-        "Start from",
-        list(files),
-        key="base_scenario",
-        help="A shipped scenario (scenarios/*.toml); the form overrides its fields.",
-    )
-    base = Scenario.from_toml(files[base_name])
     territories = data.territories(status.url, status.version)
     ids = territories["external_id"].tolist()
+    names = list(files)
+    base_name = st.selectbox(
+        "Start from",
+        names,
+        index=names.index(default_scenario(ids, names)),
+        key="base_scenario",
+        help="A shipped scenario (scenarios/*.toml); the form overrides its fields. The default is the "
+        "field scenario of a sample book, else `targeted` (a band around the team mean, for any book).",
+    )
+    base = Scenario.from_toml(files[base_name])
     constraints = base.constraints
     with st.form("scenario"):
         st.caption(base.description)

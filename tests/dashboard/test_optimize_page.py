@@ -10,7 +10,13 @@ from sqlalchemy import select
 from core.db import get_engine, session_scope
 from core.models import AssignmentHistory, RebalancePlan
 from core.rebalance import Scenario
-from dashboard.optimize_view import FormValues, compare_plans, scenario_from_form, shipped_scenarios
+from dashboard.optimize_view import (
+    FormValues,
+    compare_plans,
+    default_scenario,
+    scenario_from_form,
+    shipped_scenarios,
+)
 
 
 def test_form_values_override_the_base_scenario():
@@ -41,6 +47,14 @@ def test_form_values_override_the_base_scenario():
             base,
             FormValues("all", (), None, None, None, 50, 40, None, None, None, None, None, False, (), 10.0),
         )
+
+
+def test_default_scenario_follows_the_book() -> None:
+    names = list(shipped_scenarios())
+    assert default_scenario(["SW-T001", "SW-T002"], names) == "southwest"
+    assert default_scenario(["NA-T001"], names) == "national"
+    assert default_scenario(["SW-T001", "T9"], names) == "targeted"  # an imported book
+    assert default_scenario([], names) == "targeted"
 
 
 @pytest.mark.slow
