@@ -13,7 +13,6 @@ import numpy as np
 from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model_helper
 
-INTEGRAL = 1e-6
 KINDS = ("linear", "exactly_one", "at_most_one", "bool_or", "bool_and")
 
 

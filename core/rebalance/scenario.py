@@ -15,6 +15,7 @@ from typing import Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.config import get_settings
 from core.format import money, pct
 
 
@@ -245,8 +246,10 @@ class Scenario(_Section):
     what_if: WhatIf = Field(default_factory=WhatIf)
     risk: Risk = Field(default_factory=Risk)
     candidates: int = Field(default=6, ge=1, description="Territories an account considers besides its own")
-    time_limit_s: float = Field(default=30.0, gt=0)
-    workers: int = Field(default=2, ge=1)
+    # Unless the scenario says, the settings decide (TERRITORY_SOLVER_TIME_LIMIT_S / _WORKERS):
+    # workers belong to the machine, a time limit to the scenario only when it needs its own.
+    time_limit_s: float = Field(default_factory=lambda: get_settings().solver_time_limit_s, gt=0)
+    workers: int = Field(default_factory=lambda: get_settings().solver_workers, ge=1)
 
     @classmethod
     def from_toml(cls, source: str | Path) -> Scenario:

@@ -137,8 +137,9 @@ def _best_plan(
         broken = broken_rules(plan)
         if broken:  # the two halves of a rule disagree: a bug to report, loudly
             log.error("the solver's plan breaks rules by the plan check: %s", "; ".join(broken))
-    if valid_start is not None and objective_value(valid_start) < objective:
-        plan, objective = valid_start, objective_value(valid_start)
+    start_objective = objective_value(valid_start) if valid_start is not None else math.inf
+    if start_objective < objective:
+        plan, objective = valid_start, start_objective
     assert plan is not None  # the caller passes a solver with a solution or a valid start
     bound = min(bound, objective)  # a bound above the objective can only be round-off
     known = math.isfinite(bound)

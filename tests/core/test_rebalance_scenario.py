@@ -104,3 +104,11 @@ def test_a_full_scenario_with_what_ifs_round_trips() -> None:
     text = scenario.to_toml()
     assert "[[what_if.added]]" in text
     assert Scenario.from_toml(text) == scenario
+
+
+def test_time_limit_and_workers_come_from_settings_unless_the_scenario_says(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("TERRITORY_SOLVER_TIME_LIMIT_S", "12.5")
+    monkeypatch.setenv("TERRITORY_SOLVER_WORKERS", "1")  # the conftest fixture clears the settings cache
+    shipped = Scenario.from_toml(SCENARIOS / "national.toml")
+    assert (Scenario().time_limit_s, Scenario().workers) == (12.5, 1)
+    assert (shipped.time_limit_s, shipped.workers) == (60.0, 1)  # its own limit, the machine's workers
