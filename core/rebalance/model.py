@@ -165,14 +165,14 @@ class Build:
         owner = self.hint_plan.owner[self.pairs["account"].to_numpy()]
         chosen = owner == self.pairs["territory"].to_numpy()
         for literal, value in zip(self.x, chosen, strict=True):
-            if literal.index >= 0 and not _is_constant(self.model, literal):
+            if literal.index >= 0 and not is_constant(self.model, literal):
                 self._hints.setdefault(literal.index, int(value))
         hint = self.model.proto.solution_hint
         hint.vars.extend(self._hints.keys())
         hint.values.extend(self._hints.values())
 
 
-def _is_constant(model: cp_model.CpModel, literal: Literal) -> bool:
+def is_constant(model: cp_model.CpModel, literal: Literal) -> bool:
     domain = model.proto.variables[literal.index].domain
     return len(domain) == 2 and domain[0] == domain[1]
 

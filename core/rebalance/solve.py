@@ -10,16 +10,18 @@ from __future__ import annotations
 import logging
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ortools.sat.python import cp_model
 
 from core.rebalance.constraints import broken_rules
 from core.rebalance.explain import explain_infeasibility
+from core.rebalance.lns import improve
 from core.rebalance.model import Build, build_model, hint_plan
 from core.rebalance.objective import POINT, TERMS, objective_value
 from core.rebalance.plan import Plan
 from core.rebalance.problem import Problem
-from core.rebalance.relax import lp_relaxation
+from core.rebalance.relax import Relaxation, lp_relaxation
 from core.rebalance.repair import repair
 from core.rebalance.result import RebalanceResult, no_plan, plan_result
 
@@ -83,6 +85,8 @@ def solve(
         return _infeasible(problem, started, limit, explain)
     build = build_model(problem, hint=fixed.plan or start)
     in_range = LP_BOUND_PAIRS[0] <= len(build.pairs) <= LP_BOUND_PAIRS[1]
+    if in_range and workers >= 2 and fixed.plan is not None:
+        return _solve_split(build, fixed.plan, started, limit, workers)
     lp_time = LP_SECONDS_PER_PAIR * len(build.pairs) if in_range else 0.0
     solver = solver_for(max(started + limit - lp_time - RESULT_SECONDS - time.perf_counter(), 1.0), workers)
     status = solver.solve(build.model)
@@ -110,6 +114,48 @@ def solve(
     return _best_plan(build, solver if found else None, fixed.plan, started, bound)
 
 
+def _solve_split(build: Build, start: Plan, started: float, limit: float, workers: int) -> RebalanceResult:
+    """A large book on two or more workers: CP-SAT on the bound, the LP-guided search on the plan.
+
+    One thread runs CP-SAT on the whole model with all workers but one (a single worker searches
+    the LP bound's tree: national's bound 152 -> 152.6 points in 55 s); meanwhile GLOP's LP
+    relaxation guides ``core.rebalance.lns`` on the last worker (national's plan 157.7 -> 153.8
+    points). The answer is the better plan of the two, with the better bound (CP-SAT's or the LP's).
+    """
+    deadline = started + limit - RESULT_SECONDS
+    solver = solver_for(max(deadline - time.perf_counter(), 1.0), workers - 1)
+    solver.parameters.optimize_with_lb_tree_search = workers == 2
+    bound_model = build.model.clone()  # its own copy: the search below edits its model's hint
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        bound_search = pool.submit(solver.solve, bound_model)
+        relaxation = lp_relaxation(build.model.proto, max(deadline - time.perf_counter(), 0.5))
+        start_objective = objective_value(start)
+        plan, objective = start, start_objective
+        if relaxation.values is not None:
+            found = improve(build, start, start_objective, relaxation, deadline, stop=bound_search.done)
+            plan, objective = found.plan, found.objective
+            log.info(
+                "rebalance %s: LP-guided search %d steps, %d better",
+                build.problem.scenario.name,
+                found.steps,
+                found.improved,
+            )
+        status = bound_search.result()
+    log.info(
+        "rebalance %s: %s in %.1fs",
+        build.problem.scenario.name,
+        solver.status_name(status),
+        time.perf_counter() - started,
+    )
+    if status == cp_model.INFEASIBLE:  # cannot happen with a valid start; kept for a truthful answer
+        return _infeasible(build.problem, started, limit, explain=True)
+    found_by_cp = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    bound = solver.best_objective_bound if found_by_cp else -math.inf
+    if status != cp_model.OPTIMAL:
+        bound = max(bound, _rounded_bound(relaxation))
+    return _best_plan(build, solver if found_by_cp else None, plan, started, bound, objective)
+
+
 def _infeasible(problem: Problem, started: float, limit: float, explain: bool) -> RebalanceResult:
     reasons = explain_infeasibility(problem, time_limit_s=min(limit, 30.0)) if explain else ()
     return no_plan("INFEASIBLE", time.perf_counter() - started, reasons, Plan.today(problem))
@@ -117,14 +163,23 @@ def _infeasible(problem: Problem, started: float, limit: float, explain: bool) -
 
 def _lp_bound(build: Build, time_limit_s: float) -> float:
     """The LP relaxation's optimum rounded up (the objective is integral); -inf when not solved."""
-    relaxation = lp_relaxation(build.model.proto, time_limit_s)
+    return _rounded_bound(lp_relaxation(build.model.proto, time_limit_s))
+
+
+def _rounded_bound(relaxation: Relaxation) -> float:
+    """The relaxation's optimum rounded up (the objective is integral); -inf when not solved."""
     if relaxation.bound is None:
         return -math.inf
     return math.ceil(relaxation.bound - 1e-6 * max(1.0, abs(relaxation.bound)))
 
 
 def _best_plan(
-    build: Build, solver: cp_model.CpSolver | None, valid_start: Plan | None, started: float, bound: float
+    build: Build,
+    solver: cp_model.CpSolver | None,
+    valid_start: Plan | None,
+    started: float,
+    bound: float,
+    start_objective: float | None = None,
 ) -> RebalanceResult:
     """The better of CP-SAT's plan and the valid start it was hinted with, with the proven bound.
 
@@ -137,7 +192,8 @@ def _best_plan(
         broken = broken_rules(plan)
         if broken:  # the two halves of a rule disagree: a bug to report, loudly
             log.error("the solver's plan breaks rules by the plan check: %s", "; ".join(broken))
-    start_objective = objective_value(valid_start) if valid_start is not None else math.inf
+    if start_objective is None:
+        start_objective = objective_value(valid_start) if valid_start is not None else math.inf
     if start_objective < objective:
         plan, objective = valid_start, start_objective
     assert plan is not None  # the caller passes a solver with a solution or a valid start
