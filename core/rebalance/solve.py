@@ -86,16 +86,11 @@ def solve(
     build = build_model(problem, hint=fixed.plan or start)
     in_range = LP_BOUND_PAIRS[0] <= len(build.pairs) <= LP_BOUND_PAIRS[1]
     if in_range and workers >= 2 and fixed.plan is not None:
-        return _solve_split(build, fixed.plan, started, limit, workers)
+        return _solve_split(build, fixed.plan, started, started + limit - RESULT_SECONDS, workers)
     lp_time = LP_SECONDS_PER_PAIR * len(build.pairs) if in_range else 0.0
     solver = solver_for(max(started + limit - lp_time - RESULT_SECONDS - time.perf_counter(), 1.0), workers)
     status = solver.solve(build.model)
-    log.info(
-        "rebalance %s: %s in %.1fs",
-        problem.scenario.name,
-        solver.status_name(status),
-        time.perf_counter() - started,
-    )
+    _log_status(problem, solver, status, started)
     if status == cp_model.INFEASIBLE:
         return _infeasible(problem, started, limit, explain)
     if status == cp_model.MODEL_INVALID:
@@ -110,11 +105,12 @@ def solve(
         return no_plan("UNKNOWN", time.perf_counter() - started, (message, *closest[:10]), start)
     bound = solver.best_objective_bound
     if status != cp_model.OPTIMAL and lp_time:
-        bound = max(bound, _lp_bound(build, max(started + limit - time.perf_counter(), 0.5)))
+        relaxation = lp_relaxation(build.model.proto, max(started + limit - time.perf_counter(), 0.5))
+        bound = max(bound, _rounded_bound(relaxation))
     return _best_plan(build, solver if found else None, fixed.plan, started, bound)
 
 
-def _solve_split(build: Build, start: Plan, started: float, limit: float, workers: int) -> RebalanceResult:
+def _solve_split(build: Build, start: Plan, started: float, deadline: float, workers: int) -> RebalanceResult:
     """A large book on two or more workers: CP-SAT on the bound, the LP-guided search on the plan.
 
     One thread runs CP-SAT on the whole model with all workers but one (a single worker searches
@@ -122,7 +118,6 @@ def _solve_split(build: Build, start: Plan, started: float, limit: float, worker
     relaxation guides ``core.rebalance.lns`` on the last worker (national's plan 157.7 -> 153.8
     points). The answer is the better plan of the two, with the better bound (CP-SAT's or the LP's).
     """
-    deadline = started + limit - RESULT_SECONDS
     solver = solver_for(max(deadline - time.perf_counter(), 1.0), workers - 1)
     solver.parameters.optimize_with_lb_tree_search = workers == 2
     bound_model = build.model.clone()  # its own copy: the search below edits its model's hint
@@ -141,14 +136,7 @@ def _solve_split(build: Build, start: Plan, started: float, limit: float, worker
                 found.improved,
             )
         status = bound_search.result()
-    log.info(
-        "rebalance %s: %s in %.1fs",
-        build.problem.scenario.name,
-        solver.status_name(status),
-        time.perf_counter() - started,
-    )
-    if status == cp_model.INFEASIBLE:  # cannot happen with a valid start; kept for a truthful answer
-        return _infeasible(build.problem, started, limit, explain=True)
+    _log_status(build.problem, solver, status, started)
     found_by_cp = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
     bound = solver.best_objective_bound if found_by_cp else -math.inf
     if status != cp_model.OPTIMAL:
@@ -156,14 +144,20 @@ def _solve_split(build: Build, start: Plan, started: float, limit: float, worker
     return _best_plan(build, solver if found_by_cp else None, plan, started, bound, objective)
 
 
+def _log_status(
+    problem: Problem, solver: cp_model.CpSolver, status: cp_model.CpSolverStatus, started: float
+) -> None:
+    log.info(
+        "rebalance %s: %s in %.1fs",
+        problem.scenario.name,
+        solver.status_name(status),
+        time.perf_counter() - started,
+    )
+
+
 def _infeasible(problem: Problem, started: float, limit: float, explain: bool) -> RebalanceResult:
     reasons = explain_infeasibility(problem, time_limit_s=min(limit, 30.0)) if explain else ()
     return no_plan("INFEASIBLE", time.perf_counter() - started, reasons, Plan.today(problem))
-
-
-def _lp_bound(build: Build, time_limit_s: float) -> float:
-    """The LP relaxation's optimum rounded up (the objective is integral); -inf when not solved."""
-    return _rounded_bound(lp_relaxation(build.model.proto, time_limit_s))
 
 
 def _rounded_bound(relaxation: Relaxation) -> float:
