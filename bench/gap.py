@@ -48,12 +48,17 @@ def best_known(folder: Path) -> dict[tuple[str, str], tuple[int, int]]:
         }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def instance_arguments(description: str) -> argparse.Namespace:
+    """The instance files, --time-limit and --workers of a GAP benchmark."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=2)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = instance_arguments(__doc__.splitlines()[0])
     known = best_known(args.files[0].parent)
     print(
         f"{'instance':<10} {'sense':<5} {'objective':>9} {'best known':>13} {'gap %':>7} "

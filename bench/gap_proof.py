@@ -13,7 +13,6 @@ bound, pairs kept of all, then per solver its answer (INFEASIBLE = proven) and s
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -24,29 +23,23 @@ from ortools.sat.python import cp_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.gap import best_known  # noqa: E402
-from core.rebalance.gap import GapInstance, lagrangian_bound, read_gap, reduced_cost_pairs  # noqa: E402
-from core.rebalance.model import add_assignment, add_capacity, groups, weighted_sum  # noqa: E402
+from bench.gap import best_known, instance_arguments  # noqa: E402
+from core.rebalance.gap import (  # noqa: E402
+    GapInstance,
+    gap_model,
+    lagrangian_bound,
+    read_gap,
+    reduced_cost_pairs,
+)
+from core.rebalance.model import weighted_sum  # noqa: E402
 
 
 def cp_sat_target(
     instance: GapInstance, allowed: np.ndarray, target: int, seconds: float, workers: int
 ) -> str:
-    agents, jobs = np.nonzero(allowed)
-    order = np.argsort(jobs, kind="stable")
-    agents, jobs = agents[order], jobs[order]
-    model = cp_model.CpModel()
-    x = add_assignment(model, jobs)
-    add_capacity(
-        model,
-        x,
-        groups(agents),
-        instance.resource[agents, jobs],
-        {i: int(c) for i, c in enumerate(instance.capacity)},
-    )
+    model, (x, agents, jobs) = gap_model(instance, allowed=allowed)  # minimises the cost
     total = weighted_sum(x, instance.cost[agents, jobs])
     model.add(total <= target)
-    model.minimize(total)  # the LP bound then drives the search
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = seconds
     solver.parameters.num_workers = workers
@@ -79,11 +72,7 @@ def scip_target(instance: GapInstance, allowed: np.ndarray, target: int, seconds
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("files", nargs="+", type=Path)
-    parser.add_argument("--time-limit", type=float, default=60.0)
-    parser.add_argument("--workers", type=int, default=2)
-    args = parser.parse_args()
+    args = instance_arguments(__doc__.splitlines()[0])
     known = best_known(args.files[0].parent)
     print(
         f"{'instance':<9} {'optimum':>8} {'Lagrangian':>10} {'pairs kept':>15} "
