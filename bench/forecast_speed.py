@@ -23,7 +23,7 @@ from datetime import date
 import numpy as np
 
 from core.forecast import AccountHistory, forecast_many
-from core.potential import add_months
+from core.months import add_months
 
 AS_OF = date(2025, 1, 15)
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from core.forecast import AccountHistory, fit_prophet, forecast_account, map_chunked
-from core.potential import add_months
+from core.months import add_months
 
 MODELS = ("product", "prophet_default", "seasonal_naive")
 SEASON = 12

@@ -1,7 +1,7 @@
 """Per-account monthly revenue forecast: Prophet on a log scale with a damped trend, plus fallbacks.
 
 Timing: the history used is every month strictly before ``as_of``'s month (the last complete month
-is the month before ``as_of``'s month, as in ``core.potential``); the forecast covers the ``horizon``
+is the month before ``as_of``'s month, as in ``core.accounts``); the forecast covers the ``horizon``
 months starting with ``as_of``'s month. With ``as_of = 2024-05-17`` and ``horizon = 12`` the history
 ends with April 2024 and the forecast covers May 2024 to April 2025.
 
@@ -36,7 +36,8 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 import pandas as pd
 
-from core.potential import CHURN_MONTHS, add_months, month_start
+from core.accounts import CHURN_MONTHS
+from core.months import add_months, month_start
 
 logger = logging.getLogger(__name__)
 

@@ -16,9 +16,11 @@ Choices (where DESIGN.md leaves room):
   the book as it stood to recompute an old assignment.
 * **Scope.** Accounts whose ``territory_id`` is empty or not among ``territories`` are unassigned
   and count nowhere (not in the team totals either). Territories with no accounts count (zeros).
+* **Per-account numbers** (revenue_ttm, potential and its fallback, tier, workload with travel,
+  distance) are defined once in ``core.accounts``; the lines below summarise them.
 * **revenue_ttm** = the 12 complete months before ``as_of``'s month.
-* **potential**: the forecast job's value; where it is NaN,
-  ``max(ttm, 0) + whitespace_weight × max(wallet − max(ttm, 0), 0)`` (missing wallet: no whitespace).
+* **potential**: the forecast job's value; where it is NaN, the potential of the account's baseline
+  forecast (``core.accounts.potential_with_fallback``; missing wallet: no whitespace).
 * **tier**: strategic flag or ttm > ``strategic_revenue_threshold`` → strategic; ttm >=
   ``key_revenue_threshold`` → key; ttm < ``long_tail_revenue_threshold`` → long-tail; else standard.
 * **workload_hours** = touch hours by tier + travel hours = visits/month by tier × 2 × haversine km
@@ -66,6 +68,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from core.accounts import account_measures
 from core.config import Settings, get_settings
 from core.health import health_scores
 
@@ -74,9 +77,7 @@ logger = logging.getLogger(__name__)
 DRIFT_DAYS = 28
 ACTIVITY_WINDOW_DAYS = 30
 ACTIVITY_BASELINE_WINDOWS = 3
-EARTH_RADIUS_KM = 6371.0088
 BAND_TOLERANCE = 1e-9
-TIERS = ("strategic", "key", "standard", "long_tail")
 
 _REQUIRED = None  # marks a required input column in KPI_INPUT_COLUMNS
 KPI_INPUT_COLUMNS: dict[str, dict[str, object]] = {
@@ -300,14 +301,15 @@ def _account_frame(
     if unknown:
         logger.warning("%d accounts point at unknown territories; counted as unassigned", unknown)
     frame = raw[assigned].astype({"territory_id": "int64"})
-    frame["revenue_ttm"] = frame["account_id"].map(
-        account_revenue_ttm(_conform(inputs.revenue, "revenue"), day)
+    measures = account_measures(
+        frame,
+        territories.reset_index(),
+        revenue=_conform(inputs.revenue, "revenue"),
+        forecast_potential=frame.set_index("account_id")["potential"],
+        as_of=day.date(),
+        settings=settings,
     )
-    frame["revenue_ttm"] = frame["revenue_ttm"].fillna(0.0)
-    frame["potential"] = account_potential(frame, settings)
-    frame["tier"] = account_tier(frame["revenue_ttm"], frame["strategic"], settings)
-    touch = _touch_hours(frame["tier"], settings)
-    frame["workload_hours"] = touch + _travel_hours(frame, territories, settings)
+    frame = frame.assign(**{c: measures[c] for c in ("revenue_ttm", "potential", "tier", "workload_hours")})
     recent = activities["age_days"] < settings.coverage_window_days
     frame["touched"] = frame["account_id"].isin(activities.loc[recent, "account_id"])
     frame["forecast_rest_of_period"] = frame["forecast_rest_of_period"].astype(float).fillna(0.0)
@@ -331,67 +333,6 @@ def _opportunity_frame(opportunities: pd.DataFrame, accounts: pd.DataFrame) -> p
 
 
 # --------------------------------------------------------------------------- per-account pieces
-
-
-def account_revenue_ttm(revenue: pd.DataFrame, day: pd.Timestamp) -> pd.Series:
-    """Revenue per account_id over the 12 complete months before ``day``'s month."""
-    end = day.to_period("M").to_timestamp()
-    start = end - pd.DateOffset(months=12)
-    known = (revenue["month"] >= start) & (revenue["month"] < end)
-    return revenue.loc[known, "amount"].groupby(revenue.loc[known, "account_id"]).sum()
-
-
-def account_potential(accounts: pd.DataFrame, settings: Settings) -> pd.Series:
-    """The given potential, or ``max(ttm,0) + whitespace_weight × max(wallet − max(ttm,0), 0)`` where NaN."""
-    base = accounts["revenue_ttm"].clip(lower=0.0)
-    whitespace = (accounts["wallet_estimate"].astype(float) - base).clip(lower=0.0).fillna(0.0)
-    fallback = base + settings.whitespace_weight * whitespace
-    return accounts["potential"].astype(float).fillna(fallback)
-
-
-def account_tier(revenue_ttm: pd.Series, strategic: pd.Series, settings: Settings) -> pd.Series:
-    """strategic | key | standard | long_tail from the strategic flag and trailing-12-month revenue."""
-    flagged = strategic.eq(True).fillna(False).astype(bool)  # None / NA: not flagged
-    is_strategic = flagged | (revenue_ttm > settings.strategic_revenue_threshold)
-    tier = np.select(
-        [
-            is_strategic,
-            revenue_ttm >= settings.key_revenue_threshold,
-            revenue_ttm < settings.long_tail_revenue_threshold,
-        ],
-        ["strategic", "key", "long_tail"],
-        default="standard",
-    )
-    return pd.Series(tier, index=revenue_ttm.index)
-
-
-def _touch_hours(tier: pd.Series, settings: Settings) -> pd.Series:
-    return tier.map({t: getattr(settings, f"touch_hours_{t}") for t in TIERS}).astype(float)
-
-
-def _travel_hours(accounts: pd.DataFrame, territories: pd.DataFrame, settings: Settings) -> pd.Series:
-    """Visits a month × round trip from the territory home (or its accounts' centroid) / speed."""
-    centroid = accounts.groupby("territory_id")[["lat", "lon"]].mean()
-    home_lat = territories["home_lat"].astype(float).fillna(centroid["lat"])
-    home_lon = territories["home_lon"].astype(float).fillna(centroid["lon"])
-    km = haversine_km(
-        accounts["territory_id"].map(home_lat),
-        accounts["territory_id"].map(home_lon),
-        accounts["lat"].astype(float),
-        accounts["lon"].astype(float),
-    )
-    visits = (
-        accounts["tier"].map({t: getattr(settings, f"visits_per_month_{t}") for t in TIERS}).astype(float)
-    )
-    return (visits * 2.0 * km / settings.travel_speed_kmh).fillna(0.0)
-
-
-def haversine_km(lat1: pd.Series, lon1: pd.Series, lat2: pd.Series, lon2: pd.Series) -> pd.Series:
-    """Great-circle distance in km, element-wise (NaN where a coordinate is missing)."""
-    phi1, phi2 = np.radians(lat1), np.radians(lat2)
-    dphi, dlmb = phi2 - phi1, np.radians(lon2) - np.radians(lon1)
-    a = np.sin(dphi / 2) ** 2 + np.cos(phi1) * np.cos(phi2) * np.sin(dlmb / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a.clip(upper=1.0)))
 
 
 # --------------------------------------------------------------------------- per-territory pieces

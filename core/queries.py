@@ -13,6 +13,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
+from core.accounts import BASELINE_REVENUE_MONTHS, account_measures
+from core.config import get_settings
 from core.models import (
     Account,
     AccountPotential,
@@ -27,7 +29,7 @@ from core.models import (
     Territory,
     TerritoryKpi,
 )
-from core.potential import trailing_revenue
+from core.months import add_months, month_start
 
 
 def read_frame(engine: Engine, statement) -> pd.DataFrame:  # type: ignore[no-untyped-def]
@@ -84,6 +86,20 @@ def load_revenue(
     frame = read_frame(engine, statement.order_by(col(RevenueMonth.account_id), col(RevenueMonth.month)))
     frame["month"] = pd.to_datetime(frame["month"]).dt.date
     return frame
+
+
+def load_first_revenue_months(*, engine: Engine) -> pd.Series:
+    """The first month with positive revenue per account_id over the whole history (Timestamps).
+
+    Callers that read only a recent window of revenue pass it to the baseline forecast.
+    """
+    statement = (
+        select(col(RevenueMonth.account_id), func.min(col(RevenueMonth.month)).label("month"))
+        .where(col(RevenueMonth.amount) > 0)
+        .group_by(col(RevenueMonth.account_id))
+    )
+    frame = read_frame(engine, statement)
+    return pd.Series(pd.to_datetime(frame["month"]).to_numpy(), index=frame["account_id"].to_numpy())
 
 
 def load_activities(*, engine: Engine, since: date | None = None) -> pd.DataFrame:
@@ -211,12 +227,27 @@ def table_counts(*, engine: Engine) -> dict[str, int]:
         }
 
 
+def load_account_measures(*, engine: Engine, as_of: date) -> pd.DataFrame:
+    """Every account (``load_accounts`` columns) with its ``core.accounts`` measures as of a date:
+    revenue_ttm, potential, potential_source, tier and workload_hours."""
+    accounts = load_accounts(engine=engine)
+    since = add_months(month_start(as_of), -BASELINE_REVENUE_MONTHS)
+    measures = account_measures(
+        accounts,
+        load_territories(engine=engine),
+        revenue=load_revenue(engine=engine, since=since),
+        forecast_potential=load_potentials(engine=engine).set_index("account_id")["potential"],
+        as_of=as_of,
+        settings=get_settings(),
+        first_month=load_first_revenue_months(engine=engine),
+    )
+    return accounts.join(measures)
+
+
 def accounts_export(*, engine: Engine, as_of: date) -> pd.DataFrame:
     """The book as `territory accounts --csv` prints it: one row per account, external ids."""
-    accounts = load_accounts(engine=engine)
+    accounts = load_account_measures(engine=engine, as_of=as_of)
     territories = load_territories(engine=engine).set_index("territory_id")
-    ttm = trailing_revenue(load_revenue(engine=engine), as_of=as_of)
-    potentials = load_potentials(engine=engine).set_index("account_id")["potential"]
     return pd.DataFrame(
         {
             "account_id": accounts["external_id"],
@@ -228,9 +259,9 @@ def accounts_export(*, engine: Engine, as_of: date) -> pd.DataFrame:
             "state": accounts["state"],
             "industry": accounts["industry"],
             "segment": accounts["segment"],
-            "revenue_ttm": accounts["account_id"].map(ttm).fillna(0.0).round(2),
+            "revenue_ttm": accounts["revenue_ttm"].round(2),
             "strategic": accounts["strategic"],
             "locked": accounts["locked"],
-            "potential": accounts["account_id"].map(potentials).round(2),
+            "potential": accounts["potential"].round(2),
         }
     )

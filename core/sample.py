@@ -18,8 +18,9 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from core.accounts import account_potential, baseline_forecast_12m
 from core.book import Book, Story
-from core.potential import account_potential, add_months, baseline_forecast_12m, month_start
+from core.months import add_months, month_start
 
 HISTORY_MONTHS = 36
 WHITESPACE_WEIGHT = 0.3

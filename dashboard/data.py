@@ -24,13 +24,11 @@ from sqlalchemy.engine import Engine, make_url
 from core.config import get_settings
 from core.db import get_engine
 from core.models import Account, AccountForecast, JobRun, RevenueMonth, TeamKpi
-from core.potential import account_potential, add_months, baseline_forecast_12m, month_start
 from core.queries import (
     current_forecast_run,
-    load_accounts,
+    load_account_measures,
     load_activities,
     load_job_runs,
-    load_potentials,
     load_quotas,
     load_revenue,
     load_team_kpis,
@@ -163,43 +161,17 @@ def territories(url: str, version: str) -> pd.DataFrame:
 def accounts(url: str, version: str, as_of: date) -> pd.DataFrame:
     """One row per account: where it is, whose it is, revenue TTM, potential, last touch in the window.
 
-    Potential is the current forecast run's; before the first run it is the baseline the KPI job
-    uses too (``core.potential``), and ``potential_source`` says which.
+    Revenue TTM, potential (the current forecast run's, else the baseline, ``potential_source`` says
+    which), tier and workload are ``core.accounts``' (``core.queries.load_account_measures``).
     """
     eng = engine_for(url)
-    frame = load_accounts(engine=eng)
-    frame["revenue_ttm"] = frame["account_id"].map(_revenue_ttm(eng, as_of=as_of)).fillna(0.0)
-    frame["potential"], frame["potential_source"] = _potential(eng, frame, as_of=as_of)
+    frame = load_account_measures(engine=eng, as_of=as_of)
     frame = frame.join(_last_touch(eng, frame, as_of=as_of))
     names = territories(url, version).set_index("territory_id")
     frame["territory"] = frame["territory_id"].map(names["external_id"])
     frame["territory_name"] = frame["territory_id"].map(names["name"])
     frame["rep_name"] = frame["territory_id"].map(names["rep_name"])
     return frame
-
-
-def _revenue_ttm(eng: Engine, *, as_of: date) -> pd.Series:
-    """Revenue of the twelve complete months before as_of's month (``core.potential.trailing_revenue``),
-    summed in the database so a large book never loads its whole revenue table for it."""
-    end = month_start(as_of)
-    totals = read_frame(
-        eng,
-        select(RevenueMonth.account_id, func.sum(RevenueMonth.amount).label("ttm"))
-        .where(RevenueMonth.month >= add_months(end, -12), RevenueMonth.month < end)
-        .group_by(RevenueMonth.account_id),
-    )
-    return totals.set_index("account_id")["ttm"]
-
-
-def _potential(eng: Engine, frame: pd.DataFrame, *, as_of: date) -> tuple[np.ndarray, str]:
-    potentials = load_potentials(engine=eng)
-    if not potentials.empty:
-        mapped = frame["account_id"].map(potentials.set_index("account_id")["potential"])
-        return mapped.fillna(0.0).to_numpy(), "forecast"
-    revenue = load_revenue(engine=eng)  # the baseline needs the whole history (churn, short histories)
-    forecast = frame["account_id"].map(baseline_forecast_12m(revenue, as_of=as_of)).fillna(0.0)
-    wallet = frame["wallet_estimate"].astype(float).fillna(0.0)
-    return np.asarray(account_potential(forecast, wallet, get_settings().whitespace_weight)), "baseline"
 
 
 def _last_touch(eng: Engine, frame: pd.DataFrame, *, as_of: date) -> pd.DataFrame:

@@ -20,10 +20,11 @@ from sqlalchemy import delete, insert, inspect, literal, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
+from core.accounts import account_potential
 from core.config import get_settings
 from core.forecast import AccountForecastResult, AccountHistory, forecast_many, history_hash
 from core.models import AccountForecast, AccountPotential, ForecastRun, utcnow
-from core.potential import account_potential, month_start
+from core.months import month_start
 from core.queries import current_forecast_run, load_accounts, load_revenue, read_frame
 from jobs.runs import record_job
 

@@ -19,11 +19,10 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from core.accounts import account_tier, haversine_km, territory_homes, visits_per_month
 from core.config import Settings, get_settings
-from core.kpis import account_tier
 from core.rebalance.scenario import Scenario
 
-EARTH_RADIUS_KM = 6371.0088
 UNITS_PER_MEAN = 100_000
 WIDE_PAIRS = 300_000  # explanations consider every territory up to this many (account, territory) pairs
 STAY_FAMILIES = ("locked", "strategic", "top_revenue", "cooldown")
@@ -225,12 +224,13 @@ def _nearest_state(accounts: pd.DataFrame, lat: float, lon: float) -> str | None
 
 
 def _fill_homes(frame: pd.DataFrame, accounts: pd.DataFrame) -> None:
-    """A territory without a home location is placed at its accounts' centroid (or the book's)."""
-    centroid = accounts.groupby("territory_id")[["lat", "lon"]].mean()
+    """A territory without a home is measured from its accounts' centroid (``core.accounts``); one
+    with no located accounts either is placed at the book's centroid, for distances only."""
+    homes = territory_homes(frame, accounts)
     for axis in ("lat", "lon"):
         column = f"home_{axis}"
-        fallback = frame["territory_id"].map(centroid[axis])
-        frame[column] = frame[column].astype(float).fillna(fallback).fillna(accounts[axis].mean())
+        located = frame["territory_id"].map(homes[column])
+        frame[column] = located.fillna(accounts[axis].mean()).to_numpy(dtype=float)
 
 
 # --- accounts --------------------------------------------------------------------------------
@@ -254,9 +254,7 @@ def _account_frame(
     for column in ("owned_since", "last_moved_at"):
         frame[column] = pd.to_datetime(frame[column]) if column in frame else pd.NaT
     tier = account_tier(frame["revenue_ttm"], frame["strategic"], settings)
-    frame["visits_per_month"] = tier.map(
-        {t: getattr(settings, f"visits_per_month_{t}") for t in ("strategic", "key", "standard", "long_tail")}
-    ).astype(float)
+    frame["visits_per_month"] = visits_per_month(tier, settings)
     frame["vacating"] = territories["vacated"].to_numpy()[frame["territory"].to_numpy()]
     return frame
 
@@ -355,16 +353,6 @@ def _neighbours(territories: pd.DataFrame, chosen: np.ndarray, k: int) -> np.nda
 
 
 # --- candidate pairs -------------------------------------------------------------------------
-
-
-def haversine_km(
-    lat1: np.ndarray | float, lon1: np.ndarray | float, lat2: np.ndarray | float, lon2: np.ndarray | float
-) -> np.ndarray:
-    """Great-circle distance in km, broadcasting like numpy."""
-    phi1, phi2 = np.radians(lat1), np.radians(lat2)
-    dphi, dlmb = phi2 - phi1, np.radians(lon2) - np.radians(lon1)
-    a = np.sin(dphi / 2) ** 2 + np.cos(phi1) * np.cos(phi2) * np.sin(dlmb / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 def eligibility(

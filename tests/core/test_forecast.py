@@ -27,7 +27,7 @@ from core.forecast import (
     history_hash,
     prophet_predictive,
 )
-from core.potential import add_months
+from core.months import add_months
 
 AS_OF = date(2024, 1, 15)  # history ends with December 2023; the forecast starts January 2024
 Z80 = 1.2815515655446004

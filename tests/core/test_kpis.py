@@ -14,14 +14,13 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
+from core.accounts import EARTH_RADIUS_KM, account_tier
 from core.config import Settings
 from core.kpis import (
-    EARTH_RADIUS_KM,
     KPIS,
     TEAM_KPI_COLUMNS,
     TERRITORY_KPI_COLUMNS,
     KpiInputs,
-    account_tier,
     compute_kpis,
     fiscal_quarter,
     gini,

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.potential import account_potential, baseline_forecast_12m, trailing_revenue
+from core.accounts import account_potential, baseline_forecast_12m, trailing_revenue
+from core.config import get_settings
 from core.sample import generate_book
 
 DATES = [date(2026, 11, 23), date(2026, 10, 1), date(2027, 3, 31)]
@@ -17,7 +18,9 @@ DATES = [date(2026, 11, 23), date(2026, 10, 1), date(2027, 3, 31)]
 def potentials(book) -> pd.DataFrame:
     forecast = baseline_forecast_12m(book.revenue, as_of=book.as_of)
     accounts = book.accounts.assign(forecast=book.accounts["account_id"].map(forecast).fillna(0.0))
-    accounts["potential"] = account_potential(accounts["forecast"], accounts["wallet_estimate"])
+    accounts["potential"] = account_potential(
+        accounts["forecast"], accounts["wallet_estimate"], get_settings().whitespace_weight
+    )
     return accounts
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from core.accounts import trailing_revenue
 from core.db import get_engine, upgrade_schema
-from core.potential import trailing_revenue
 from core.queries import load_revenue
 from dashboard import data
 
