@@ -75,7 +75,7 @@ class TeamMetrics:
 
 @dataclass(frozen=True)
 class RebalanceResult:
-    """A solve's outcome. ``objective`` and ``best_bound`` are in points (see Objective)."""
+    """A solve's outcome. ``objective`` and ``best_bound`` are in points (see ObjectiveWeights)."""
 
     status: str  # OPTIMAL | FEASIBLE | INFEASIBLE | UNKNOWN | MODEL_INVALID | HEURISTIC | CURRENT
     objective: float | None
