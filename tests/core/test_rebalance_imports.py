@@ -130,3 +130,17 @@ def test_scenario_sections_and_rule_classes_do_not_share_names() -> None:
     assert _classes("scenario") & rules == set()
     # Nor are sections named like the modules that read them (Constraints / Objective).
     assert {name.lower() for name in _classes("scenario") - {"Scenario"}} & set(MODULES) == set()
+
+
+def test_benchmark_and_test_helpers_stay_out_of_the_product() -> None:
+    """The GAP reader and solver live in bench/, the synthetic frames in tests/; nothing shipped
+    (core/, jobs/, dashboard/) imports from bench/ or tests/."""
+    assert not (PACKAGE / "gap.py").exists() and not (PACKAGE / "synthetic.py").exists()
+    found = []
+    for folder in ("core", "jobs", "dashboard"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                for name in _imported_modules(node):
+                    if name.split(".")[0] in ("bench", "tests"):
+                        found.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert found == []
