@@ -16,7 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.rebalance.gap import read_gap, solve_gap  # noqa: E402
+from bench.gap_instances import read_gap  # noqa: E402
+from bench.gap_solver import solve_gap  # noqa: E402
 
 MAX_SETS = tuple(
     f"c{m:02d}{n:02d}_"

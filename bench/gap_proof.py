@@ -24,14 +24,9 @@ from ortools.sat.python import cp_model
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.gap import best_known, instance_arguments  # noqa: E402
-from core.rebalance.gap import (  # noqa: E402
-    GapInstance,
-    gap_model,
-    lagrangian_bound,
-    read_gap,
-    reduced_cost_pairs,
-)
-from core.rebalance.model import weighted_sum  # noqa: E402
+from bench.gap_instances import GapInstance, read_gap  # noqa: E402
+from bench.gap_solver import gap_model, lagrangian_bound, reduced_cost_pairs  # noqa: E402
+from core.rebalance.build import weighted_sum  # noqa: E402
 
 
 def cp_sat_target(

@@ -1,9 +1,12 @@
 """Rebalance plans: draft -> approved -> applied, with the audit log and a CRM-ready export.
 
 A plan stores the scenario (TOML), the solver result (JSON) and a fingerprint of every account's
-assignment when it was computed. Applying is one transaction and is refused when any assignment
-changed since (the plan's before/after numbers would no longer be true); it moves the accounts,
-stamps ``last_moved_at`` (the cooldown starts) and writes one AssignmentHistory row per move.
+assignment when it was computed. ``get_plan`` reads a plan back as a ``SavedPlan``: its record and
+the stored result typed (moves, territories before/after, team metrics), never a dict by key.
+
+Applying is one transaction and is refused when any assignment changed since (the plan's
+before/after numbers would no longer be true); it moves the accounts, stamps ``last_moved_at``
+(the cooldown starts) and writes one AssignmentHistory row per move.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import pandas as pd
 from sqlalchemy import select
@@ -21,6 +24,7 @@ from sqlmodel import Session, col
 
 from core.db import session_scope
 from core.models import Account, AssignmentHistory, PlanMove, RebalancePlan, Rep, Territory, utcnow
+from core.rebalance.result import Move, TeamMetrics, TerritoryChange, metrics_from_json
 from core.spreadsheet import safe_for_spreadsheet
 
 
@@ -37,6 +41,60 @@ class PlanSummary:
     moves: int
     gap: float | None
     solver_status: str
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    """A saved plan as read back: the plan's record and the solver result it stores, typed.
+
+    ``moves``, ``territories`` and ``team_before`` / ``team_after`` are the result's own types
+    (``core.rebalance.result``), equal to what was saved.
+    """
+
+    id: int
+    name: str
+    status: str  # draft | approved | applied | discarded
+    created_at: datetime
+    created_by: str | None
+    approved_at: datetime | None
+    approved_by: str | None
+    applied_at: datetime | None
+    applied_by: str | None
+    effective_date: date | None
+    scenario_toml: str
+    solver_status: str
+    objective: float | None
+    gap: float | None
+    moves: tuple[Move, ...]
+    territories: tuple[TerritoryChange, ...]
+    team_before: TeamMetrics | None
+    team_after: TeamMetrics | None
+
+    @classmethod
+    def from_record(cls, plan: RebalancePlan) -> SavedPlan:
+        result = json.loads(plan.result or "{}")
+        team = result.get("team") or {}
+        before, after = team.get("before"), team.get("after")
+        return cls(
+            id=plan.id or 0,
+            name=plan.name,
+            status=plan.status,
+            created_at=plan.created_at,
+            created_by=plan.created_by,
+            approved_at=plan.approved_at,
+            approved_by=plan.approved_by,
+            applied_at=plan.applied_at,
+            applied_by=plan.applied_by,
+            effective_date=plan.effective_date,
+            scenario_toml=plan.scenario,
+            solver_status=plan.solver_status,
+            objective=plan.objective,
+            gap=plan.gap,
+            moves=tuple(Move.from_json_dict(m) for m in result.get("moves") or ()),
+            territories=tuple(TerritoryChange.from_json_dict(t) for t in result.get("territories") or ()),
+            team_before=None if before is None else metrics_from_json(TeamMetrics, before),
+            team_after=None if after is None else metrics_from_json(TeamMetrics, after),
+        )
 
 
 def assignments_fingerprint(engine: Engine) -> str:
@@ -115,12 +173,13 @@ def list_plans(engine: Engine) -> list[PlanSummary]:
         ]
 
 
-def get_plan(engine: Engine, plan_id: int) -> RebalancePlan:
+def get_plan(engine: Engine, plan_id: int) -> SavedPlan:
+    """A saved plan, typed (the one way plans are read back)."""
     with session_scope(engine) as session:
         plan = session.get(RebalancePlan, plan_id)
         if plan is None:
             raise PlanError(f"there is no plan {plan_id}")
-        return plan
+        return SavedPlan.from_record(plan)
 
 
 def approve_plan(engine: Engine, plan_id: int, *, approver: str) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from core.format import money, pct
+from core.plans import SavedPlan
 from core.rebalance import RebalanceResult, Scenario
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
@@ -153,24 +153,25 @@ def team_summary(result: RebalanceResult) -> dict[str, str]:
     }
 
 
-def compare_plans(plans: list) -> pd.DataFrame:  # type: ignore[type-arg]
+def _fixed(value: float | None, digits: int) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def compare_plans(plans: list[SavedPlan]) -> pd.DataFrame:
     """Saved plans side by side: one column per plan, one row per figure."""
     columns = {}
     for plan in plans:
-        result = json.loads(plan.result)
-        team = result.get("team", {})
-        before, after = team.get("before") or {}, team.get("after") or {}
-        moves = result.get("moves", [])
+        before, after = plan.team_before, plan.team_after
         columns[f"#{plan.id} {plan.name}"] = {
             "status": plan.status,
             "solver": plan.solver_status,
             "gap": pct(plan.gap, 2) if plan.gap is not None else "—",
-            "moves": len(moves),
-            "risky moves": sum(1 for m in moves if m.get("risks")),
-            "CV after": f"{after.get('cv', float('nan')):.3f}",
-            "CV before": f"{before.get('cv', float('nan')):.3f}",
-            "max/min after": f"{after.get('max_min_ratio', float('nan')):.2f}",
-            "out of band after": after.get("out_of_band", "—"),
+            "moves": len(plan.moves),
+            "risky moves": sum(1 for m in plan.moves if m.risks),
+            "CV after": _fixed(None if after is None else after.cv, 3),
+            "CV before": _fixed(None if before is None else before.cv, 3),
+            "max/min after": _fixed(None if after is None else after.max_min_ratio, 2),
+            "out of band after": "—" if after is None else after.out_of_band,
             "created": f"{plan.created_at:%Y-%m-%d %H:%M}",
         }
     return pd.DataFrame(columns).astype(str)  # one column mixes counts and words: show all as text

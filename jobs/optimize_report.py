@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from core.format import money, pct
-from core.models import RebalancePlan
+from core.plans import SavedPlan
 from core.rebalance import FrontierPoint, RebalanceResult
 
 
@@ -60,12 +58,11 @@ def frontier_text(points: list[FrontierPoint]) -> str:
     return "\n".join(lines)
 
 
-def plan_text(plan: RebalancePlan) -> str:
-    result = json.loads(plan.result)
+def plan_text(plan: SavedPlan) -> str:
     lines = [
         f"plan {plan.id} '{plan.name}': {plan.status}, created {plan.created_at:%Y-%m-%d %H:%M}",
         f"solver {plan.solver_status}, gap {pct(plan.gap, 2) if plan.gap is not None else '—'}, "
-        f"{plan.moves_count} moves",
+        f"{len(plan.moves)} moves",
     ]
     if plan.approved_at:
         lines.append(f"approved by {plan.approved_by} at {plan.approved_at:%Y-%m-%d %H:%M}")
@@ -74,7 +71,7 @@ def plan_text(plan: RebalancePlan) -> str:
             f"applied by {plan.applied_by} at {plan.applied_at:%Y-%m-%d %H:%M}, "
             f"effective {plan.effective_date}"
         )
-    for move in result.get("moves", []):
-        risks = f"  [{', '.join(move.get('risks', []))}]" if move.get("risks") else ""
-        lines.append(f"  {move['account']}: {move['from']} -> {move['to']}  {move.get('reason', '')}{risks}")
+    for move in plan.moves:
+        risks = f"  [{', '.join(move.risks)}]" if move.risks else ""
+        lines.append(f"  {move.account}: {move.from_territory} -> {move.to_territory}  {move.reason}{risks}")
     return "\n".join(lines)

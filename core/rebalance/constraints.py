@@ -17,10 +17,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from core.rebalance.model import Build
+from core.rebalance.build import Build
 from core.rebalance.plan import Plan, workload_units
 from core.rebalance.problem import Problem, eligibility
-from core.rebalance.scenario import Constraints
+from core.rebalance.scenario import HardRules
 
 SHARE_SCALE = 1000  # shares are compared as integers: 1000 x part >= round(1000 x share) x whole
 
@@ -49,7 +49,7 @@ def _targets(problem: Problem) -> np.ndarray:
 class Stay:
     """Accounts flagged by a rule (locked, strategic, top revenue, cooldown) keep their territory."""
 
-    def __init__(self, key: str, describe: Callable[[Constraints], str]) -> None:
+    def __init__(self, key: str, describe: Callable[[HardRules], str]) -> None:
         self.key, self.describe = key, describe
 
     def applies(self, problem: Problem) -> bool:
@@ -72,7 +72,7 @@ class Stay:
 class PairRule:
     """A rule on where an account may go (state lines, specialty accounts to specialists only)."""
 
-    def __init__(self, key: str, describe: Callable[[Constraints], str]) -> None:
+    def __init__(self, key: str, describe: Callable[[HardRules], str]) -> None:
         self.key, self.describe = key, describe
 
     def applies(self, problem: Problem) -> bool:
@@ -436,12 +436,12 @@ class MaxRevenue:
 
 
 FAMILIES = (
-    Stay("locked", Constraints.describe_locked),
-    Stay("strategic", Constraints.describe_strategic),
-    Stay("top_revenue", Constraints.describe_top_revenue),
-    Stay("cooldown", Constraints.describe_cooldown),
+    Stay("locked", HardRules.describe_locked),
+    Stay("strategic", HardRules.describe_strategic),
+    Stay("top_revenue", HardRules.describe_top_revenue),
+    Stay("cooldown", HardRules.describe_cooldown),
     Vacated(),
-    PairRule("state_lines", Constraints.describe_state_lines),
+    PairRule("state_lines", HardRules.describe_state_lines),
     PairRule("specialist_only", lambda c: c.specialists.describe_exclusive()),  # type: ignore[union-attr]
     MinAccounts(),
     MaxAccounts(),

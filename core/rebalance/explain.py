@@ -14,7 +14,8 @@ import time
 
 from ortools.sat.python import cp_model
 
-from core.rebalance.model import Build, build_model
+from core.rebalance.build import Build
+from core.rebalance.model import build_model
 from core.rebalance.problem import Problem
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.sat.python import cp_model
 
-from core.rebalance.model import Build, is_constant
+from core.rebalance.build import Build, is_constant
 from core.rebalance.objective import POINT
 from core.rebalance.plan import Plan
 from core.rebalance.relax import Relaxation

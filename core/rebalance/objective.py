@@ -14,10 +14,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from core.rebalance.model import Build
+from core.rebalance.build import Build
 from core.rebalance.plan import Plan, workload_units
 from core.rebalance.problem import UNITS_PER_MEAN, Problem
-from core.rebalance.scenario import Objective
+from core.rebalance.scenario import ObjectiveWeights
 
 POINT = 100_000
 
@@ -36,7 +36,7 @@ class Travel:
 
     key = "travel"
 
-    def weight(self, objective: Objective) -> float:
+    def weight(self, objective: ObjectiveWeights) -> float:
         return objective.travel
 
     def costs(self, problem: Problem, km: np.ndarray) -> np.ndarray:
@@ -56,7 +56,7 @@ class Continuity:
 
     key = "continuity"
 
-    def weight(self, objective: Objective) -> float:
+    def weight(self, objective: ObjectiveWeights) -> float:
         return objective.continuity
 
     def costs(self, problem: Problem, accounts: np.ndarray) -> np.ndarray:
@@ -76,7 +76,7 @@ class Continuity:
 class Balance:
     """Sum over receiving territories of |total - team mean|, weight x POINT per 1% of the mean."""
 
-    def __init__(self, key: str, weight: Callable[[Objective], float]) -> None:
+    def __init__(self, key: str, weight: Callable[[ObjectiveWeights], float]) -> None:
         self.key, self.weight = key, weight
 
     def coefficient(self, problem: Problem) -> int:
@@ -121,7 +121,9 @@ class OutsideHome:
     """Accounts outside their territory's home set (its main state, or its main industries):
     weight x POINT per account, on every pair (linear, so the LP bound stays tight)."""
 
-    def __init__(self, key: str, column: str, home_column: str, weight: Callable[[Objective], float]) -> None:
+    def __init__(
+        self, key: str, column: str, home_column: str, weight: Callable[[ObjectiveWeights], float]
+    ) -> None:
         self.key, self.column, self.home_column, self.weight = key, column, home_column, weight
 
     def outside(self, problem: Problem, accounts: np.ndarray, territories: np.ndarray) -> np.ndarray:

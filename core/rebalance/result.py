@@ -7,7 +7,9 @@ CLI and the page (external ids only).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -37,6 +39,17 @@ class Move:
             "risks": list(self.risks),
         }
 
+    @classmethod
+    def from_json_dict(cls, data: Mapping[str, Any]) -> Move:
+        """The move ``to_json_dict`` wrote."""
+        return cls(
+            account=str(data["account"]),
+            from_territory=str(data["from"]),
+            to_territory=str(data["to"]),
+            reason=str(data.get("reason", "")),
+            risks=tuple(data.get("risks") or ()),
+        )
+
 
 @dataclass(frozen=True)
 class TerritoryMetrics:
@@ -62,6 +75,16 @@ class TerritoryChange:
             "after": asdict(self.after),
         }
 
+    @classmethod
+    def from_json_dict(cls, data: Mapping[str, Any]) -> TerritoryChange:
+        """The change ``to_json_dict`` wrote."""
+        return cls(
+            territory=str(data["territory"]),
+            name=str(data.get("name", data["territory"])),
+            before=metrics_from_json(TerritoryMetrics, data["before"]),
+            after=metrics_from_json(TerritoryMetrics, data["after"]),
+        )
+
 
 @dataclass(frozen=True)
 class TeamMetrics:
@@ -73,9 +96,18 @@ class TeamMetrics:
     multi_state: int  # territories whose book spans more than one state
 
 
+Metrics = TypeVar("Metrics", TerritoryMetrics, TeamMetrics)
+
+
+def metrics_from_json(cls: type[Metrics], data: Mapping[str, Any]) -> Metrics:
+    """Metrics written by ``asdict``; a figure the writer did not have yet reads as None."""
+    values: dict[str, Any] = {f.name: data.get(f.name) for f in fields(cls)}
+    return cls(**values)
+
+
 @dataclass(frozen=True)
 class RebalanceResult:
-    """A solve's outcome. ``objective`` and ``best_bound`` are in points (see Objective)."""
+    """A solve's outcome. ``objective`` and ``best_bound`` are in points (see ObjectiveWeights)."""
 
     status: str  # OPTIMAL | FEASIBLE | INFEASIBLE | UNKNOWN | MODEL_INVALID | HEURISTIC | CURRENT
     objective: float | None

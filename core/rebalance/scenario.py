@@ -3,7 +3,10 @@
 A scenario says which territories may change (scope), what a better plan is (objective weights),
 what a plan may never do (hard constraints), and what-ifs (a rep leaves, a rep is added). Every
 constraint section has a human half, ``describe()``, which is what an infeasibility report prints;
-the machine half lives in ``core.rebalance.model``.
+the machine half lives in ``core.rebalance.constraints``. Sections are named for the settings
+they hold (``ObjectiveWeights``, ``HardRules``, ``PotentialRange``), never like the objective terms
+or constraint families that read them (``PotentialBand`` is the family, ``PotentialRange`` its
+settings); the TOML keys are the field names (``[constraints.potential]``).
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ class Scope(_Section):
         return "all territories"
 
 
-class Objective(_Section):
+class ObjectiveWeights(_Section):
     """Weights of what a better plan is. With weight 1 each, one point is: one territory 1% of the
     mean potential (or workload) away from the mean, one ordinary account moved, 100 km between an
     account and its rep's home, one territory whose book spans more than its home state (state
@@ -111,7 +114,7 @@ class AccountRange(_Section):
         return f"at most {self.max} accounts"
 
 
-class PotentialBand(_Section):
+class PotentialRange(_Section):
     """Absolute dollars (min / max) or ± a share of the team's mean potential."""
 
     min: float | None = Field(default=None, ge=0)
@@ -119,7 +122,7 @@ class PotentialBand(_Section):
     share: float | None = Field(default=None, gt=0, lt=1)
 
     @model_validator(mode="after")
-    def _one_kind(self) -> PotentialBand:
+    def _one_kind(self) -> PotentialRange:
         if self.share is not None and (self.min is not None or self.max is not None):
             raise ValueError("give the potential band either as min/max dollars or as a share, not both")
         if self.share is None and self.min is None and self.max is None:
@@ -157,7 +160,7 @@ class Churn(_Section):
         return f"at most {money(self.max_revenue)} of revenue moves"
 
 
-class IndustryFocus(_Section):
+class MainIndustries(_Section):
     industries: int = Field(default=3, ge=1)
     min_share: float = Field(default=0.6, ge=0, le=1)
 
@@ -165,7 +168,7 @@ class IndustryFocus(_Section):
         return f"at least {pct(self.min_share)} of the book in its {self.industries} main industries"
 
 
-class Constraints(_Section):
+class HardRules(_Section):
     """Hard rules: a plan breaking one is never proposed."""
 
     locked: bool = Field(default=True, description="Accounts flagged locked stay")
@@ -182,9 +185,9 @@ class Constraints(_Section):
     capacity: bool = Field(default=False, description="Workload within each rep's capacity hours")
     specialists: Specialists | None = None
     accounts: AccountRange | None = None
-    potential: PotentialBand | None = None
+    potential: PotentialRange | None = None
     churn: Churn = Field(default_factory=Churn)
-    industry_focus: IndustryFocus | None = None
+    industry_focus: MainIndustries | None = None
 
     def describe_locked(self) -> str:
         return "accounts flagged as locked stay with their territory"
@@ -241,8 +244,8 @@ class Scenario(_Section):
     name: str = "custom"
     description: str = ""
     scope: Scope = Field(default_factory=Scope)
-    objective: Objective = Field(default_factory=Objective)
-    constraints: Constraints = Field(default_factory=Constraints)
+    objective: ObjectiveWeights = Field(default_factory=ObjectiveWeights)
+    constraints: HardRules = Field(default_factory=HardRules)
     what_if: WhatIf = Field(default_factory=WhatIf)
     risk: Risk = Field(default_factory=Risk)
     candidates: int = Field(default=6, ge=1, description="Territories an account considers besides its own")

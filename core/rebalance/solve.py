@@ -14,10 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ortools.sat.python import cp_model
 
+from core.rebalance.build import Build, hint_plan
 from core.rebalance.constraints import broken_rules
 from core.rebalance.explain import explain_infeasibility
 from core.rebalance.lns import improve
-from core.rebalance.model import Build, build_model, hint_plan
+from core.rebalance.model import build_model
 from core.rebalance.objective import POINT, TERMS, objective_value
 from core.rebalance.plan import Plan
 from core.rebalance.problem import Problem

@@ -274,7 +274,7 @@ def saved_plans() -> None:
         st.dataframe(compare_plans([get_plan(engine, i) for i in chosen]), width="stretch")
     plan_id = st.selectbox("Plan", [p.id for p in plans], format_func=lambda i: f"#{i}")
     plan = get_plan(engine, plan_id)
-    st.write(f"**{plan.name}** — {plan.status}, {plan.moves_count} moves")
+    st.write(f"**{plan.name}** — {plan.status}, {len(plan.moves)} moves")
     left, middle, right = st.columns(3)
     if left.button("Approve", disabled=plan.status != "draft"):
         act(lambda: approve_plan(engine, plan_id, approver="dashboard"), f"Plan {plan_id} approved.")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import fields
+from datetime import date, datetime
 
 import pytest
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from core.db import session_scope
 from core.models import Account, AssignmentHistory, Rep, Territory
 from core.plans import (
     PlanError,
+    SavedPlan,
     apply_plan,
     approve_plan,
     assignments_fingerprint,
@@ -19,6 +21,7 @@ from core.plans import (
     plan_export,
     save_plan,
 )
+from core.rebalance import Move, RebalanceResult, TeamMetrics, TerritoryChange, TerritoryMetrics
 
 
 @pytest.fixture
@@ -115,3 +118,97 @@ def test_export_is_spreadsheet_safe(book):
     assert row["new_owner"].startswith("'=")  # a formula-looking name cannot run in a spreadsheet
     assert row["effective_date"] == "2026-12-01"
     assert [p.name for p in list_plans(book)] == ["export"]
+
+
+def test_a_saved_plan_reads_back_typed_and_equal_to_what_was_saved(book):
+    """get_plan returns a frozen SavedPlan whose moves, territories and team metrics are the
+    result's own types, equal to the RebalanceResult that was saved (no dict by key)."""
+    solved = RebalanceResult(
+        status="FEASIBLE",
+        objective=12.5,
+        best_bound=12.0,
+        gap=0.04,
+        wall_time_s=1.25,
+        moves=(
+            Move("A1", "T2", "T1", "balances potential", ("large_revenue", "open_opportunity")),
+            Move("A3", "T2", "T1", "closer to the rep's home"),
+        ),
+        territories=(
+            TerritoryChange(
+                "T1",
+                "North",
+                TerritoryMetrics(1_000_000.0, 2, 3.0, 400_000.0, 0.8),
+                TerritoryMetrics(1_250_000.0, 4, 6.0, 500_000.5, 1.0),
+            ),
+            TerritoryChange(
+                "T2",
+                "South",
+                TerritoryMetrics(1_500_000.0, 2, 3.0, 600_000.0, 1.2),
+                TerritoryMetrics(1_250_000.0, 0, 0.0, 0.0, None),
+            ),
+        ),
+        team_before=TeamMetrics(0.2, 1.5, 1.5, 2, 0.2, 0),
+        team_after=TeamMetrics(0.0, 1.0, None, 0, 0.0, 1),
+    )
+    plan_id = save_plan(
+        book,
+        name="typed",
+        scenario_toml='name = "typed"\n',
+        result=solved.to_json_dict(),
+        fingerprint=assignments_fingerprint(book),
+        created_by="lead",
+    )
+    plan = get_plan(book, plan_id)
+    assert isinstance(plan, SavedPlan)
+    assert (plan.id, plan.name, plan.status, plan.created_by) == (plan_id, "typed", "draft", "lead")
+    assert (plan.solver_status, plan.objective, plan.gap) == ("FEASIBLE", 12.5, 0.04)
+    assert plan.scenario_toml == 'name = "typed"\n' and isinstance(plan.created_at, datetime)
+    assert plan.approved_at is None and plan.applied_at is None and plan.effective_date is None
+    assert plan.moves == solved.moves and all(type(m) is Move for m in plan.moves)
+    assert all(type(m.risks) is tuple for m in plan.moves)
+    assert plan.territories == solved.territories
+    assert all(type(t.after) is TerritoryMetrics for t in plan.territories)
+    assert (plan.team_before, plan.team_after) == (solved.team_before, solved.team_after)
+    assert type(plan.team_after) is TeamMetrics
+    with pytest.raises(AttributeError):  # frozen
+        plan.status = "applied"  # type: ignore[misc]
+    assert {f.name for f in fields(SavedPlan)} >= {"moves", "territories", "team_before", "team_after"}
+    approve_plan(book, plan_id, approver="lead")
+    approved = get_plan(book, plan_id)
+    assert (approved.status, approved.approved_by) == ("approved", "lead")
+    assert isinstance(approved.approved_at, datetime)
+
+
+def test_a_plan_saved_without_team_figures_reads_back(book):
+    """A result with moves only (as older plans stored) reads back with no territories and no team."""
+    plan_id = save_plan(
+        book,
+        name="bare",
+        scenario_toml="",
+        result=result(("A1", "T2", "T1")),
+        fingerprint=assignments_fingerprint(book),
+    )
+    plan = get_plan(book, plan_id)
+    assert plan.moves == (Move("A1", "T2", "T1", "balances potential", ("large_revenue",)),)
+    assert plan.territories == () and plan.team_before is None and plan.team_after is None
+
+
+def test_the_cli_and_the_page_read_the_typed_plan(book):
+    """`territory plans show` and the page's side-by-side comparison read a SavedPlan."""
+    from dashboard.optimize_view import compare_plans
+    from jobs.optimize_report import plan_text
+
+    plan_id = save_plan(
+        book,
+        name="shown",
+        scenario_toml="",
+        result=result(("A1", "T2", "T1")),
+        fingerprint=assignments_fingerprint(book),
+    )
+    plan = get_plan(book, plan_id)
+    text = plan_text(plan)
+    assert f"plan {plan_id} 'shown': draft" in text and "1 moves" in text
+    assert "  A1: T2 -> T1  balances potential  [large_revenue]" in text
+    table = compare_plans([plan])
+    column = table[f"#{plan_id} shown"]
+    assert (column["moves"], column["risky moves"], column["CV after"]) == ("1", "1", "—")

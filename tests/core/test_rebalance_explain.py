@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from core.rebalance import Scenario, build_problem, conflicting_families, solve
-from core.rebalance.synthetic import frames
+from tests.rebalance_factories import frames
 
 AS_OF = date(2025, 6, 15)
 

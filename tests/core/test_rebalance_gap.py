@@ -1,4 +1,7 @@
-"""The assignment core on public Generalized Assignment Problem instances (OR-Library / Yagiura)."""
+"""The assignment core on public Generalized Assignment Problem instances (OR-Library / Yagiura).
+
+The GAP reader and solver are benchmark code (bench/gap_instances.py, bench/gap_solver.py); what
+they exercise is the product's assignment core (core.rebalance.build)."""
 
 from __future__ import annotations
 
@@ -7,16 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.rebalance.gap import (
-    GapInstance,
-    gap_model,
-    greedy_gap,
-    lagrangian_bound,
-    parse_gap,
-    read_gap,
-    reduced_cost_pairs,
-    solve_gap,
-)
+from bench.gap_instances import GapInstance, parse_gap, read_gap
+from bench.gap_solver import gap_model, greedy_gap, lagrangian_bound, reduced_cost_pairs, solve_gap
 
 GAP = Path(__file__).resolve().parents[3] / "shared" / "benchmarks" / "gap"
 needs_data = pytest.mark.skipif(not GAP.exists(), reason="shared benchmark data not beside the repository")

@@ -10,12 +10,13 @@ from datetime import date
 import pytest
 
 from core.rebalance import Scenario, broken_rules, build_problem, objective_value, solve
+from core.rebalance.build import hint_plan
 from core.rebalance.lns import improve
-from core.rebalance.model import build_model, hint_plan
+from core.rebalance.model import build_model
 from core.rebalance.relax import lp_relaxation
 from core.rebalance.repair import repair
 from core.rebalance.result import plan_of
-from core.rebalance.synthetic import synthetic_frames
+from tests.rebalance_factories import synthetic_frames
 
 AS_OF = date(2025, 6, 15)
 solve_module = importlib.import_module("core.rebalance.solve")  # the package exports its function as solve

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from core.rebalance import POINT, Plan, Scenario, broken_rules, build_problem, greedy, objective_value, solve
 from core.rebalance.result import plan_of
-from core.rebalance.synthetic import frames, synthetic_frames
+from tests.rebalance_factories import frames, synthetic_frames
 
 AS_OF = date(2025, 6, 15)
 HOMES = {"T1": (33.45, -112.07, "AZ"), "T2": (35.08, -106.65, "NM"), "T3": (36.17, -115.14, "NV")}

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from core.rebalance import Scenario
-from core.rebalance.scenario import PotentialBand
+from core.rebalance.scenario import PotentialRange
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
@@ -64,9 +64,9 @@ def test_invalid_scenarios_fail_fast_with_a_reason(data: dict, message: str) -> 
 
 
 def test_band_bounds_from_share_or_dollars() -> None:
-    assert PotentialBand(share=0.1).bounds(1_000_000) == pytest.approx((900_000, 1_100_000))
-    assert PotentialBand(min=4e6, max=5e6).bounds(123.0) == (4e6, 5e6)
-    assert PotentialBand(min=4e6).bounds(1.0) == (4e6, float("inf"))
+    assert PotentialRange(share=0.1).bounds(1_000_000) == pytest.approx((900_000, 1_100_000))
+    assert PotentialRange(min=4e6, max=5e6).bounds(123.0) == (4e6, 5e6)
+    assert PotentialRange(min=4e6).bounds(1.0) == (4e6, float("inf"))
 
 
 def test_every_rule_has_a_human_half() -> None:

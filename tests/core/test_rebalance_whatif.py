@@ -8,7 +8,7 @@ import pytest
 
 from core.rebalance import Scenario, broken_rules, build_problem, frontier, solve
 from core.rebalance.result import plan_of
-from core.rebalance.synthetic import synthetic_frames
+from tests.rebalance_factories import synthetic_frames
 
 AS_OF = date(2025, 6, 15)
 

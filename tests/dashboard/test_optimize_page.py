@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from core.db import get_engine, session_scope
 from core.models import AssignmentHistory, RebalancePlan
+from core.plans import get_plan
 from core.rebalance import Scenario
 from dashboard.optimize_view import (
     FormValues,
@@ -92,4 +93,4 @@ def test_solve_save_approve_apply_from_the_page(app, writable_db):
         plan = session.execute(select(RebalancePlan)).scalar_one()
         history = session.execute(select(AssignmentHistory).where(AssignmentHistory.source == "plan")).all()
     assert plan.status == "applied" and len(history) == len(run.result.moves)
-    assert "CV after" in compare_plans([plan]).index
+    assert "CV after" in compare_plans([get_plan(engine, plan.id)]).index

@@ -1,32 +1,23 @@
-"""Generalized Assignment Problem instances solved with the product's assignment model.
+"""Generalized Assignment Problem instances solved with the product's assignment model (benchmark only).
 
 A GAP instance is a rebalance stripped to its core: jobs (accounts) go to exactly one agent
 (territory), each pair has a cost and a resource use (workload), each agent a capacity. The model
-is ``add_assignment`` + ``add_capacity`` from ``core.rebalance.model``, the same two functions every
-rebalance starts from, with the per-pair cost as the objective. Format of the files
-(OR-Library / Yagiura): ``m n``, m rows of n costs, m rows of n resources, m capacities.
+is ``add_assignment`` + ``add_capacity`` from ``core.rebalance.build``, the same two functions every
+rebalance starts from, with the per-pair cost as the objective. The instances and their file
+format are in ``bench/gap_instances.py``; the scripts are ``bench/gap.py`` and ``bench/gap_proof.py``.
 """
 
 from __future__ import annotations
 
 import math
 import time
-import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from ortools.sat.python import cp_model
 
-from core.rebalance.model import add_assignment, add_capacity, groups, weighted_sum
-
-
-@dataclass(frozen=True)
-class GapInstance:
-    name: str
-    cost: np.ndarray  # agents x jobs
-    resource: np.ndarray  # agents x jobs
-    capacity: np.ndarray  # agents
+from bench.gap_instances import GapInstance
+from core.rebalance.build import add_assignment, add_capacity, groups, weighted_sum
 
 
 @dataclass(frozen=True)
@@ -40,31 +31,6 @@ class GapResult:
     @property
     def optimal(self) -> bool:
         return self.status == "OPTIMAL"
-
-
-def parse_gap(text: str, name: str = "gap") -> GapInstance:
-    """An instance from the whitespace-separated OR-Library text."""
-    values = np.array(text.split(), dtype=np.int64)
-    m, n = int(values[0]), int(values[1])
-    body = values[2:]
-    if len(body) < 2 * m * n + m:
-        raise ValueError(f"{name}: expected {2 * m * n + m} numbers after 'm n', found {len(body)}")
-    return GapInstance(
-        name=name,
-        cost=body[: m * n].reshape(m, n),
-        resource=body[m * n : 2 * m * n].reshape(m, n),
-        capacity=body[2 * m * n : 2 * m * n + m],
-    )
-
-
-def read_gap(path: str | Path) -> GapInstance:
-    """An instance from a .zip holding one text file, or from the text file itself."""
-    path = Path(path)
-    name = path.name.removesuffix(".zip")
-    if path.suffix == ".zip":
-        with zipfile.ZipFile(path) as archive:
-            return parse_gap(archive.read(archive.namelist()[0]).decode(), name)
-    return parse_gap(path.read_text(), name)
 
 
 def greedy_gap(instance: GapInstance, *, maximize: bool = False) -> np.ndarray | None:

@@ -1,4 +1,4 @@
-"""Small seeded account/territory frames in the shape ``build_problem`` reads (tests, benchmarks).
+"""Small seeded account/territory frames in the shape ``build_problem`` reads (rebalance tests, benchmarks).
 
 ``frames(accounts=[...], territories=[...])`` fills every optional column of hand-written rows;
 ``synthetic_frames(n_accounts, n_territories, seed=...)`` draws a random book with numpy only:
