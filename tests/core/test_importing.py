@@ -614,7 +614,7 @@ def test_header_names_match_whatever_their_case_and_punctuation(header):
 @given(st.floats(min_value=0, max_value=1e12, allow_nan=False).map(lambda x: round(x, 2)))
 def test_amounts_with_thousands_separators_read_back_exactly(amount):
     """US formatting ("1,234,567.89") in comma files and European ("1.234.567,89") in semicolon files."""
-    from core.importing import _parse_float
+    from core.importing.parsing import _parse_float
 
     us = pd.Series([f"{amount:,.2f}", f"${amount:,.2f}"])
     european = pd.Series([f"{amount:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")])

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
-import core.importing as importing
+import core.importing.bulk as importing
 from core.db import session_scope
 from core.importing import ImportValidationError, import_book, import_files, store_book, validate_book
 from core.models import Account, Activity, AssignmentHistory, JobRun, Opportunity, Rep, Territory
