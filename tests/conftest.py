@@ -1,4 +1,10 @@
-"""Shared fixtures: a real SQLite file per test, settings isolated from the developer's environment."""
+"""Shared fixtures: a real database per test on SQLite and on PostgreSQL, settings isolated from
+the developer's environment.
+
+``db_url`` and ``engine`` are parametrized over both backends, so every test that touches the
+database runs twice; the PostgreSQL runs are skipped when no server is configured
+(``TERRITORY_TEST_POSTGRES_URL``, which scripts/test.sh always sets).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,11 @@ import pytest
 
 from core.config import get_settings
 from core.db import get_engine, upgrade_schema
+from tests.databases import BACKENDS, drop_database, new_database
 
-# Tests never read a developer's .env or TERRITORY_* variables.
-for _key in [k for k in os.environ if k.startswith("TERRITORY_")]:
+# Tests never read a developer's .env or TERRITORY_* variables (TERRITORY_TEST_* configure the tests
+# themselves and are no settings; xdist workers inherit this environment).
+for _key in [k for k in os.environ if k.startswith("TERRITORY_") and not k.startswith("TERRITORY_TEST_")]:
     del os.environ[_key]
 
 
@@ -22,9 +30,17 @@ def _fresh_settings(monkeypatch, tmp_path):
     get_settings.cache_clear()
 
 
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
 @pytest.fixture
-def db_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'territory.db'}"
+def db_url(backend, tmp_path):
+    """An empty database (no schema yet) on each backend."""
+    url = new_database(backend, tmp_path)
+    yield url
+    drop_database(url)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -178,8 +177,8 @@ def smtp_server() -> Iterator[SmtpServer]:
 
 
 @pytest.fixture
-def session(tmp_path: Path) -> Iterator[Session]:
-    db = AlertDb(tmp_path, {})
+def session(db_url: str) -> Iterator[Session]:
+    db = AlertDb(db_url, {})
     with db.session() as s:
         yield s
 
@@ -294,9 +293,9 @@ def test_send_test_email(smtp_server: SmtpServer) -> None:
 
 
 def test_evaluation_to_inbox_once_per_episode_with_hostile_names(
-    tmp_path: Path, smtp_server: SmtpServer
+    db_url: str, smtp_server: SmtpServer
 ) -> None:
-    db = AlertDb(tmp_path, {"EVIL": EVIL_NAME, "XSS": SCRIPT_NAME, "OK": "Flagstaff"})
+    db = AlertDb(db_url, {"EVIL": EVIL_NAME, "XSS": SCRIPT_NAME, "OK": "Flagstaff"})
     settings = smtp_settings(smtp_server.port)
     db.snapshot(DAY - timedelta(days=28), {"EVIL": {"coverage": 0.8}})
     db.snapshot(DAY, {"EVIL": {"coverage": 0.5}, "XSS": {"drift": -25.0}})

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,10 +43,10 @@ def make_settings(**overrides: Any) -> Settings:
 
 
 class AlertDb:
-    """A migrated SQLite file with territories (each with its rep) and KPI snapshots."""
+    """A migrated database with territories (each with its rep) and KPI snapshots."""
 
-    def __init__(self, path: Path, territories: dict[str, str]) -> None:
-        self.engine = get_engine(f"sqlite:///{path}/t.db")
+    def __init__(self, url: str, territories: dict[str, str]) -> None:
+        self.engine = get_engine(url)
         upgrade_schema(self.engine)
         self.ids: dict[str, int] = {}
         with self.session() as session:
@@ -104,8 +103,8 @@ class AlertDb:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> AlertDb:
-    return AlertDb(tmp_path, {"PHX-N": "Phoenix North", "TUC": "Tucson", "LV": "Las Vegas"})
+def db(db_url: str) -> AlertDb:
+    return AlertDb(db_url, {"PHX-N": "Phoenix North", "TUC": "Tucson", "LV": "Las Vegas"})
 
 
 # --- opening ----------------------------------------------------------------------------------

@@ -285,8 +285,8 @@ def test_format_threshold_of_an_unknown_metric_is_a_plain_number() -> None:
 
 
 @pytest.fixture
-def session(tmp_path):  # type: ignore[no-untyped-def]
-    engine = get_engine(f"sqlite:///{tmp_path}/t.db")
+def session(db_url):  # type: ignore[no-untyped-def]
+    engine = get_engine(db_url)
     upgrade_schema(engine)
     with Session(engine) as s:
         yield s

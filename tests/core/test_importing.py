@@ -35,6 +35,7 @@ from core.importing import (
     validate_book,
 )
 from core.models import JobRun
+from tests.databases import BACKENDS, clone_database, drop_database, new_database, require_backend
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "import"
 KINDS = ("reps", "accounts", "revenue", "activities", "opportunities", "quotas")
@@ -72,24 +73,28 @@ def db_checksum(engine: Engine) -> tuple[dict[str, int], str]:
     return counts, digest.hexdigest()
 
 
-@pytest.fixture(scope="module")
-def seeded_database(tmp_path_factory) -> Path:
-    """A SQLite file holding the good fixtures (built once, copied by each test)."""
+@pytest.fixture(scope="module", params=BACKENDS)
+def seeded_database(request, tmp_path_factory) -> Iterator[str]:
+    """A database holding the good fixtures (built once per backend, copied by each test)."""
+    require_backend(request.param)
     folder = tmp_path_factory.mktemp("seeded")
-    engine = get_engine(f"sqlite:///{folder / 'seeded.db'}")
+    url = new_database(request.param, folder, name="seeded")
+    engine = get_engine(url)
     upgrade_schema(engine)
     import_files(engine, copy_fixtures(folder / "files"), today=TODAY)
     engine.dispose()  # the last connection closing checkpoints the WAL into the file
-    return folder / "seeded.db"
+    yield url
+    drop_database(url)
 
 
 @pytest.fixture
 def seeded(seeded_database, tmp_path) -> Iterator[tuple[Engine, dict[str, Path]]]:
     """A copy of the seeded database, and a fresh copy of the good files to edit."""
-    shutil.copy(seeded_database, tmp_path / "territory.db")
-    engine = get_engine(f"sqlite:///{tmp_path / 'territory.db'}")
+    url = clone_database(seeded_database, tmp_path, name="territory")
+    engine = get_engine(url)
     yield engine, copy_fixtures(tmp_path / "files")
     engine.dispose()
+    drop_database(url)
 
 
 # --- editing CSV files ---------------------------------------------------------------------------

@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from jobs.cli import app
+from tests.databases import BACKENDS, drop_database, new_database
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def db(tmp_path_factory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('cli') / 'cli.db'}"
+@pytest.fixture(scope="module", params=BACKENDS)
+def db(request, tmp_path_factory) -> Iterator[str]:
+    url = new_database(request.param, tmp_path_factory.mktemp("cli"), name="cli")
     result = runner.invoke(app, ["init", "--db", url, "--sample", "southwest", "--as-of", "2026-11-23"])
     assert result.exit_code == 0, result.output
-    return url
+    yield url
+    drop_database(url)
 
 
 def invoke(*args: str):
