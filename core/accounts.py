@@ -11,6 +11,9 @@ numbers for the same account.
   times twelve; the rest their trailing twelve months. No history: zero.
 * **potential** = ``forecast_12m + whitespace_weight × max(wallet − forecast_12m, 0)``, the
   forecast never negative, a missing wallet counting as none.
+* **wallet**: the imported wallet estimate, else 3% of the firm's annual revenue, else $1,000 per
+  employee, else none; never below the account's own forecast (it cannot spend more with us than
+  its wallet).
 * **potential with its fallback** (one rule): an account's potential is the current forecast run's
   when it has one; an account without one (no forecast run yet, or added since the last run) gets
   the potential of its baseline forecast. ``potential_source`` says which (``forecast`` or
@@ -119,6 +122,28 @@ def account_potential(
     return result
 
 
+FIRMOGRAPHIC_REVENUE_SHARE = 0.03  # share of a firm's annual revenue taken as its wallet
+WALLET_PER_EMPLOYEE = 1_000.0
+
+
+def account_wallet(accounts: pd.DataFrame, forecast_12m: pd.Series) -> pd.Series:
+    """The wallet per account (see the module docstring); ``forecast_12m`` aligned with ``accounts``.
+
+    ``accounts`` has wallet_estimate and, when known, annual_revenue and employees.
+    """
+    imported = pd.to_numeric(accounts["wallet_estimate"], errors="coerce").astype(float)
+    by_revenue = _column(accounts, "annual_revenue") * FIRMOGRAPHIC_REVENUE_SHARE
+    by_employees = _column(accounts, "employees") * WALLET_PER_EMPLOYEE
+    wallet = imported.fillna(by_revenue).fillna(by_employees).fillna(0.0)
+    return np.maximum(wallet, forecast_12m.astype(float))
+
+
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    if name not in frame:
+        return pd.Series(np.nan, index=frame.index)
+    return pd.to_numeric(frame[name], errors="coerce").astype(float)
+
+
 def potential_with_fallback(
     accounts: pd.DataFrame,
     *,
@@ -130,9 +155,9 @@ def potential_with_fallback(
 ) -> pd.DataFrame:
     """``potential`` and ``potential_source`` per account (rows and index of ``accounts``).
 
-    ``accounts`` has account_id and wallet_estimate; ``forecast_potential`` is the current forecast
-    run's potential by account_id (empty before the first run; NaN counts as missing). Accounts
-    without one get the potential of their baseline forecast.
+    ``accounts`` has account_id and the wallet columns (``account_wallet``); ``forecast_potential``
+    is the current forecast run's potential by account_id (empty before the first run; NaN counts
+    as missing). Accounts without one get the potential of their baseline forecast.
     """
     from_forecast = accounts["account_id"].map(forecast_potential.dropna()).astype(float)
     missing = from_forecast.isna()
@@ -140,7 +165,7 @@ def potential_with_fallback(
     if missing.any():
         baseline = baseline_forecast_12m(revenue, as_of=as_of, first_month=first_month)
         forecast_12m = accounts.loc[missing, "account_id"].map(baseline).fillna(0.0)
-        wallet = pd.to_numeric(accounts.loc[missing, "wallet_estimate"], errors="coerce")
+        wallet = account_wallet(accounts.loc[missing], forecast_12m)
         potential[missing] = account_potential(forecast_12m, wallet, whitespace_weight)
     source = pd.Series(np.where(missing, "baseline", "forecast"), index=accounts.index)
     return pd.DataFrame({"potential": potential.astype(float), "potential_source": source})

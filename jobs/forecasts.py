@@ -14,13 +14,12 @@ import logging
 from collections.abc import Callable
 from datetime import date
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import delete, insert, inspect, literal, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
-from core.accounts import account_potential
+from core.accounts import account_potential, account_wallet
 from core.config import get_settings
 from core.forecast import AccountForecastResult, AccountHistory, forecast_many, history_hash
 from core.models import AccountForecast, AccountPotential, ForecastRun, utcnow
@@ -45,15 +44,6 @@ def build_histories(revenue: pd.DataFrame, account_ids: pd.Series, *, as_of: dat
         amounts = tuple(float(a) for a in frame["amount"]) if frame is not None else ()
         histories.append(AccountHistory(account_id=int(account_id), months=months, amounts=amounts))
     return histories
-
-
-def estimate_wallet(accounts: pd.DataFrame, forecast_12m: pd.Series) -> pd.Series:
-    """The imported wallet, else 3% of the firm's annual revenue, else $1,000 per employee; never below
-    the forecast itself (an account cannot spend more with us than its wallet)."""
-    firmographic = accounts["annual_revenue"].astype(float) * 0.03
-    firmographic = firmographic.fillna(accounts["employees"].astype(float) * 1_000.0)
-    wallet = accounts["wallet_estimate"].astype(float).fillna(firmographic).fillna(0.0)
-    return np.maximum(wallet, forecast_12m)
 
 
 def refresh_forecasts(
@@ -176,7 +166,7 @@ class _RunWriter:
         ]
         ids = [r.account_id for r in results]
         forecast_12m = pd.Series([float(sum(r.yhat[:12])) for r in results], index=ids)
-        wallet = estimate_wallet(self.accounts.loc[ids], forecast_12m)
+        wallet = account_wallet(self.accounts.loc[ids], forecast_12m)
         potential = account_potential(forecast_12m, wallet, self.weight)
         potentials = [
             {
@@ -227,7 +217,7 @@ def _copy_reused(engine: Engine, run_id: int, reusable: dict[int, int], accounts
     ids = list(reusable)
     potentials = read_frame(engine, select(AccountPotential).where(col(AccountPotential.run_id) == source))
     potentials = potentials[potentials["account_id"].isin(ids)].drop(columns=["id"]).assign(run_id=run_id)
-    wallet = estimate_wallet(
+    wallet = account_wallet(
         accounts.set_index("account_id").loc[potentials["account_id"]],
         potentials.set_index("account_id")["forecast_12m"],
     )
