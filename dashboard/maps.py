@@ -16,7 +16,6 @@ fails if the page ever fetches anything from outside the machine).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,33 +61,37 @@ TERRITORY_PALETTE = (
 class MapMetric:
     """How one KPI colours the territories: its column, the neutral value and the spread to either end.
 
-    Label, format and which end is the problem come from the KPI registry (``map_metric``).
+    Its label, format and which end is the problem come from the KPI registry: a KPI that is better
+    higher (coverage, drift) draws its low end as the problem (vermilion).
     """
 
-    key: str
-    label: str
     column: str
     centre: float
     spread: float
     low_means: str
     high_means: str
-    format: Callable[[float | None], str]
-    low_is_bad: bool  # coverage, drift: low values are the problem (drawn vermilion)
 
+    @property
+    def key(self) -> str:
+        return self.column
 
-def map_metric(key: str, centre: float, spread: float, low_means: str, high_means: str) -> MapMetric:
-    """The scale of one KPI; a KPI that is better higher draws its low end as the problem."""
-    kpi = KPIS[key]
-    return MapMetric(
-        key, kpi.label, key, centre, spread, low_means, high_means, kpi.text, kpi.good == Good.HIGHER
-    )
+    @property
+    def label(self) -> str:
+        return KPIS[self.column].label
+
+    def format(self, value: float | None) -> str:
+        return KPIS[self.column].text(value)
+
+    @property
+    def low_is_bad(self) -> bool:
+        return KPIS[self.column].good == Good.HIGHER
 
 
 MAP_METRICS: dict[str, MapMetric] = {
-    "potential_index": map_metric("potential_index", 1.0, 0.5, "under-potential", "over-potential"),
-    "coverage": map_metric("coverage", 0.70, 0.30, "under-covered", "well covered"),
-    "drift": map_metric("drift", 0.0, 20.0, "falling behind pace", "pulling ahead"),
-    "workload_index": map_metric("workload_index", 1.0, 0.5, "light book", "heavy book"),
+    "potential_index": MapMetric("potential_index", 1.0, 0.5, "under-potential", "over-potential"),
+    "coverage": MapMetric("coverage", 0.70, 0.30, "under-covered", "well covered"),
+    "drift": MapMetric("drift", 0.0, 20.0, "falling behind pace", "pulling ahead"),
+    "workload_index": MapMetric("workload_index", 1.0, 0.5, "light book", "heavy book"),
 }
 TIP_LINES = (
     ("potential", "potential_index", "accounts"),

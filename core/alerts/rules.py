@@ -77,25 +77,6 @@ class Breach:
         return self.territory_name or self.territory_external_id or "the team"
 
 
-DEFAULT_RULES: tuple[Rule, ...] = (
-    Rule("potential_index_band", "Potential index outside ±15%", "potential_index", OUTSIDE, 0.15),
-    Rule("workload_index_band", "Workload index outside ±20%", "workload_index", OUTSIDE, 0.20),
-    Rule("drift_low", "Drift below -10 points", "drift", BELOW, -10.0, severity="critical"),
-    Rule("coverage_low", "Coverage below 70%", "coverage", BELOW, 0.70),
-    Rule("activity_drop", "Activity change below -30%", "activity_change", BELOW, -0.30),
-    Rule("pipeline_coverage_low", "Pipeline coverage below 3×", "pipeline_coverage", BELOW, 3.0),
-    Rule(
-        "team_potential_cv",
-        "Team CV of potential above 0.15",
-        "cv_potential",
-        ABOVE,
-        0.15,
-        scope="team",
-        renotify_hours=168.0,
-    ),
-)
-
-
 # --- machine half ---------------------------------------------------------------------------
 
 
@@ -229,6 +210,23 @@ def _ago(days: int | None) -> str:
     if weeks >= 1 and abs(days - 7 * weeks) <= 1:
         return f"{weeks} week{'s' if weeks != 1 else ''} ago"
     return f"{days} days ago"
+
+
+def _default(key: str, metric: str, comparator: Comparator, threshold: float, **options: Any) -> Rule:
+    """A default rule, named by its description ("Coverage below 70%")."""
+    rule = Rule(key, "", metric, comparator, threshold, **options)
+    return replace(rule, name=describe(rule))
+
+
+DEFAULT_RULES: tuple[Rule, ...] = (
+    _default("potential_index_band", "potential_index", OUTSIDE, 0.15),
+    _default("workload_index_band", "workload_index", OUTSIDE, 0.20),
+    _default("drift_low", "drift", BELOW, -10.0, severity="critical"),
+    _default("coverage_low", "coverage", BELOW, 0.70),
+    _default("activity_drop", "activity_change", BELOW, -0.30),
+    _default("pipeline_coverage_low", "pipeline_coverage", BELOW, 3.0),
+    _default("team_potential_cv", "cv_potential", ABOVE, 0.15, scope="team", renotify_hours=168.0),
+)
 
 
 # --- storage --------------------------------------------------------------------------------
