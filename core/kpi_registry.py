@@ -18,9 +18,9 @@ How to add a KPI — one function, one registry entry, one migration:
    indexed like ``ctx.territories``; a team KPI returns one number);
 2. its entry in ``KPIS`` (or ``TEAM_KPIS``): ``"my_kpi": Kpi("my_kpi", my_kpi, "My KPI", SHARE,
    Good.HIGHER, "What it means.")``;
-3. the snapshot column: a field on ``TerritoryKpi`` (``TeamKpi``) in ``core/models.py``, its name
-   in ``TERRITORY_KPI_COLUMNS`` (``TEAM_KPI_COLUMNS``) in ``core/kpis.py``, and an Alembic revision
-   under ``core/migrations/versions/`` that adds the column.
+3. the migration (the snapshot column): a field on ``TerritoryKpi`` (``TeamKpi``) in
+   ``core/models.py`` and an Alembic revision under ``core/migrations/versions/`` that adds the
+   column (``TERRITORY_KPI_COLUMNS`` / ``TEAM_KPI_COLUMNS`` in ``core/kpis.py`` follow the registry).
 
 The KPI job stores it, the dashboard and the CLI can show it, and an alert rule can watch it
 (``tests/core/test_kpi_registry.py`` checks every entry against the snapshot tables).

@@ -115,45 +115,9 @@ KPI_INPUT_COLUMNS: dict[str, dict[str, object]] = {
 }
 _DATE_COLUMNS = {"month", "occurred_on", "created_on", "close_date", "period_start", "period_end"}
 
-TERRITORY_KPI_COLUMNS = (
-    "snapshot_date",
-    "territory_id",
-    "accounts",
-    "potential",
-    "revenue_ttm",
-    "workload_hours",
-    "utilization",
-    "potential_index",
-    "workload_index",
-    "coverage",
-    "accounts_touched_share",
-    "quota",
-    "bookings",
-    "attainment",
-    "pace",
-    "attainment_gap",
-    "drift",
-    "projected_attainment",
-    "pipeline_coverage",
-    "activity_change",
-    "health",
-    "deductions",
-)
-TEAM_KPI_COLUMNS = (
-    "snapshot_date",
-    "territories",
-    "accounts",
-    "potential",
-    "cv_potential",
-    "max_min_ratio",
-    "quartile_ratio",
-    "gini",
-    "out_of_band",
-    "workload_out_of_band",
-    "reps_on_pace_share",
-    "coverage",
-    "attainment",
-)
+# The snapshot columns, in table order: one per registry entry.
+TERRITORY_KPI_COLUMNS = ("snapshot_date", "territory_id", *KPIS, "health", "deductions")
+TEAM_KPI_COLUMNS = ("snapshot_date", *TEAM_KPIS)
 
 
 def empty_frame(kind: str) -> pd.DataFrame:
