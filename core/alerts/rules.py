@@ -23,7 +23,8 @@ import pandas as pd
 from sqlmodel import Session, select
 
 from core.comparators import ABOVE, BELOW, OUTSIDE, Comparator, comparator_named
-from core.kpi_registry import Kpi, kpi
+from core.kpi_registry import Kpi
+from core.kpi_registry import kpi as registry_entry
 from core.models import AlertRule
 
 SCOPES = ("territory", "team")
@@ -32,7 +33,10 @@ SEVERITIES = ("info", "warning", "critical")
 
 @dataclass(frozen=True)
 class Rule:
-    """One alert rule; ``recipients`` empty means the default list (settings.alert_recipients)."""
+    """One alert rule; ``recipients`` empty means the default list (settings.alert_recipients).
+
+    ``comparator`` may be given by its stored name ("below"): it is mapped to its object.
+    """
 
     key: str
     name: str
@@ -52,7 +56,7 @@ class Rule:
     @property
     def kpi(self) -> Kpi[Any]:
         """The registry entry of the rule's metric: its label and unit."""
-        return kpi(self.metric, scope=self.scope)
+        return registry_entry(self.metric, scope=self.scope)
 
 
 @dataclass(frozen=True)
@@ -189,7 +193,8 @@ def resolved_sentence(breach: Breach) -> str:
 
 
 def _reading(breach: Breach, verb: str = "is") -> str:
-    """ "Coverage in Phoenix North is 58%", "Potential index in X is 1.22 (22% above the mean)"."""
+    """The KPI, the place and the value: "Coverage in Phoenix North is 58%", "Potential index in X is
+    1.22 (22% above the mean)"."""
     rule = breach.rule
     where = "" if rule.scope == "team" else f" in {breach.place}"
     note = rule.kpi.unit.note(breach.value)
