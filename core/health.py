@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from core.comparators import ABOVE, BELOW, OUTSIDE, Comparator
 from core.config import Settings
 
 MAX_HEALTH = 100.0
@@ -46,7 +47,7 @@ class HealthRule:
 
     key: str
     metric: str
-    kind: str  # below | above | outside (of 1 ± limit)
+    comparator: Comparator  # BELOW, ABOVE or OUTSIDE (of 1 ± limit): core.comparators
     limit: Callable[[Settings], float]
     base: float
     rate: float
@@ -55,12 +56,7 @@ class HealthRule:
 
     def excess(self, values: pd.Series, settings: Settings) -> pd.Series:
         """How far beyond the limit each value is (<= 0 or NaN: the rule does not fire)."""
-        limit = self.limit(settings)
-        if self.kind == "below":
-            return limit - values
-        if self.kind == "above":
-            return values - limit
-        return (values - 1.0).abs() - limit
+        return self.comparator.excess(values, self.limit(settings))
 
     def points(self, values: pd.Series, settings: Settings) -> pd.Series:
         """Points deducted per territory (0 where the rule does not fire)."""
@@ -74,11 +70,11 @@ class HealthRule:
 
 
 HEALTH_RULES: tuple[HealthRule, ...] = (
-    HealthRule("vacant", "vacant", "above", lambda s: 0.5, 20, 0, 20, "territory is vacant (no owner rep)"),
+    HealthRule("vacant", "vacant", ABOVE, lambda s: 0.5, 20, 0, 20, "territory is vacant (no owner rep)"),
     HealthRule(
         "potential_band",
         "potential_index",
-        "outside",
+        OUTSIDE,
         lambda s: s.potential_band,
         5,
         50,
@@ -88,7 +84,7 @@ HEALTH_RULES: tuple[HealthRule, ...] = (
     HealthRule(
         "workload_band",
         "workload_index",
-        "outside",
+        OUTSIDE,
         lambda s: s.workload_band,
         5,
         50,
@@ -98,7 +94,7 @@ HEALTH_RULES: tuple[HealthRule, ...] = (
     HealthRule(
         "over_capacity",
         "utilization",
-        "above",
+        ABOVE,
         lambda s: 1.0,
         5,
         20,
@@ -108,7 +104,7 @@ HEALTH_RULES: tuple[HealthRule, ...] = (
     HealthRule(
         "coverage",
         "coverage",
-        "below",
+        BELOW,
         lambda s: 0.70,
         5,
         50,
@@ -118,7 +114,7 @@ HEALTH_RULES: tuple[HealthRule, ...] = (
     HealthRule(
         "attainment_gap",
         "attainment_gap",
-        "below",
+        BELOW,
         lambda s: -10.0,
         5,
         0.5,
@@ -128,7 +124,7 @@ HEALTH_RULES: tuple[HealthRule, ...] = (
     HealthRule(
         "drift",
         "drift",
-        "below",
+        BELOW,
         lambda s: -10.0,
         5,
         0.5,
@@ -138,7 +134,7 @@ HEALTH_RULES: tuple[HealthRule, ...] = (
     HealthRule(
         "activity_change",
         "activity_change",
-        "below",
+        BELOW,
         lambda s: -0.30,
         5,
         20,
@@ -148,7 +144,7 @@ HEALTH_RULES: tuple[HealthRule, ...] = (
     HealthRule(
         "pipeline_coverage",
         "pipeline_coverage",
-        "below",
+        BELOW,
         lambda s: 3.0,
         5,
         5,

@@ -2,8 +2,9 @@
 
 ``compute_kpis(inputs, as_of=d)`` is pure (no database): it takes frames keyed by integer DB ids
 and returns one row per territory with exactly the ``TerritoryKpi`` columns and a dict with the
-``TeamKpi`` columns. Every per-territory KPI is a function ``KpiContext -> Series`` registered by
-name in ``KPIS``; ``docs/kpis.md`` walks through each definition with a worked example.
+``TeamKpi`` columns. Every KPI is a function of the ``KpiContext`` registered, with its label, unit,
+good direction and help text, in ``core.kpi_registry`` (``KPIS``, ``TEAM_KPIS``); this module
+prepares the context and runs the registry. ``docs/kpis.md`` walks through each definition.
 
 Choices (where DESIGN.md leaves room):
 
@@ -61,7 +62,6 @@ Choices (where DESIGN.md leaves room):
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -71,13 +71,17 @@ import pandas as pd
 from core.accounts import account_measures
 from core.config import Settings, get_settings
 from core.health import health_scores
+from core.kpi_registry import KPIS, TEAM_KPIS, KpiContext, sum_by_territory
+from core.kpi_registry import coefficient_of_variation as coefficient_of_variation  # re-exported
+from core.kpi_registry import gini as gini
+from core.kpi_registry import max_min_ratio as max_min_ratio
+from core.kpi_registry import quartile_ratio as quartile_ratio
 
 logger = logging.getLogger(__name__)
 
 DRIFT_DAYS = 28
 ACTIVITY_WINDOW_DAYS = 30
 ACTIVITY_BASELINE_WINDOWS = 3
-BAND_TOLERANCE = 1e-9
 
 _REQUIRED = None  # marks a required input column in KPI_INPUT_COLUMNS
 KPI_INPUT_COLUMNS: dict[str, dict[str, object]] = {
@@ -112,45 +116,9 @@ KPI_INPUT_COLUMNS: dict[str, dict[str, object]] = {
 }
 _DATE_COLUMNS = {"month", "occurred_on", "created_on", "close_date", "period_start", "period_end"}
 
-TERRITORY_KPI_COLUMNS = (
-    "snapshot_date",
-    "territory_id",
-    "accounts",
-    "potential",
-    "revenue_ttm",
-    "workload_hours",
-    "utilization",
-    "potential_index",
-    "workload_index",
-    "coverage",
-    "accounts_touched_share",
-    "quota",
-    "bookings",
-    "attainment",
-    "pace",
-    "attainment_gap",
-    "drift",
-    "projected_attainment",
-    "pipeline_coverage",
-    "activity_change",
-    "health",
-    "deductions",
-)
-TEAM_KPI_COLUMNS = (
-    "snapshot_date",
-    "territories",
-    "accounts",
-    "potential",
-    "cv_potential",
-    "max_min_ratio",
-    "quartile_ratio",
-    "gini",
-    "out_of_band",
-    "workload_out_of_band",
-    "reps_on_pace_share",
-    "coverage",
-    "attainment",
-)
+# The snapshot columns, in table order: one per registry entry.
+TERRITORY_KPI_COLUMNS = ("snapshot_date", "territory_id", *KPIS, "health", "deductions")
+TEAM_KPI_COLUMNS = ("snapshot_date", *TEAM_KPIS)
 
 
 def empty_frame(kind: str) -> pd.DataFrame:
@@ -190,27 +158,6 @@ class KpiResult:
         return frame.where(self.territories.notna(), None).to_dict("records")
 
 
-@dataclass(frozen=True, eq=False)
-class KpiContext:
-    """Everything the KPI functions read, prepared once per snapshot.
-
-    ``territories`` is indexed by territory_id (owner_rep_id, home_lat, home_lon, capacity);
-    ``accounts`` has one row per assigned account (territory_id, potential, revenue_ttm, tier,
-    workload_hours, touched, forecast_rest_of_period); ``position`` and ``position_before`` are
-    the quota positions at as_of and as_of − 28 days (period_start, period_end, quota, pace,
-    bookings, pipeline); ``activity_windows`` counts activities per territory in the 30-day
-    windows 0 (latest) to 3.
-    """
-
-    as_of: date
-    settings: Settings
-    territories: pd.DataFrame
-    accounts: pd.DataFrame
-    position: pd.DataFrame
-    position_before: pd.DataFrame
-    activity_windows: pd.DataFrame
-
-
 # --------------------------------------------------------------------------- entry point
 
 
@@ -222,12 +169,12 @@ def compute_kpis(inputs: KpiInputs, *, as_of: date, settings: Settings | None = 
     """
     ctx = build_context(inputs, as_of=as_of, settings=settings or get_settings())
     frame = territory_kpis(ctx)
-    return KpiResult(territories=frame, team=team_kpis(frame, ctx))
+    return KpiResult(territories=frame, team=team_kpis(ctx))
 
 
 def territory_kpis(ctx: KpiContext) -> pd.DataFrame:
     """One row per territory with the ``TerritoryKpi`` columns, health and deductions included."""
-    values = pd.DataFrame({name: kpi(ctx) for name, kpi in KPIS.items()}, index=ctx.territories.index)
+    values = pd.DataFrame({key: kpi(ctx) for key, kpi in KPIS.items()}, index=ctx.territories.index)
     vacant = ctx.territories["owner_rep_id"].isna()
     health = health_scores(values.assign(vacant=vacant.astype(float)), settings=ctx.settings)
     frame = values.join(health).rename_axis("territory_id").reset_index()
@@ -378,7 +325,7 @@ def _bookings(opportunities: pd.DataFrame, position: pd.DataFrame, day: pd.Times
         & (opportunities["created_on"] <= day)
     ]
     since = won["territory_id"].map(position["period_start"])
-    return _sum_by_territory(won[won["close_date"] >= since], "amount", position.index)
+    return sum_by_territory(won[won["close_date"] >= since], "amount", position.index)
 
 
 def _open_pipeline(opportunities: pd.DataFrame, position: pd.DataFrame, day: pd.Timestamp) -> pd.Series:
@@ -388,7 +335,7 @@ def _open_pipeline(opportunities: pd.DataFrame, position: pd.DataFrame, day: pd.
         still_open & (opportunities["created_on"] <= day) & (opportunities["close_date"] >= day)
     ]
     until = open_["territory_id"].map(position["period_end"])
-    return _sum_by_territory(open_[open_["close_date"] <= until], "amount", position.index)
+    return sum_by_territory(open_[open_["close_date"] <= until], "amount", position.index)
 
 
 def _activity_windows(activities: pd.DataFrame, accounts: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
@@ -400,209 +347,9 @@ def _activity_windows(activities: pd.DataFrame, accounts: pd.DataFrame, index: p
     return counts.reindex(index=index, columns=list(windows), fill_value=0)
 
 
-def _sum_by_territory(frame: pd.DataFrame, column: str, index: pd.Index) -> pd.Series:
-    return frame.groupby("territory_id")[column].sum().reindex(index, fill_value=0.0).astype(float)
-
-
-def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
-    """numerator / denominator, NaN where the denominator is 0 or missing."""
-    return (numerator / denominator.where(denominator > 0)).astype(float)
-
-
-def _index(values: pd.Series) -> pd.Series:
-    mean = values.mean()
-    return values / mean if mean > 0 else values * np.nan
-
-
-def _gap(position: pd.DataFrame) -> pd.Series:
-    return (_ratio(position["bookings"], position["quota"]) - position["pace"]) * 100.0
-
-
-# --------------------------------------------------------------------------- the KPI registry
-
-
-def accounts(ctx: KpiContext) -> pd.Series:
-    return (
-        ctx.accounts.groupby("territory_id").size().reindex(ctx.territories.index, fill_value=0).astype(float)
-    )
-
-
-def potential(ctx: KpiContext) -> pd.Series:
-    return _sum_by_territory(ctx.accounts, "potential", ctx.territories.index)
-
-
-def revenue_ttm(ctx: KpiContext) -> pd.Series:
-    return _sum_by_territory(ctx.accounts, "revenue_ttm", ctx.territories.index)
-
-
-def workload_hours(ctx: KpiContext) -> pd.Series:
-    return _sum_by_territory(ctx.accounts, "workload_hours", ctx.territories.index)
-
-
-def utilization(ctx: KpiContext) -> pd.Series:
-    return _ratio(workload_hours(ctx), ctx.territories["capacity"])
-
-
-def potential_index(ctx: KpiContext) -> pd.Series:
-    return _index(potential(ctx))
-
-
-def workload_index(ctx: KpiContext) -> pd.Series:
-    return _index(workload_hours(ctx))
-
-
-def coverage(ctx: KpiContext) -> pd.Series:
-    touched = _sum_by_territory(ctx.accounts[ctx.accounts["touched"]], "potential", ctx.territories.index)
-    return _ratio(touched, potential(ctx)).clip(upper=1.0)  # a sum of a subset can round above the total
-
-
-def accounts_touched_share(ctx: KpiContext) -> pd.Series:
-    touched = _sum_by_territory(ctx.accounts, "touched", ctx.territories.index)
-    return _ratio(touched, accounts(ctx))
-
-
-def quota(ctx: KpiContext) -> pd.Series:
-    return ctx.position["quota"]
-
-
-def bookings(ctx: KpiContext) -> pd.Series:
-    return ctx.position["bookings"]
-
-
-def attainment(ctx: KpiContext) -> pd.Series:
-    return _ratio(ctx.position["bookings"], ctx.position["quota"])
-
-
-def pace(ctx: KpiContext) -> pd.Series:
-    return ctx.position["pace"]
-
-
-def attainment_gap(ctx: KpiContext) -> pd.Series:
-    return _gap(ctx.position)
-
-
-def drift(ctx: KpiContext) -> pd.Series:
-    return _gap(ctx.position) - _gap(ctx.position_before)
-
-
-def projected_attainment(ctx: KpiContext) -> pd.Series:
-    rest = _sum_by_territory(ctx.accounts, "forecast_rest_of_period", ctx.territories.index)
-    return _ratio(ctx.position["bookings"] + rest, ctx.position["quota"])
-
-
-def pipeline_coverage(ctx: KpiContext) -> pd.Series:
-    remaining = (ctx.position["quota"] - ctx.position["bookings"]).clip(lower=0.0)
-    return _ratio(ctx.position["pipeline"], remaining)
-
-
-def activity_change(ctx: KpiContext) -> pd.Series:
-    windows = ctx.activity_windows.astype(float)
-    baseline = windows.loc[:, 1:].mean(axis=1)
-    return _ratio(windows[0], baseline) - 1.0
-
-
-KPIS: Mapping[str, Callable[[KpiContext], pd.Series]] = {
-    "accounts": accounts,
-    "potential": potential,
-    "revenue_ttm": revenue_ttm,
-    "workload_hours": workload_hours,
-    "utilization": utilization,
-    "potential_index": potential_index,
-    "workload_index": workload_index,
-    "coverage": coverage,
-    "accounts_touched_share": accounts_touched_share,
-    "quota": quota,
-    "bookings": bookings,
-    "attainment": attainment,
-    "pace": pace,
-    "attainment_gap": attainment_gap,
-    "drift": drift,
-    "projected_attainment": projected_attainment,
-    "pipeline_coverage": pipeline_coverage,
-    "activity_change": activity_change,
-}
-
-
 # --------------------------------------------------------------------------- team
 
 
-def team_kpis(frame: pd.DataFrame, ctx: KpiContext) -> dict[str, object]:
-    """The ``TeamKpi`` columns from the territory rows of one snapshot (plain Python values)."""
-    values = frame["potential"].to_numpy(dtype=float)
-    reps = _rep_positions(frame, ctx)
-    touched = ctx.accounts.loc[ctx.accounts["touched"], "potential"].sum()
-    return {
-        "snapshot_date": ctx.as_of,
-        "territories": len(frame),
-        "accounts": int(frame["accounts"].sum()),
-        "potential": float(values.sum()),
-        "cv_potential": coefficient_of_variation(values),
-        "max_min_ratio": max_min_ratio(values),
-        "quartile_ratio": quartile_ratio(values),
-        "gini": gini(values),
-        "out_of_band": int(out_of_band(frame["potential_index"], ctx.settings.potential_band).sum()),
-        "workload_out_of_band": int(out_of_band(frame["workload_index"], ctx.settings.workload_band).sum()),
-        "reps_on_pace_share": _mean_or_none(reps["bookings"] / reps["quota"] >= reps["pace"]),
-        "coverage": _div_or_none(min(touched, values.sum()), values.sum()),
-        "attainment": _div_or_none(reps["bookings"].sum(), reps["quota"].sum()),
-    }
-
-
-def _rep_positions(frame: pd.DataFrame, ctx: KpiContext) -> pd.DataFrame:
-    """Per owner with a positive quota: bookings of all their territories, their quota and pace."""
-    owned = pd.DataFrame(
-        {
-            "rep_id": ctx.territories["owner_rep_id"].to_numpy(),
-            "bookings": frame["bookings"].to_numpy(),
-            "quota": ctx.position["quota"].to_numpy(),
-            "pace": ctx.position["pace"].to_numpy(),
-        }
-    )
-    owned = owned[owned["rep_id"].notna() & (owned["quota"] > 0)]
-    return owned.groupby("rep_id").agg(
-        bookings=("bookings", "sum"), quota=("quota", "first"), pace=("pace", "first")
-    )
-
-
-def out_of_band(index: pd.Series, band: float) -> pd.Series:
-    """True where |index − 1| > band (1e-9 tolerance); False where the index is unknown."""
-    return ((index - 1.0).abs() - band) > BAND_TOLERANCE
-
-
-def coefficient_of_variation(values: np.ndarray) -> float | None:
-    """Population standard deviation / mean; None when empty or the mean is 0."""
-    mean = values.mean() if values.size else 0.0
-    return float(values.std() / mean) if mean > 0 else None
-
-
-def max_min_ratio(values: np.ndarray) -> float | None:
-    """Largest / smallest; None when empty or the smallest is 0."""
-    return float(values.max() / values.min()) if values.size and values.min() > 0 else None
-
-
-def quartile_ratio(values: np.ndarray) -> float | None:
-    """Mean of the top k / mean of the bottom k values, k = max(1, n // 4); None when the bottom mean is 0."""
-    if not values.size:
-        return None
-    ordered = np.sort(values)
-    k = max(1, ordered.size // 4)
-    bottom = ordered[:k].mean()
-    return float(ordered[-k:].mean() / bottom) if bottom > 0 else None
-
-
-def gini(values: np.ndarray) -> float | None:
-    """Gini of non-negative values (0 = equal, (n−1)/n = one holds all); None when the sum is 0."""
-    total = values.sum() if values.size else 0.0
-    if total <= 0:
-        return None
-    ordered = np.sort(values)
-    ranks = np.arange(1, ordered.size + 1)
-    return float(2.0 * (ranks * ordered).sum() / (ordered.size * total) - (ordered.size + 1) / ordered.size)
-
-
-def _mean_or_none(flags: pd.Series) -> float | None:
-    return float(flags.mean()) if len(flags) else None
-
-
-def _div_or_none(numerator: float, denominator: float) -> float | None:
-    return float(numerator / denominator) if denominator > 0 else None
+def team_kpis(ctx: KpiContext) -> dict[str, object]:
+    """The ``TeamKpi`` columns of one snapshot (plain Python values), one registry function each."""
+    return {"snapshot_date": ctx.as_of} | {key: kpi(ctx) for key, kpi in TEAM_KPIS.items()}

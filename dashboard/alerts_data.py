@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from core.alerts.email import SEVERITY_ORDER
-from core.alerts.rules import Breach, Rule, describe, load_rules, metric_of, seed_default_rules, value_text
+from core.alerts.rules import Breach, Rule, describe, load_rules, seed_default_rules, value_text
 from core.db import session_scope
 from core.models import AlertEpisode, Notification, Territory
 from core.queries import read_frame
@@ -84,15 +84,8 @@ class ThresholdField:
 
 def threshold_field(rule: Rule) -> ThresholdField:
     """Shares are typed as percentages, bands as ± percent, points and multiples as they read."""
-    if rule.comparator == "outside":
-        return ThresholdField(100.0, "± % around the mean")
-    kind = metric_of(rule.metric).kind
-    return {
-        "percent": ThresholdField(100.0, "%"),
-        "signed_percent": ThresholdField(100.0, "%"),
-        "points": ThresholdField(1.0, "points"),
-        "multiple": ThresholdField(1.0, "×"),
-    }.get(kind, ThresholdField(1.0, "value"))
+    scale, unit = rule.comparator.typed(rule.kpi.unit)
+    return ThresholdField(scale, unit)
 
 
 def split_recipients(text: str) -> list[str]:

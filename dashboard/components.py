@@ -1,4 +1,4 @@
-"""Pieces every page shares: the data guard and onboarding, job notices, "refresh now", number formats."""
+"""Pieces every page shares: the data guard and onboarding, job notices, "refresh now", KPI cards."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -13,7 +14,8 @@ from sqlalchemy import select
 from streamlit.errors import StreamlitAPIException
 
 from core.config import get_settings
-from core.format import money, pct, points, ratio
+from core.format import money, number, pct, points, ratio
+from core.kpi_registry import Good, Kpi
 from core.models import JobRun
 from dashboard import data
 from dashboard.data import DataStatus
@@ -30,9 +32,30 @@ PAGE_FILES = {
 __all__ = ["money", "pct", "points", "ratio", "number", "ago"]
 
 
-def number(value: float | None, digits: int = 2) -> str:
-    """A plain figure for unitless KPIs (CV 0.18, index 1.32, health 74); — when unknown."""
-    return "—" if value is None or pd.isna(value) else f"{float(value):.{digits}f}"
+# How a change is coloured on a card: green when it goes the good way, red the other.
+DELTA_COLORS = {Good.HIGHER: "normal", Good.LOWER: "inverse", Good.BAND: "off", Good.NEUTRAL: "off"}
+
+
+def kpi_card(
+    cell: Any,
+    kpi: Kpi[Any],
+    value: float | None,
+    delta: str | None = None,
+    *,
+    shown: str | None = None,
+    heading: str | None = None,
+    delta_color: str | None = None,
+) -> None:
+    """A KPI as a bordered card: its heading, its value in its unit, its help; a delta coloured by
+    which way the KPI is good (or as given). ``shown`` replaces the value text ("8 of 12")."""
+    cell.metric(
+        heading or kpi.heading,
+        kpi.text(value) if shown is None else shown,
+        delta,
+        delta_color=delta_color or DELTA_COLORS[kpi.good],
+        help=kpi.help or None,
+        border=True,
+    )
 
 
 def table_height(rows: int, row_height: int = 35, max_rows: int = 15) -> int:

@@ -16,14 +16,15 @@ fails if the page ever fetches anything from outside the machine).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pydeck as pdk
 
-from core.format import money, pct, points
+from core.format import money
+from core.kpi_registry import KPIS, Good, kpi
 
 NO_BASEMAP = "__MAP_STYLE__"
 GRID_CELLS = 140  # raster cells across the longer side of the accounts' extent
@@ -58,57 +59,50 @@ TERRITORY_PALETTE = (
 
 @dataclass(frozen=True)
 class MapMetric:
-    """How one KPI colours the territories: its column, the neutral value and the spread to either end."""
+    """How one KPI colours the territories: its column, the neutral value and the spread to either end.
 
-    key: str
-    label: str
+    Its label, format and which end is the problem come from the KPI registry: a KPI that is better
+    higher (coverage, drift) draws its low end as the problem (vermilion).
+    """
+
     column: str
     centre: float
     spread: float
     low_means: str
     high_means: str
-    format: Callable[[float | None], str]
-    low_is_bad: bool  # coverage, drift: low values are the problem (drawn vermilion)
+
+    @property
+    def key(self) -> str:
+        return self.column
+
+    @property
+    def label(self) -> str:
+        return KPIS[self.column].label
+
+    def format(self, value: float | None) -> str:
+        return KPIS[self.column].text(value)
+
+    @property
+    def low_is_bad(self) -> bool:
+        return KPIS[self.column].good == Good.HIGHER
 
 
 MAP_METRICS: dict[str, MapMetric] = {
-    "potential_index": MapMetric(
-        "potential_index",
-        "Imbalance (potential index)",
-        "potential_index",
-        1.0,
-        0.5,
-        "under-potential",
-        "over-potential",
-        lambda v: _index(v),
-        False,
-    ),
-    "coverage": MapMetric(
-        "coverage", "Coverage", "coverage", 0.70, 0.30, "under-covered", "well covered", pct, True
-    ),
-    "drift": MapMetric(
-        "drift", "Attainment drift", "drift", 0.0, 20.0, "falling behind pace", "pulling ahead", points, True
-    ),
-    "workload_index": MapMetric(
-        "workload_index",
-        "Workload (workload index)",
-        "workload_index",
-        1.0,
-        0.5,
-        "light book",
-        "heavy book",
-        lambda v: _index(v),
-        False,
-    ),
+    "potential_index": MapMetric("potential_index", 1.0, 0.5, "under-potential", "over-potential"),
+    "coverage": MapMetric("coverage", 0.70, 0.30, "under-covered", "well covered"),
+    "drift": MapMetric("drift", 0.0, 20.0, "falling behind pace", "pulling ahead"),
+    "workload_index": MapMetric("workload_index", 1.0, 0.5, "light book", "heavy book"),
 }
+TIP_LINES = (
+    ("potential", "potential_index", "accounts"),
+    ("coverage", "drift", "workload_index"),
+    ("health",),
+)
 
 
-def _index(value: float | None) -> str:
-    return "—" if value is None or pd.isna(value) else f"{float(value):.2f}"
-
-
-def health_text(value: float | None) -> str:
-    return "—" if value is None or pd.isna(value) else f"{float(value):.0f}"
+def kpi_line(row: Any, keys: tuple[str, ...]) -> str:
+    """KPIs of a territory row in words: "Potential $4.2M · Index 1.22 · Accounts 38"."""
+    return " · ".join(f"{kpi(k).heading} {kpi(k).text(getattr(row, k))}" for k in keys)
 
 
 # --------------------------------------------------------------------------- areas
@@ -357,13 +351,11 @@ def area_frames(areas: Areas, kpis: pd.DataFrame, metric: MapMetric) -> pd.DataF
 
 def territory_tip(r, metric: MapMetric) -> str:  # type: ignore[no-untyped-def]
     owner = r.rep_name if isinstance(r.rep_name, str) else "vacant"
-    return (
-        f"{r.name} ({r.external_id}) · {owner}\n"
-        f"{metric.label}: {metric.format(getattr(r, metric.column))}\n"
-        f"Potential {money(r.potential)} · index {_index(r.potential_index)} · {int(r.accounts)} accounts\n"
-        f"Coverage {pct(r.coverage)} · drift {points(r.drift)} · workload {_index(r.workload_index)}\n"
-        f"Health {health_text(r.health)}"
-    )
+    lines = [
+        f"{r.name} ({r.external_id}) · {owner}",
+        f"{metric.label}: {metric.format(getattr(r, metric.column))}",
+    ]
+    return "\n".join(lines + [kpi_line(r, keys) for keys in TIP_LINES])
 
 
 def account_dots(accounts: pd.DataFrame) -> pd.DataFrame:
@@ -381,7 +373,7 @@ def account_dots(accounts: pd.DataFrame) -> pd.DataFrame:
             "color": territory_color(accounts["territory_id"]),
             "tip": [
                 f"{r.name}\n{r.territory_name} · {r.rep_name if isinstance(r.rep_name, str) else 'vacant'}\n"
-                f"Potential {money(r.potential)} · revenue TTM {money(r.revenue_ttm)}\n"
+                f"{kpi_line(r, ('potential', 'revenue_ttm'))}\n"
                 f"{r.industry or '—'} · {r.segment or '—'} · {r.state or '—'}"
                 for r in accounts.itertuples()
             ],

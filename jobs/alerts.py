@@ -48,6 +48,7 @@ def edit_rule(
 
     from core.alerts import describe
     from core.alerts.rules import SCOPES, SEVERITIES, rule_from_row
+    from core.comparators import comparator_named
     from core.models import AlertRule
 
     if severity is not None and severity not in SEVERITIES:
@@ -67,8 +68,9 @@ def edit_rule(
         if row is None:
             keys = ", ".join(session.exec(select(AlertRule.key)).all())
             raise RuleEditError(f"there is no alert rule {key!r}; rules: {keys}")
-        if threshold is not None and row.comparator == "outside" and threshold <= 0:
-            raise RuleEditError("a band threshold must be positive (0.15 is ±15%)")
+        problem = None if threshold is None else comparator_named(row.comparator).threshold_problem(threshold)
+        if problem:
+            raise RuleEditError(problem)
         changes = {
             "threshold": threshold,
             "severity": severity,

@@ -8,7 +8,7 @@ from datetime import date
 import pandas as pd
 from sqlalchemy.engine import Engine
 
-from core.format import money, pct, points
+from core.kpi_registry import TEAM_KPIS, kpi
 from core.queries import latest_snapshot_date, load_team_kpis, load_territory_kpis
 
 TERRITORY_COLUMNS = (
@@ -30,6 +30,28 @@ TERRITORY_COLUMNS = (
 )
 
 
+TEXT_COLUMNS = (  # the text report: a column per KPI, least healthy territory first
+    "accounts",
+    "potential",
+    "potential_index",
+    "coverage",
+    "attainment",
+    "attainment_gap",
+    "drift",
+    "health",
+)
+TEAM_LINE = (
+    "territories",
+    "potential",
+    "cv_potential",
+    "max_min_ratio",
+    "out_of_band",
+    "reps_on_pace_share",
+    "coverage",
+)
+NAME_WIDTH = 27
+
+
 @dataclass(frozen=True)
 class KpiReport:
     snapshot_date: date
@@ -46,28 +68,22 @@ class KpiReport:
         }
 
     def as_text(self) -> str:
-        team = self.team
-        lines = [
-            f"KPI snapshot {self.snapshot_date}",
-            f"team: {team['territories']} territories, potential {money(team['potential'])}, "
-            f"CV {team['cv_potential']:.2f}, max/min {team['max_min_ratio']:.2f}, "
-            f"out of band {team['out_of_band']}, reps on pace {pct(team['reps_on_pace_share'])}, "
-            f"coverage {pct(team['coverage'])}",
-            "",
-            f"{'territory':<28}{'accts':>6}{'potential':>11}{'index':>7}{'cover':>7}{'attain':>8}{'gap':>10}"
-            f"{'drift':>10}{'health':>7}",
-        ]
-        for row in self.territories.sort_values("health").itertuples():
-            lines.append(
-                f"{row.name[:27]:<28}{row.accounts:>6}{money(row.potential):>11}"
-                f"{_num(row.potential_index):>7}{pct(row.coverage):>7}{pct(row.attainment):>8}"
-                f"{points(row.attainment_gap):>10}{points(row.drift):>10}{_num(row.health, 0):>7}"
-            )
+        """The team line, then a row per territory, least healthy first (labels and units: the registry)."""
+        team = ", ".join(f"{TEAM_KPIS[k].heading} {TEAM_KPIS[k].text(self.team.get(k))}" for k in TEAM_LINE)
+        ranked = self.territories.sort_values("health")
+        cells = [[str(name)[:NAME_WIDTH] for name in ranked["name"]]]
+        cells += [[kpi(key).text(value) for value in ranked[key]] for key in TEXT_COLUMNS]
+        headings = ["Territory", *(kpi(key).heading for key in TEXT_COLUMNS)]
+        widths = [max(len(h), *(len(c) for c in column)) for h, column in zip(headings, cells, strict=True)]
+        lines = [f"KPI snapshot {self.snapshot_date}", f"Team: {team}", "", _row(headings, widths)]
+        lines += [_row(list(row), widths) for row in zip(*cells, strict=True)]
         return "\n".join(lines)
 
 
-def _num(value: float | None, digits: int = 2) -> str:
-    return "—" if value is None or pd.isna(value) else f"{value:.{digits}f}"
+def _row(cells: list[str], widths: list[int]) -> str:
+    """The name left-aligned, the figures right-aligned, two spaces apart."""
+    first, *rest = cells
+    return "  ".join([first.ljust(widths[0]), *(c.rjust(w) for c, w in zip(rest, widths[1:], strict=True))])
 
 
 def kpi_report(engine: Engine, *, snapshot_date: date | None = None) -> KpiReport | None:

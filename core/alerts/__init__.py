@@ -17,7 +17,6 @@ from core.alerts.email import (
 from core.alerts.episodes import AlertRunReport, Snapshot, evaluate_alerts, load_snapshot
 from core.alerts.rules import (
     DEFAULT_RULES,
-    METRICS,
     Breach,
     Rule,
     describe,
@@ -30,7 +29,6 @@ from core.alerts.rules import (
 
 __all__ = [
     "DEFAULT_RULES",
-    "METRICS",
     "AlertRunReport",
     "Breach",
     "DeliveryReport",

@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 from sqlmodel import Session, select
 
-from core.alerts.rules import Breach, describe, format_threshold, resolved_sentence, sentence, value_text
+from core.alerts.rules import Breach, condition, describe, resolved_sentence, sentence, value_text
 from core.config import Settings
 from core.models import Notification
 
@@ -165,7 +165,7 @@ def _facts(item: DigestItem) -> str:
     breach = item.breach
     facts = [
         f"value {value_text(breach)}",
-        f"alert when {breach.rule.comparator} {format_threshold(breach.rule)}",
+        f"alert when {condition(breach.rule)}",
     ]
     if item.opened_at is not None:
         since = "open since" if item.kind == "reminder" else "opened"

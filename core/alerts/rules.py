@@ -1,16 +1,14 @@
 """Alert rules: the defaults of DESIGN.md, how a rule is checked, and how it reads to a person.
 
-A rule compares one KPI of the latest snapshot with a threshold. Each rule has a machine half,
-``evaluate`` (vectorised over a snapshot's territory frame), and a human half, ``describe`` and
-``sentence`` (what the email, the Alerts page and the CLI print).
+A rule compares one KPI of the latest snapshot with a threshold through a comparator object
+(``core.comparators``: ``BELOW``, ``ABOVE``, ``OUTSIDE``). Each rule has a machine half,
+``evaluate`` (vectorised over a snapshot's territory frame, through ``Comparator.mask``), and a
+human half, ``describe`` and ``sentence`` (what the email, the Alerts page and the CLI print),
+built from the comparator's sentence parts and the KPI's label and unit in the registry
+(``core.kpi_registry``). The database stores the comparator's name; ``rule_from_row`` maps it back.
 
-Comparators: ``below`` (value < threshold), ``above`` (value > threshold) and ``outside``
-(|value - 1| > threshold: the band around a balanced index of 1.0). Comparisons are strict, so a
-value exactly on the threshold is inside (within 1e-9, so that float error does not decide).
-A missing value (no quota, no pipeline, ...) never breaches.
-
-Units follow the KPI snapshot (core/kpis.py): shares are fractions (coverage 0.58 reads "58%"),
-``drift`` and ``attainment_gap`` are already in points of quota (-12.0 reads "-12 points").
+Units follow the KPI snapshot: shares are fractions (coverage 0.58 reads "58%"), ``drift`` and
+``attainment_gap`` are already in points of quota (-12.0 reads "-12 points").
 """
 
 from __future__ import annotations
@@ -24,55 +22,26 @@ import numpy as np
 import pandas as pd
 from sqlmodel import Session, select
 
+from core.comparators import ABOVE, BELOW, OUTSIDE, Comparator, comparator_named
+from core.kpi_registry import Kpi
+from core.kpi_registry import kpi as registry_entry
 from core.models import AlertRule
 
-COMPARATORS = ("below", "above", "outside")
 SCOPES = ("territory", "team")
 SEVERITIES = ("info", "warning", "critical")
-INDEX_CENTER = 1.0  # an index of 1.0 is the mean of the territories in view
-# A value typed as the threshold stays inside despite float error (|0.85 - 1| is 0.15000000000000002).
-TOLERANCE = 1e-9
-
-
-@dataclass(frozen=True)
-class Metric:
-    """How a KPI reads to a person: its label and the kind of number it is."""
-
-    label: str
-    kind: str  # index | percent | signed_percent | points | multiple | whole | number
-
-
-METRICS: dict[str, Metric] = {
-    "potential_index": Metric("Potential index", "index"),
-    "workload_index": Metric("Workload index", "index"),
-    "drift": Metric("Drift", "points"),
-    "attainment_gap": Metric("Attainment gap", "points"),
-    "coverage": Metric("Coverage", "percent"),
-    "accounts_touched_share": Metric("Share of accounts touched", "percent"),
-    "activity_change": Metric("Activity change", "signed_percent"),
-    "pipeline_coverage": Metric("Pipeline coverage", "multiple"),
-    "utilization": Metric("Utilization", "percent"),
-    "attainment": Metric("Attainment", "percent"),
-    "projected_attainment": Metric("Projected attainment", "percent"),
-    "health": Metric("Health score", "whole"),
-    "cv_potential": Metric("Team CV of potential", "number"),
-    "max_min_ratio": Metric("Team max/min potential ratio", "multiple"),
-    "quartile_ratio": Metric("Team top/bottom quartile potential ratio", "multiple"),
-    "gini": Metric("Team Gini of potential", "number"),
-    "reps_on_pace_share": Metric("Share of reps at or above pace", "percent"),
-    "out_of_band": Metric("Territories out of band", "whole"),
-    "workload_out_of_band": Metric("Territories out of workload band", "whole"),
-}
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One alert rule; ``recipients`` empty means the default list (settings.alert_recipients)."""
+    """One alert rule; ``recipients`` empty means the default list (settings.alert_recipients).
+
+    ``comparator`` may be given by its stored name ("below"): it is mapped to its object.
+    """
 
     key: str
     name: str
     metric: str
-    comparator: str
+    comparator: Comparator  # a stored name ("below") is mapped to its object
     threshold: float
     scope: str = "territory"
     severity: str = "warning"
@@ -80,6 +49,14 @@ class Rule:
     renotify_hours: float = 24.0
     enabled: bool = True
     id: int | None = None  # the AlertRule row, once stored
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "comparator", comparator_named(self.comparator))
+
+    @property
+    def kpi(self) -> Kpi[Any]:
+        """The registry entry of the rule's metric: its label and unit."""
+        return registry_entry(self.metric, scope=self.scope)
 
 
 @dataclass(frozen=True)
@@ -104,44 +81,12 @@ class Breach:
         return self.territory_name or self.territory_external_id or "the team"
 
 
-DEFAULT_RULES: tuple[Rule, ...] = (
-    Rule("potential_index_band", "Potential index outside ±15%", "potential_index", "outside", 0.15),
-    Rule("workload_index_band", "Workload index outside ±20%", "workload_index", "outside", 0.20),
-    Rule("drift_low", "Drift below -10 points", "drift", "below", -10.0, severity="critical"),
-    Rule("coverage_low", "Coverage below 70%", "coverage", "below", 0.70),
-    Rule("activity_drop", "Activity change below -30%", "activity_change", "below", -0.30),
-    Rule("pipeline_coverage_low", "Pipeline coverage below 3×", "pipeline_coverage", "below", 3.0),
-    Rule(
-        "team_potential_cv",
-        "Team CV of potential above 0.15",
-        "cv_potential",
-        "above",
-        0.15,
-        scope="team",
-        renotify_hours=168.0,
-    ),
-)
-
-
 # --- machine half ---------------------------------------------------------------------------
-
-
-def breaches_mask(comparator: str, values: pd.Series | np.ndarray, threshold: float) -> np.ndarray:
-    """Element-wise: which values cross the threshold (missing values never do)."""
-    array = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
-    with np.errstate(invalid="ignore"):
-        if comparator == "below":
-            return array < threshold - TOLERANCE
-        if comparator == "above":
-            return array > threshold + TOLERANCE
-        if comparator == "outside":
-            return np.abs(array - INDEX_CENTER) > threshold + TOLERANCE
-    raise ValueError(f"unknown comparator {comparator!r}; expected one of {COMPARATORS}")
 
 
 def is_breach(rule: Rule, value: float | None) -> bool:
     """Whether one value crosses the rule's threshold."""
-    return bool(breaches_mask(rule.comparator, [np.nan if value is None else value], rule.threshold)[0])
+    return bool(rule.comparator.mask([np.nan if value is None else value], rule.threshold)[0])
 
 
 def evaluate(rule: Rule, territory_kpis: pd.DataFrame, team_kpi: Mapping[str, Any]) -> list[Breach]:
@@ -152,15 +97,15 @@ def evaluate(rule: Rule, territory_kpis: pd.DataFrame, team_kpi: Mapping[str, An
     (the snapshot about four weeks earlier). ``team_kpi`` holds the team metrics the same way
     (``cv_potential``, ``cv_potential_prev``, ``previous_days``) and may be empty.
     """
-    if rule.comparator not in COMPARATORS:
-        raise ValueError(f"rule {rule.key!r}: unknown comparator {rule.comparator!r}")
+    if not rule.comparator.known:
+        raise ValueError(f"rule {rule.key!r}: unknown comparator {rule.comparator.name!r}")
     if rule.scope == "team":
         return _evaluate_team(rule, team_kpi)
     if rule.scope != "territory":
         raise ValueError(f"rule {rule.key!r}: unknown scope {rule.scope!r}")
     if rule.metric not in territory_kpis.columns:
         raise ValueError(f"rule {rule.key!r}: the snapshot has no metric {rule.metric!r}")
-    crossed = territory_kpis[breaches_mask(rule.comparator, territory_kpis[rule.metric], rule.threshold)]
+    crossed = territory_kpis[rule.comparator.mask(territory_kpis[rule.metric], rule.threshold)]
     return [_territory_breach(rule, row) for row in crossed.to_dict("records")]
 
 
@@ -208,59 +153,25 @@ def _days(value: Any) -> int | None:
 # --- human half -----------------------------------------------------------------------------
 
 
-def metric_of(key: str) -> Metric:
-    """The label and kind of a metric; unknown metrics read as plain numbers."""
-    return METRICS.get(key, Metric(key.replace("_", " ").capitalize(), "number"))
-
-
-def format_value(kind: str, value: float, decimals: int = 0) -> str:
-    """A metric value as a person reads it ("58%", "-12 points", "2.1×", "1.22", "64")."""
-    if kind == "percent":
-        return f"{value * 100:.{decimals}f}%"
-    if kind == "signed_percent":
-        return f"{value * 100:+.{decimals}f}%"
-    if kind == "points":
-        return f"{value:+.{decimals}f} points"
-    if kind == "multiple":
-        return f"{value:.{decimals + 1}f}×"
-    if kind == "whole":
-        return f"{value:.{decimals}f}"
-    return f"{value:.{decimals + 2}f}"
-
-
 def format_threshold(rule: Rule) -> str:
     """The threshold as a person reads it ("70%", "±15%", "3×", "-10 points")."""
-    if rule.comparator == "outside":
-        return f"±{_trim(rule.threshold * 100)}%"
-    kind = metric_of(rule.metric).kind
-    if kind in ("percent", "signed_percent"):
-        return f"{_trim(rule.threshold * 100)}%"
-    if kind == "points":
-        return f"{_trim(rule.threshold)} points"
-    if kind == "multiple":
-        return f"{_trim(rule.threshold)}×"
-    return _trim(rule.threshold)
-
-
-def _trim(number: float) -> str:
-    return f"{number:.4f}".rstrip("0").rstrip(".")
+    return rule.comparator.threshold_text(rule.kpi.unit, rule.threshold)
 
 
 def describe(rule: Rule) -> str:
     """The rule in words, from its stored threshold: "Coverage below 70%"."""
-    return f"{metric_of(rule.metric).label} {rule.comparator} {format_threshold(rule)}"
+    return rule.comparator.describe(rule.kpi.label, rule.threshold, rule.kpi.unit)
+
+
+def condition(rule: Rule) -> str:
+    """The rule without its KPI: "below 70%", "outside ±15%"."""
+    return rule.comparator.condition(rule.threshold, rule.kpi.unit)
 
 
 def value_text(breach: Breach) -> str:
     """The breach's value, with as many decimals as it takes to differ from the threshold."""
-    kind = metric_of(breach.rule.metric).kind
-    if breach.rule.comparator == "outside":
-        return format_value(kind, breach.value)
-    for decimals in range(4):
-        text = format_value(kind, breach.value, decimals)
-        if text != format_value(kind, breach.rule.threshold, decimals):
-            return text
-    return format_value(kind, breach.value)  # equal to the threshold (a reading on the edge)
+    rule = breach.rule
+    return rule.comparator.reading(rule.kpi.unit, breach.value, rule.threshold)
 
 
 def sentence(breach: Breach) -> str:
@@ -268,9 +179,8 @@ def sentence(breach: Breach) -> str:
     "Coverage in Phoenix North is 58%, below the 70% threshold (was 74% 4 weeks ago)."
     """
     rule = breach.rule
-    where = "" if rule.scope == "team" else f" in {breach.place}"
-    label = metric_of(rule.metric).label
-    return f"{label}{where} is {value_text(breach)}{_index_note(breach)}, {_crossing(rule)}{_trend(breach)}."
+    crossing = rule.comparator.crossing(rule.threshold, rule.kpi.unit)
+    return f"{_reading(breach)}, {crossing}{_trend(breach)}."
 
 
 def resolved_sentence(breach: Breach) -> str:
@@ -278,30 +188,17 @@ def resolved_sentence(breach: Breach) -> str:
     "Coverage in Phoenix North is back to 74%, no longer below the 70% threshold."
     """
     rule = breach.rule
+    back = rule.comparator.back_inside(rule.threshold, rule.kpi.unit)
+    return f"{_reading(breach, 'is back to')}, {back}."
+
+
+def _reading(breach: Breach, verb: str = "is") -> str:
+    """The KPI, the place and the value: "Coverage in Phoenix North is 58%", "Potential index in X is
+    1.22 (22% above the mean)"."""
+    rule = breach.rule
     where = "" if rule.scope == "team" else f" in {breach.place}"
-    label = metric_of(rule.metric).label
-    if rule.comparator == "outside":
-        back = f"inside the {format_threshold(rule)} band"
-    else:
-        back = f"no longer {_crossing(rule)}"
-    return f"{label}{where} is back to {value_text(breach)}{_index_note(breach)}, {back}."
-
-
-def _crossing(rule: Rule) -> str:
-    if rule.comparator == "outside":
-        return f"outside the {format_threshold(rule)} band"
-    threshold = format_threshold(rule).replace(" points", "-point")  # "the -10-point threshold"
-    return f"{rule.comparator} the {threshold} threshold"
-
-
-def _index_note(breach: Breach) -> str:
-    if metric_of(breach.rule.metric).kind != "index":
-        return ""
-    share = round((breach.value - INDEX_CENTER) * 100)
-    if share == 0:
-        return " (at the mean)"
-    side = "above" if share > 0 else "below"
-    return f" ({abs(share)}% {side} the mean)"
+    note = rule.kpi.unit.note(breach.value)
+    return f"{rule.kpi.label}{where} {verb} {value_text(breach)}{note}"
 
 
 def _trend(breach: Breach) -> str:
@@ -320,6 +217,23 @@ def _ago(days: int | None) -> str:
     return f"{days} days ago"
 
 
+def _default(key: str, metric: str, comparator: Comparator, threshold: float, **options: Any) -> Rule:
+    """A default rule, named by its description ("Coverage below 70%")."""
+    rule = Rule(key, "", metric, comparator, threshold, **options)
+    return replace(rule, name=describe(rule))
+
+
+DEFAULT_RULES: tuple[Rule, ...] = (
+    _default("potential_index_band", "potential_index", OUTSIDE, 0.15),
+    _default("workload_index_band", "workload_index", OUTSIDE, 0.20),
+    _default("drift_low", "drift", BELOW, -10.0, severity="critical"),
+    _default("coverage_low", "coverage", BELOW, 0.70),
+    _default("activity_drop", "activity_change", BELOW, -0.30),
+    _default("pipeline_coverage_low", "pipeline_coverage", BELOW, 3.0),
+    _default("team_potential_cv", "cv_potential", ABOVE, 0.15, scope="team", renotify_hours=168.0),
+)
+
+
 # --- storage --------------------------------------------------------------------------------
 
 
@@ -330,7 +244,7 @@ def rule_from_row(row: AlertRule) -> Rule:
         key=row.key,
         name=row.name,
         metric=row.metric,
-        comparator=row.comparator,
+        comparator=comparator_named(row.comparator),
         threshold=row.threshold,
         scope=row.scope,
         severity=row.severity,
@@ -347,7 +261,7 @@ def row_from_rule(rule: Rule) -> AlertRule:
         key=rule.key,
         name=rule.name,
         metric=rule.metric,
-        comparator=rule.comparator,
+        comparator=rule.comparator.name,
         threshold=rule.threshold,
         scope=rule.scope,
         severity=rule.severity,

@@ -207,7 +207,7 @@ def rule_form(rule: Rule) -> None:
     field = ad.threshold_field(rule)
     prefix = f"rule-{rule.key}"
     with st.form(f"{prefix}-form", border=False):
-        st.caption(f"`{rule.key}`: metric `{rule.metric}`, alert when {rule.comparator} the threshold.")
+        st.caption(f"`{rule.key}`: metric `{rule.metric}`, alert when {rule.comparator.name} the threshold.")
         cells = st.columns(3)
         threshold = cells[0].number_input(
             f"Threshold ({field.unit})",

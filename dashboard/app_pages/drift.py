@@ -7,15 +7,16 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
+from core.kpi_registry import KPIS, kpi
 from dashboard import components as ui
 from dashboard import data
 
-MEASURES = {
-    "attainment_gap": ("Attainment vs pace", lambda v: ui.points(v), lambda d: ui.points(d)),
-    "potential_index": ("Potential index", lambda v: ui.number(v), lambda d: f"{d:+.2f}"),
-    "coverage": ("Coverage", lambda v: ui.pct(v), lambda d: ui.points(d * 100)),
-    "health": ("Health", lambda v: ui.number(v, 0), lambda d: f"{d:+.0f}"),
-}
+MEASURES = (
+    "attainment_gap",
+    "potential_index",
+    "coverage",
+    "health",
+)  # KPIs: label and units from the registry
 WINDOWS = {"4 weeks": 28, "13 weeks": 91}
 HIGHLIGHTED = 6
 MISALIGNED = 0.25  # a quota/potential ratio this far from the median stands out
@@ -39,11 +40,11 @@ def movers(history: pd.DataFrame, measure: str, latest: date) -> pd.DataFrame:
 
 
 def movers_table(moved: pd.DataFrame, measure: str, window: str) -> pd.DataFrame:
-    label, fmt_value, fmt_change = MEASURES[measure]
+    entry = kpi(measure)
     ranked = moved.reindex(moved[window].abs().sort_values(ascending=False, na_position="last").index)
-    table = pd.DataFrame({"territory": ranked["name"], label: ranked["now"].map(fmt_value)})
+    table = pd.DataFrame({"territory": ranked["name"], entry.label: ranked["now"].map(entry.text)})
     for name in WINDOWS:
-        table[f"change, {name}"] = ranked[name].map(lambda d: "—" if pd.isna(d) else fmt_change(d))
+        table[f"change, {name}"] = ranked[name].map(entry.change)
     table["open"] = "territory?territory=" + ranked["external_id"]
     st.dataframe(
         table,
@@ -64,11 +65,12 @@ def gap_chart(history: pd.DataFrame, highlighted: list[int]) -> None:
         snapshot_date=pd.to_datetime(frame["snapshot_date"]), mover=frame["territory_id"].isin(highlighted)
     )
     x = {"field": "snapshot_date", "type": "temporal", "title": None}
-    y = {"field": "attainment_gap", "type": "quantitative", "title": "attainment − pace (points)"}
+    gap = KPIS["attainment_gap"]
+    y = {"field": "attainment_gap", "type": "quantitative", "title": f"{gap.label} ({gap.unit.typed_in})"}
     tooltip = [
         {"field": "name", "type": "nominal"},
         {"field": "snapshot_date", "type": "temporal", "title": "snapshot"},
-        {"field": "attainment_gap", "type": "quantitative", "title": "gap (pts)", "format": "+.1f"},
+        {"field": "attainment_gap", "type": "quantitative", "title": gap.label, "format": "+.1f"},
     ]
     st.vega_lite_chart(
         frame,
@@ -132,11 +134,10 @@ def quota_alignment(kpis: pd.DataFrame) -> None:
             pd.DataFrame(
                 {
                     "territory": outliers["name"],
-                    "quota": outliers["quota"].map(ui.money),
-                    "potential": outliers["potential"].map(ui.money),
+                    **{KPIS[k].label: outliers[k].map(KPIS[k].text) for k in ("quota", "potential")},
                     "quota / potential": outliers["ratio"].map(ui.number),
                     "vs median": (outliers["ratio"] / median - 1).map(lambda v: f"{v:+.0%}"),
-                    "attainment": outliers["attainment"].map(ui.pct),
+                    KPIS["attainment"].label: outliers["attainment"].map(KPIS["attainment"].text),
                 }
             ),
             hide_index=True,
@@ -215,7 +216,7 @@ measure = (
         "Measure",
         list(MEASURES),
         default="attainment_gap",
-        format_func=lambda m: MEASURES[m][0],
+        format_func=lambda m: kpi(m).label,
         key="drift-measure",
     )
     or "attainment_gap"

@@ -7,8 +7,18 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
+from core.kpi_registry import HEALTH, KPIS, TEAM_KPIS
 from dashboard import components as ui
 from dashboard import data
+
+TEAM_CARDS = (
+    "cv_potential",
+    "max_min_ratio",
+    "quartile_ratio",
+    "out_of_band",
+    "reps_on_pace_share",
+    "coverage",
+)
 
 
 def team_metrics(team: pd.DataFrame, day) -> None:  # type: ignore[no-untyped-def]
@@ -17,76 +27,31 @@ def team_metrics(team: pd.DataFrame, day) -> None:  # type: ignore[no-untyped-de
     earlier = team[team["snapshot_date"] <= day - timedelta(days=28)]
     before = earlier.iloc[-1] if not earlier.empty else None
 
-    def delta(column: str, fmt) -> str | None:  # type: ignore[no-untyped-def]
-        if before is None or pd.isna(now[column]) or pd.isna(before[column]):
+    def delta(key: str) -> str | None:
+        if before is None or pd.isna(now[key]) or pd.isna(before[key]):
             return None
-        text = fmt(now[column] - before[column])
+        text = TEAM_KPIS[key].change(now[key] - before[key])
         return None if text.lstrip("+-−").replace("pts", "").strip().strip("0.") == "" else text
 
-    cells = st.columns(6)
-    cells[0].metric(
-        "CV of potential",
-        ui.number(now["cv_potential"]),
-        delta("cv_potential", lambda v: f"{v:+.2f}"),
-        delta_color="inverse",
-        help="Standard deviation / mean of territory potential. Above 0.15 is out of balance.",
-        border=True,
-    )
-    cells[1].metric(
-        "Max / min",
-        ui.ratio(now["max_min_ratio"]),
-        delta("max_min_ratio", lambda v: f"{v:+.2f}"),
-        delta_color="inverse",
-        help="Largest territory potential over the smallest.",
-        border=True,
-    )
-    cells[2].metric(
-        "Quartile ratio",
-        ui.ratio(now["quartile_ratio"]),
-        delta("quartile_ratio", lambda v: f"{v:+.2f}"),
-        delta_color="inverse",
-        help="Mean potential of the top quartile over the bottom quartile. "
-        "Above 2× is a classic imbalance signal.",
-        border=True,
-    )
-    cells[3].metric(
-        "Out of band",
-        f"{int(now['out_of_band'])} of {int(now['territories'])}",
-        delta("out_of_band", lambda v: f"{v:+.0f}"),
-        delta_color="inverse",
-        help="Territories whose potential index is outside 1 ± band.",
-        border=True,
-    )
-    cells[4].metric(
-        "Reps on pace",
-        ui.pct(now["reps_on_pace_share"]),
-        delta("reps_on_pace_share", lambda v: ui.points(v * 100)),
-        help="Share of reps at or above pace. 60–70% is healthy; below 50% points at territory design.",
-        border=True,
-    )
-    cells[5].metric(
-        "Coverage",
-        ui.pct(now["coverage"]),
-        delta("coverage", lambda v: ui.points(v * 100)),
-        help="Share of potential held by accounts touched in the last 90 days.",
-        border=True,
-    )
+    shown = {"out_of_band": f"{int(now['out_of_band'])} of {int(now['territories'])}"}
+    for cell, key in zip(st.columns(len(TEAM_CARDS)), TEAM_CARDS, strict=True):
+        ui.kpi_card(cell, TEAM_KPIS[key], now[key], delta(key), shown=shown.get(key))
+
+
+TABLE_KPIS = ("potential", "potential_index", "coverage", "attainment_gap", "drift")
 
 
 def health_table(kpis: pd.DataFrame) -> None:
     """Territories, worst health first, each with the reasons points were deducted."""
     ranked = kpis.sort_values(["health", "external_id"]).reset_index(drop=True)
+    shown = {KPIS[key].heading: ranked[key].map(KPIS[key].text) for key in TABLE_KPIS}
     table = pd.DataFrame(
         {
-            "Health": ranked["health"],
+            HEALTH.heading: ranked["health"],
             "Territory": ranked["name"],
             "Rep": ranked["rep_name"].map(ui.owner),
             "Detail": "territory?territory=" + ranked["external_id"],
-            "Potential": ranked["potential"].map(ui.money),
-            "Index": ranked["potential_index"].map(ui.number),
-            "Coverage": ranked["coverage"].map(ui.pct),
-            "Vs pace": ranked["attainment_gap"].map(ui.points),
-            "Drift": ranked["drift"].map(ui.points),
+            **shown,
             "Why points were deducted": ranked["reasons"].replace("", "no deductions"),
         }
     )
@@ -96,7 +61,9 @@ def health_table(kpis: pd.DataFrame) -> None:
         width="stretch",
         height=ui.table_height(len(table), max_rows=15),
         column_config={
-            "Health": st.column_config.ProgressColumn(min_value=0, max_value=100, format="%.0f", width=90),
+            HEALTH.heading: st.column_config.ProgressColumn(
+                min_value=0, max_value=100, format="%.0f", width=90
+            ),
             "Why points were deducted": st.column_config.TextColumn(width="large"),
             "Detail": st.column_config.LinkColumn(display_text=r"territory=(.*)$", width=80),
         },
@@ -109,9 +76,8 @@ def deductions_markdown(ranked: pd.DataFrame) -> str:
     lines = []
     for row in ranked[ranked["deduction_list"].map(len) > 0].itertuples():
         reasons = "\n".join(f"  - −{float(d['points']):.1f} {d['reason']}" for d in row.deduction_list)
-        lines.append(
-            f"- **{row.name}** ({ui.owner(row.rep_name)}) — health {ui.number(row.health, 0)}\n{reasons}"
-        )
+        score = f"{HEALTH.heading.lower()} {HEALTH.text(row.health)}"
+        lines.append(f"- **{row.name}** ({ui.owner(row.rep_name)}) — {score}\n{reasons}")
     return "\n".join(lines) or "No territory has a deduction."
 
 

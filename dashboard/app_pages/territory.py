@@ -9,15 +9,17 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.kpi_registry import HEALTH, KPIS, kpi
+from core.kpis import DRIFT_DAYS
 from dashboard import components as ui
 from dashboard import data
 
-HISTORY_VIEWS = {
-    "Attainment vs pace": (["attainment", "pace"], "share"),
-    "Drift": (["drift", "attainment_gap"], "points"),
-    "Coverage": (["coverage", "accounts_touched_share"], "share"),
-    "Potential": (["potential", "revenue_ttm"], "money"),
-    "Health": (["health"], "score"),
+HISTORY_VIEWS = {  # the KPIs of one view share a unit
+    "Attainment vs pace": ["attainment", "pace"],
+    "Drift": ["drift", "attainment_gap"],
+    "Coverage": ["coverage", "accounts_touched_share"],
+    "Potential": ["potential", "revenue_ttm"],
+    "Health": ["health"],
 }
 WHITESPACE_QUANTILE = 0.75
 ACCENT = "#0F766E"
@@ -27,8 +29,8 @@ ACCOUNT_COLUMNS = {
     "industry": "Industry",
     "segment": "Segment",
     "state": "State",
-    "revenue_ttm": st.column_config.NumberColumn("Revenue TTM", format=ui.MONEY_FORMAT),
-    "potential": st.column_config.NumberColumn("Potential", format=ui.MONEY_FORMAT),
+    "revenue_ttm": st.column_config.NumberColumn(KPIS["revenue_ttm"].label, format=ui.MONEY_FORMAT),
+    "potential": st.column_config.NumberColumn(KPIS["potential"].label, format=ui.MONEY_FORMAT),
 }
 
 
@@ -51,33 +53,19 @@ def pick_territory(kpis: pd.DataFrame) -> pd.Series:
 
 
 def headline(row: pd.Series) -> None:
+    """The territory's KPIs as cards, each with its companion figure, then why points were deducted."""
     cells = st.columns(6)
-    cells[0].metric("Health", ui.number(row["health"], 0), border=True)
-    cells[1].metric(
-        "Potential",
-        ui.money(row["potential"]),
-        f"index {ui.number(row['potential_index'])}",
-        delta_color="off",
-        border=True,
-    )
-    cells[2].metric(
-        "Coverage",
-        ui.pct(row["coverage"]),
-        f"{ui.pct(row['accounts_touched_share'])} of accounts",
-        delta_color="off",
-        border=True,
-    )
-    cells[3].metric(
-        "Attainment", ui.pct(row["attainment"]), f"{ui.points(row['attainment_gap'])} vs pace", border=True
-    )
-    cells[4].metric("Drift (28 days)", ui.points(row["drift"]), border=True)
-    cells[5].metric(
-        "Workload (h/month)",
-        f"{row['workload_hours']:,.0f} h",
-        f"{ui.pct(row['utilization'])} of capacity",
-        delta_color="off",
-        border=True,
-    )
+    ui.kpi_card(cells[0], HEALTH, row["health"])
+    index = companion(row, "potential_index")
+    ui.kpi_card(cells[1], KPIS["potential"], row["potential"], index, delta_color="off")
+    touched = f"{text(row, 'accounts_touched_share')} of accounts"
+    ui.kpi_card(cells[2], KPIS["coverage"], row["coverage"], touched, delta_color="off")
+    gap = f"{text(row, 'attainment_gap')} vs pace"
+    ui.kpi_card(cells[3], KPIS["attainment"], row["attainment"], gap, delta_color="normal")
+    drift = KPIS["drift"]
+    ui.kpi_card(cells[4], drift, row["drift"], heading=f"{drift.heading} ({DRIFT_DAYS} days)")
+    capacity = f"{text(row, 'utilization')} of capacity"
+    ui.kpi_card(cells[5], KPIS["workload_hours"], row["workload_hours"], capacity, delta_color="off")
     if row["deduction_list"]:
         st.markdown(
             "**Why points were deducted**\n"
@@ -85,6 +73,16 @@ def headline(row: pd.Series) -> None:
         )
     else:
         st.success("No deductions: every rule is within its limit.")
+
+
+def text(row: pd.Series, key: str) -> str:
+    """One KPI of the row in its unit ("58%", "+3.1 pts")."""
+    return KPIS[key].text(row[key])
+
+
+def companion(row: pd.Series, key: str) -> str:
+    """A second KPI under a card's value, named: "Index 1.22"."""
+    return f"{KPIS[key].heading} {text(row, key)}"
 
 
 def history_chart(history: pd.DataFrame) -> None:
@@ -95,10 +93,12 @@ def history_chart(history: pd.DataFrame) -> None:
         )
         or "Attainment vs pace"
     )
-    columns, unit = HISTORY_VIEWS[view]
+    columns = HISTORY_VIEWS[view]
+    unit = kpi(columns[0]).unit
     long = history.melt("snapshot_date", columns, var_name="measure", value_name="value").dropna()
-    long["value"] = long["value"] * (100.0 if unit == "share" else 1.0)
-    title = {"share": "%", "points": "points", "money": "$", "score": "0–100"}[unit]
+    long["value"] = long["value"] * unit.scale
+    long["measure"] = long["measure"].map(lambda key: kpi(key).label)
+    title = unit.typed_in
     st.vega_lite_chart(
         long,
         {

@@ -279,6 +279,16 @@ def test_a_rule_that_cannot_be_evaluated_is_reported_and_the_others_still_run(db
     assert report.opened == 1 and len(report.errors) == 1 and "happiness" in report.errors[0]
 
 
+def test_a_stored_comparator_no_object_has_is_reported_not_fatal(db: AlertDb) -> None:
+    """The row's comparator maps to an ``Unknown`` comparator at load: it reads, but refuses to check."""
+    with db.session() as session:
+        session.add(AlertRule(key="odd", name="odd", metric="coverage", comparator="near", threshold=1))
+        session.commit()
+    db.snapshot(DAY, {"PHX-N": {"coverage": 0.5}})
+    report = db.evaluate(T0)
+    assert report.opened == 1 and len(report.errors) == 1 and "unknown comparator 'near'" in report.errors[0]
+
+
 # --- team rule, snapshot choice, clock ----------------------------------------------------------
 
 

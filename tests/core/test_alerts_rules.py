@@ -67,7 +67,7 @@ def breached_ids(rule: Rule, frame: pd.DataFrame) -> list[int]:
 )
 def test_design_defaults_are_all_there(metric: str, comparator: str, threshold: float, scope: str) -> None:
     (rule,) = [r for r in DEFAULT_RULES if r.metric == metric]
-    assert (rule.comparator, rule.threshold, rule.scope) == (comparator, threshold, scope)
+    assert (rule.comparator.name, rule.threshold, rule.scope) == (comparator, threshold, scope)
     assert rule.enabled and rule.renotify_hours > 0 and rule.severity in ("info", "warning", "critical")
 
 
@@ -172,9 +172,9 @@ def _oracle(rule: Rule, value: float | None) -> bool:
     """Plain Python, one value at a time."""
     if value is None or math.isnan(value):
         return False
-    if rule.comparator == "below":
+    if rule.comparator.name == "below":
         return value < rule.threshold - 1e-9
-    if rule.comparator == "above":
+    if rule.comparator.name == "above":
         return value > rule.threshold + 1e-9
     return abs(value - 1.0) > rule.threshold + 1e-9
 

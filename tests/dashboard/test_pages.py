@@ -7,6 +7,7 @@ code: what the page shows must be that number, formatted for people.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 
 from core.db import get_engine, upgrade_schema
 from core.format import money, pct, points, ratio
+from core.kpi_registry import KPIS, TEAM_KPIS
 from core.models import Account, AccountForecast, Activity, ForecastRun, JobRun, TeamKpi, TerritoryKpi
 from core.queries import load_accounts, load_territory_kpis, read_frame
 from dashboard.maps import HIGH, MAP_METRICS
@@ -82,6 +84,20 @@ def test_overview_team_metrics_are_the_team_kpi_row(app, sample_db):
     assert metric(at, "Out of band").value == f"{team['out_of_band']} of {team['territories']}"
     assert metric(at, "Reps on pace").value == pct(team["reps_on_pace_share"])
     assert metric(at, "Coverage").value == pct(team["coverage"])
+
+
+def test_cards_tables_and_the_map_legend_take_the_registry_label(app, sample_db, monkeypatch):
+    """One rename in the KPI registry: the team card, the health table column, the territory card and
+    the map's control and legend all follow."""
+    for table in (KPIS, TEAM_KPIS):
+        monkeypatch.setitem(table, "coverage", replace(table["coverage"], label="Touched potential"))
+    at = app(sample_db)
+    assert metric(at, "Touched potential").value == pct(team_row(sample_db)["coverage"])
+    assert "Touched potential" in at.dataframe[0].value.columns
+    assert metric(app(sample_db, "territory"), "Touched potential")
+    at = app(sample_db, "map")
+    at.segmented_control(key="map-metric").set_value("coverage").run()
+    assert "Touched potential" in at.get("html")[0].value
 
 
 def test_overview_ranks_territories_by_their_snapshot_health_with_every_reason(app, sample_db):
