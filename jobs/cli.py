@@ -352,14 +352,20 @@ def optimize_cmd(
         fail(f"{scenario}: {error}")
     engine = _engine(db)
     upgrade_schema(engine)
+    try:
+        budgets = [int(b) for b in (frontier_budgets or "").split(",") if b.strip()]
+    except ValueError:
+        fail(f"--frontier takes whole move budgets separated by commas, e.g. 0,10,20; got {frontier_budgets}")
     run = optimize(engine, parsed, as_of=_parse_date(as_of), time_limit_s=time_limit)
     typer.echo(result_text(run.result))
+    document = run.result.to_json_dict()
+    if budgets:
+        curve = churn_frontier(run, budgets, time_limit_s=time_limit)
+        typer.echo(frontier_text(curve))
+        document.update(curve.to_json_dict())
     if json_out is not None:
-        json_out.write_text(json.dumps(run.result.to_json_dict(), indent=2, default=str))
+        json_out.write_text(json.dumps(document, indent=2, default=str))
         typer.echo(f"wrote {json_out}")
-    if frontier_budgets:
-        budgets = [int(b) for b in frontier_budgets.split(",") if b.strip()]
-        typer.echo(frontier_text(churn_frontier(run, budgets, time_limit_s=time_limit)))
     if save:
         try:
             plan_id = save_run(engine, run, name=parsed.name)

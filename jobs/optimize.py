@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from core.config import get_settings
 from core.plans import assignments_fingerprint, save_plan
 from core.queries import load_accounts, load_opportunities, load_potentials, load_revenue, load_territories
-from core.rebalance import FrontierPoint, Problem, RebalanceResult, Scenario, build_problem, frontier, solve
+from core.rebalance import Frontier, Problem, RebalanceResult, Scenario, build_problem, frontier, solve
 from core.rebalance.frames import BookTables, problem_frames
 
 
@@ -71,7 +71,5 @@ def save_run(engine: Engine, run: OptimizeRun, *, name: str, created_by: str | N
     )
 
 
-def churn_frontier(
-    run: OptimizeRun, budgets: list[int], *, time_limit_s: float | None = None
-) -> list[FrontierPoint]:
+def churn_frontier(run: OptimizeRun, budgets: list[int], *, time_limit_s: float | None = None) -> Frontier:
     return frontier(run.problem, budgets, time_limit_s=time_limit_s)

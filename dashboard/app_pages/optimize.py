@@ -20,6 +20,7 @@ from dashboard.optimize_view import (
     before_after_table,
     compare_plans,
     default_scenario,
+    frontier_frame,
     move_arcs,
     moves_table,
     potential_chart_frame,
@@ -242,21 +243,26 @@ def show_arcs(run) -> None:  # type: ignore[no-untyped-def]
 
 
 def show_frontier(run) -> None:  # type: ignore[no-untyped-def]
+    st.caption(
+        "The most balanced plan for each number of accounts moved: the band and account range are what "
+        "it reaches for; every other rule of the scenario holds. More moves are never worse."
+    )
     budgets_text = st.text_input("Move budgets", "0, 5, 10, 20, 40, 80", key="frontier_budgets")
     if st.button("Compute the frontier"):
         budgets = [int(b) for b in budgets_text.replace(" ", "").split(",") if b]
         with st.spinner(f"Solving {len(budgets)} budgets…"):
-            points = churn_frontier(run, budgets, time_limit_s=min(run.problem.scenario.time_limit_s, 20.0))
-        st.session_state["optimize_frontier"] = pd.DataFrame([p.__dict__ for p in points])
+            curve = churn_frontier(run, budgets, time_limit_s=min(run.problem.scenario.time_limit_s, 20.0))
+        st.session_state["optimize_frontier"] = frontier_frame(curve)
+        st.session_state["optimize_frontier_summary"] = curve.describe()
     frame = st.session_state.get("optimize_frontier")
     if frame is not None:
+        st.info(st.session_state.get("optimize_frontier_summary", ""))
         solved = frame.dropna(subset=["cv"])
         if len(solved) < len(frame):
             missing = ", ".join(str(b) for b in frame.loc[frame["cv"].isna(), "budget"])
             st.warning(f"No plan within the time limit for budgets {missing}; the chart leaves them out.")
-        st.line_chart(solved.set_index("moves")[["cv"]], x_label="accounts moved", y_label="CV of potential")
+        st.line_chart(solved.set_index("budget")[["cv"]], x_label="move budget", y_label="CV of potential")
         st.dataframe(frame, hide_index=True, width="stretch")
-        st.caption("How much balance each extra move buys: CV of potential after the best plan per budget.")
 
 
 def saved_plans() -> None:
