@@ -17,8 +17,12 @@ def result_text(result: RebalanceResult) -> str:
         f"best bound {_num(result.best_bound)}, gap {pct(result.gap, 2) if result.gap is not None else '—'}"
     ]
     if not result.has_plan:
-        lines.append("no plan: " + ("; ".join(result.explanation) or "see the solver status"))
+        lines.append("no plan: " + ("\n  ".join(result.explanation) or "see the solver status"))
+        if result.relaxation:
+            lines.append("to get a plan: " + "\n  ".join(result.relaxation))
         return "\n".join(lines)
+    if result.relaxation:
+        lines.append("relaxed: " + "\n  ".join(result.relaxation))
     before, after = result.team_before, result.team_after
     if before and after:
         lines.append(

@@ -173,7 +173,11 @@ def show_result() -> None:
     result = run.result
     if not result.has_plan:
         st.error(f"No plan ({result.status}). " + " ".join(result.explanation))
+        if result.relaxation:
+            st.info("To get a plan: " + " ".join(result.relaxation))
         return
+    if result.relaxation:
+        st.warning(" ".join(result.relaxation))
     summary = team_summary(result)
     for column, (label, value) in zip(st.columns(len(summary)), summary.items(), strict=True):
         column.metric(label, value)
