@@ -68,6 +68,7 @@ class Diagnosis:
     proven: bool = True  # the scenario is proven infeasible (else: no plan found in the time)
     relaxed: Scenario | None = None  # the scenario with the relaxation applied (the band widened)
     plan: Plan | None = None  # a plan that keeps the relaxed scenario
+    rule: str = ""  # the family at fault when one is ("potential_band")
 
 
 def diagnose(problem: Problem, *, time_limit_s: float, closest: Plan | None = None) -> Diagnosis:
@@ -288,6 +289,7 @@ def _band_totals(problem: Problem) -> Diagnosis | None:
             f"{money(average)} each on average: they cannot all have {side} ({rule.describe()}).",
         ),
         (fix,),
+        rule="potential_band",
     )
 
 
@@ -347,6 +349,7 @@ def _pinned(problem: Problem) -> Diagnosis | None:
                     f"{_label(problem, t)} keeps {money(potential[t])} of accounts that must stay: raise the "
                     f"band maximum to {money(potential[t])}, or let some of them move.",
                 ),
+                rule="potential_band",
             )
     return None
 
@@ -473,7 +476,14 @@ def _tightest_band(problem: Problem, deadline: float) -> Diagnosis | None:
         proven=bound > 0,
         relaxed=relaxed,
         plan=Plan(replace(problem, scenario=relaxed), plan.owner),
+        rule="potential_band",
     )
+
+
+def tightest_band(problem: Problem, *, time_limit_s: float) -> Diagnosis | None:
+    """The tightest band a plan keeping every other rule meets, with that plan (None: no band, or
+    no such plan found in the time)."""
+    return _tightest_band(problem, time.perf_counter() + max(time_limit_s, 0.5))
 
 
 def tightest_widening(problem: Problem, deadline: float) -> tuple[int, int, Plan] | None:

@@ -17,7 +17,14 @@ from ortools.sat.python import cp_model
 
 from core.rebalance.build import Build, hint_plan
 from core.rebalance.constraints import broken_rules
-from core.rebalance.explain import Diagnosis, arithmetic, diagnose, model_invalid, out_of_range
+from core.rebalance.explain import (
+    Diagnosis,
+    arithmetic,
+    diagnose,
+    model_invalid,
+    out_of_range,
+    tightest_band,
+)
 from core.rebalance.lns import improve
 from core.rebalance.model import build_model
 from core.rebalance.objective import POINT, TERMS, objective_value
@@ -185,6 +192,9 @@ def _diagnosed(
 ) -> RebalanceResult:
     """No plan, said in words; a what-if whose band cannot hold goes on under the tightest band."""
     what_if = problem.scenario.what_if
+    if why.rule == "potential_band" and why.relaxed is None and (what_if.vacated or what_if.added):
+        band = tightest_band(problem, time_limit_s=(started + limit - time.perf_counter()) / 2)
+        why = why if band is None else replace(band, explanation=why.explanation)
     if why.relaxed is not None and why.plan is not None and (what_if.vacated or what_if.added):
         return _relaxed_what_if(problem, why, started, limit)
     status = "INFEASIBLE" if proven or why.proven else "UNKNOWN"
