@@ -10,6 +10,7 @@ import pandas as pd
 from core.format import money, pct
 from core.plans import SavedPlan
 from core.rebalance import Frontier, RebalanceResult, Scenario
+from core.rebalance.hire import HirePlan
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -193,3 +194,20 @@ def frontier_frame(curve: Frontier) -> pd.DataFrame:
         for p in curve
     ]
     return pd.DataFrame(rows)
+
+
+def hire_table(plan: HirePlan) -> pd.DataFrame:
+    """One row per new rep: where, and what it would take."""
+    return pd.DataFrame(
+        [
+            {
+                "territory": h.territory,
+                "city": f"{h.city}, {h.state}",
+                "accounts taken": len(h.accounts),
+                "potential taken": money(h.potential),
+                "accounts": ", ".join(h.accounts[:8]) + (" …" if len(h.accounts) > 8 else ""),
+            }
+            for h in plan.hires
+        ],
+        columns=["territory", "city", "accounts taken", "potential taken", "accounts"],
+    )
