@@ -327,7 +327,11 @@ def _pinned(problem: Problem) -> Diagnosis | None:
     potential = np.bincount(
         owner[stays], weights=accounts["potential"].to_numpy()[stays], minlength=len(counts)
     )
+    high = problem.potential_bounds()[1] if rules.potential is not None else math.inf  # type: ignore[index]
+    most = rules.accounts.max if rules.accounts is not None and rules.accounts.max is not None else math.inf
     for t in map(int, _receivers(problem)):
+        if counts[t] <= most and potential[t] <= high * (1 + 1e-9):
+            continue
         reasons = [
             STAY_FAMILY[f].sentence(problem)
             for f in STAY_FAMILIES
@@ -341,7 +345,6 @@ def _pinned(problem: Problem) -> Diagnosis | None:
                     f"{counts[t]} accounts, or let some of them move.",
                 ),
             )
-        high = problem.potential_bounds()[1] if rules.potential is not None else math.inf  # type: ignore[index]
         if potential[t] > high * (1 + 1e-9):
             return Diagnosis(
                 (CONFLICT, *reasons, PotentialBand().describe(problem, t)),
