@@ -93,7 +93,7 @@ def solve(
         return no_plan("MODEL_INVALID", time.perf_counter() - started, invalid, Plan.today(problem))
     blocked = arithmetic(problem)
     if blocked is not None:
-        return _diagnosed(problem, blocked, started, limit, proven=True)
+        return _diagnosed(problem, blocked, started, limit, proven=True, relax=explain)
     start = hint or hint_plan(problem, problem.pairs)
     fixed = repair(problem, start, time_limit_s=limit / 2, workers=workers)
     if fixed.infeasible:
@@ -117,7 +117,7 @@ def solve(
     found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
     if not found and fixed.plan is None and explain:
         why = diagnose(problem, time_limit_s=started + limit - time.perf_counter(), closest=fixed.closest)
-        return _diagnosed(problem, why, started, limit, proven=False)
+        return _diagnosed(problem, why, started, limit, proven=False, relax=True)
     if not found and fixed.plan is None:
         closest = broken_rules(fixed.closest)
         message = (
@@ -184,18 +184,29 @@ def _infeasible(
     if not explain:
         return no_plan("INFEASIBLE", time.perf_counter() - started, (), Plan.today(problem))
     why = diagnose(problem, time_limit_s=started + limit - time.perf_counter(), closest=closest)
-    return _diagnosed(problem, why, started, limit, proven=True)
+    return _diagnosed(problem, why, started, limit, proven=True, relax=True)
 
 
 def _diagnosed(
-    problem: Problem, why: Diagnosis, started: float, limit: float, *, proven: bool
+    problem: Problem, why: Diagnosis, started: float, limit: float, *, proven: bool, relax: bool
 ) -> RebalanceResult:
-    """No plan, said in words; a what-if whose band cannot hold goes on under the tightest band."""
-    what_if = problem.scenario.what_if
-    if why.rule == "potential_band" and why.relaxed is None and (what_if.vacated or what_if.added):
+    """No plan, said in words; a what-if whose band cannot hold goes on under the tightest band
+    (``relax``; the relaxed solve itself does not relax again)."""
+    what_if = problem.scenario.what_if if relax else None
+    if (
+        what_if is not None
+        and why.rule == "potential_band"
+        and why.relaxed is None
+        and (what_if.vacated or what_if.added)
+    ):
         band = tightest_band(problem, time_limit_s=(started + limit - time.perf_counter()) / 2)
         why = why if band is None else replace(band, explanation=why.explanation)
-    if why.relaxed is not None and why.plan is not None and (what_if.vacated or what_if.added):
+    if (
+        what_if is not None
+        and why.relaxed is not None
+        and why.plan is not None
+        and (what_if.vacated or what_if.added)
+    ):
         return _relaxed_what_if(problem, why, started, limit)
     status = "INFEASIBLE" if proven or why.proven else "UNKNOWN"
     return no_plan(

@@ -31,10 +31,7 @@ def assert_plain_words(result) -> None:  # type: ignore[no-untyped-def]
 def one_heavy_book(**constraints: object):  # type: ignore[no-untyped-def]
     """T1 holds six accounts of 10, T2-T4 two each: total 120, mean 30. Within ±10% (27-33) T1 must
     give exactly three accounts, one to each of the others: three moves at least."""
-    owners = [1] * 6 + [2, 2, 3, 3, 4, 4]
-    rows = [{"potential": 10.0, "territory_id": t, "lat": 33.4, "lon": -112.0} for t in owners]
-    homes = [{"home_lat": 33.4, "home_lon": -112.0 + 0.1 * i} for i in range(4)]
-    accounts, territories = frames(accounts=rows, territories=homes)
+    accounts, territories = one_heavy_book_frames()
     scenario = Scenario.model_validate({"constraints": constraints, "time_limit_s": 5.0, "workers": 2})
     return build_problem(accounts, territories, scenario, as_of=AS_OF)
 
@@ -149,3 +146,25 @@ def test_southwest_with_a_cap_of_20_names_the_cap_and_the_moves_needed() -> None
     assert 30 <= needed <= 60
     assert result.relaxation[0].startswith("Raise the move cap to")
     assert_plain_words(result)
+
+
+def test_a_rep_leaving_that_lifts_the_average_above_the_band_goes_on_with_the_tightest_band() -> None:
+    """T4's rep leaves: 120 of potential over three territories is 40 each, above the $35 maximum
+    (arithmetic); the what-if goes on with both ends widened by 5 ($20-$40) and says so."""
+    problem = one_heavy_book(potential={"min": 25.0, "max": 35.0})
+    scenario = problem.scenario.with_changes(**{"what_if.vacated": ["T4"]})
+    accounts, territories = one_heavy_book_frames()
+    result = solve(build_problem(accounts, territories, scenario, as_of=AS_OF))
+    assert result.has_plan, result.explanation
+    assert result.relaxation[0].startswith("The band cannot hold with this what-if (T4)")
+    assert "each on average" in result.relaxation[0]
+    assert "The tightest band a plan meets is $20–$40" in result.relaxation[-1]
+    after = sorted(t.after.potential for t in result.territories if t.territory != "T4")
+    assert after == [40.0, 40.0, 40.0]
+
+
+def one_heavy_book_frames():  # type: ignore[no-untyped-def]
+    owners = [1] * 6 + [2, 2, 3, 3, 4, 4]
+    rows = [{"potential": 10.0, "territory_id": t, "lat": 33.4, "lon": -112.0} for t in owners]
+    homes = [{"home_lat": 33.4, "home_lon": -112.0 + 0.1 * i} for i in range(4)]
+    return frames(accounts=rows, territories=homes)
