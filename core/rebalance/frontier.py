@@ -50,7 +50,7 @@ class FrontierPoint:
             "budget": self.budget,
             "moves": self.moves,
             "cv": self.cv,
-            "out_of_band": self.out_of_band,
+            "out_of_band": self.out_of_band if self.out_of_band >= 0 else None,  # None: no plan
             "max_deviation": self.max_deviation,
             "imbalance": self.imbalance,
             "status": self.status,

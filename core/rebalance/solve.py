@@ -104,8 +104,8 @@ def solve(
         return _solve_split(build, fixed.plan, started, started + limit - RESULT_SECONDS, workers)
     lp_time = LP_SECONDS_PER_PAIR * len(build.pairs) if in_range else 0.0
     remaining = started + limit - lp_time - RESULT_SECONDS - time.perf_counter()
-    if fixed.plan is None and explain:  # no valid start: keep a quarter of the time to say why, if need be
-        remaining *= 0.75
+    if fixed.plan is None and explain and len(build.pairs) < LP_BOUND_PAIRS[0]:
+        remaining *= 0.75  # no valid start on a small book: keep a quarter of the time to say why
     solver = solver_for(max(remaining, 1.0), workers)
     status = solver.solve(build.model)
     _log_status(problem, solver, status, started)
