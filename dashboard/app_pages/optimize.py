@@ -268,7 +268,10 @@ def show_frontier(run) -> None:  # type: ignore[no-untyped-def]
         solved = frame.dropna(subset=["cv"])
         if len(solved) < len(frame):
             missing = ", ".join(str(b) for b in frame.loc[frame["cv"].isna(), "budget"])
-            st.warning(f"No plan within the time limit for budgets {missing}; the chart leaves them out.")
+            st.warning(
+                f"No plan at budgets {missing} (too few moves, or the time ran out); "
+                "the chart leaves them out."
+            )
         st.line_chart(solved.set_index("budget")[["cv"]], x_label="move budget", y_label="CV of potential")
         st.dataframe(frame, hide_index=True, width="stretch")
 
