@@ -98,6 +98,18 @@ def test_alerts_set_and_list(db):
 
 
 @pytest.mark.slow
+def test_optimize_under_a_move_cap_too_small_says_why(db, tmp_path):
+    """Before any plan is applied to the module's book (the next test applies one)."""
+    capped = tmp_path / "capped.toml"
+    text = (ROOT / "scenarios/southwest.toml").read_text()
+    capped.write_text(text.replace("[constraints.churn]", "[constraints.churn]\nmax_moves = 20"))
+    result = invoke("optimize", "--db", db, "--scenario", str(capped), "--as-of", "2026-11-23")
+    assert result.exit_code == 2
+    assert "the cap is 20" in result.output and "to get a plan: Raise the move cap to" in result.output
+    assert "could not be isolated" not in result.output
+
+
+@pytest.mark.slow
 def test_optimize_save_approve_apply_export(db, tmp_path):
     out = tmp_path / "plan.json"
     result = invoke(
@@ -172,14 +184,3 @@ def test_optimize_frontier_json_and_hire(db, tmp_path):
     assert "where to hire 1 rep(s)" in result.output
     (new_rep,) = json.loads(hired.read_text())["hire"]["hires"]
     assert new_rep["territory"] == "NEW-1" and new_rep["accounts"]
-
-
-@pytest.mark.slow
-def test_optimize_under_a_move_cap_too_small_says_why(db, tmp_path):
-    capped = tmp_path / "capped.toml"
-    text = (ROOT / "scenarios/southwest.toml").read_text()
-    capped.write_text(text.replace("[constraints.churn]", "[constraints.churn]\nmax_moves = 20"))
-    result = invoke("optimize", "--db", db, "--scenario", str(capped), "--as-of", "2026-11-23")
-    assert result.exit_code == 2
-    assert "the cap is 20" in result.output and "to get a plan: Raise the move cap to" in result.output
-    assert "could not be isolated" not in result.output
