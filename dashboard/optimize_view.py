@@ -9,7 +9,8 @@ import pandas as pd
 
 from core.format import money, pct
 from core.plans import SavedPlan
-from core.rebalance import RebalanceResult, Scenario
+from core.rebalance import Frontier, RebalanceResult, Scenario
+from core.rebalance.hire import HirePlan
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -175,3 +176,38 @@ def compare_plans(plans: list[SavedPlan]) -> pd.DataFrame:
             "created": f"{plan.created_at:%Y-%m-%d %H:%M}",
         }
     return pd.DataFrame(columns).astype(str)  # one column mixes counts and words: show all as text
+
+
+def frontier_frame(curve: Frontier) -> pd.DataFrame:
+    """One row per budget: moves, CV, territories out of band, status and gap."""
+    rows = [
+        {
+            "budget": p.budget,
+            "moves": p.moves,
+            "cv": p.cv,
+            "out of band": p.out_of_band if p.out_of_band >= 0 else None,
+            "max deviation": None if p.max_deviation is None else round(p.max_deviation, 4),
+            "in band": p.out_of_band == 0,
+            "status": p.status,
+            "gap": pct(p.gap, 1) if p.gap is not None else "—",
+        }
+        for p in curve
+    ]
+    return pd.DataFrame(rows)
+
+
+def hire_table(plan: HirePlan) -> pd.DataFrame:
+    """One row per new rep: where, and what it would take."""
+    return pd.DataFrame(
+        [
+            {
+                "territory": h.territory,
+                "city": f"{h.city}, {h.state}",
+                "accounts taken": len(h.accounts),
+                "potential taken": money(h.potential),
+                "accounts": ", ".join(h.accounts[:8]) + (" …" if len(h.accounts) > 8 else ""),
+            }
+            for h in plan.hires
+        ],
+        columns=["territory", "city", "accounts taken", "potential taken", "accounts"],
+    )

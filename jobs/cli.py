@@ -339,11 +339,19 @@ def optimize_cmd(
             "--frontier", help="Also solve these move budgets, e.g. 0,10,20,40, and print balance per budget."
         ),
     ] = None,
+    hire_reps: Annotated[
+        int | None,
+        typer.Option(
+            "--hire",
+            min=1,
+            help="What-if: place this many new reps at the cities that most improve balance and coverage.",
+        ),
+    ] = None,
     as_of: AsOfOption = None,
 ) -> None:
     """Solve a rebalance scenario on today's book and print a summary (moves, before/after, gap)."""
     from core.rebalance import Scenario
-    from jobs.optimize import churn_frontier, optimize, save_run
+    from jobs.optimize import churn_frontier, hire, optimize, save_run
     from jobs.optimize_report import frontier_text, result_text
 
     try:
@@ -352,14 +360,28 @@ def optimize_cmd(
         fail(f"{scenario}: {error}")
     engine = _engine(db)
     upgrade_schema(engine)
-    run = optimize(engine, parsed, as_of=_parse_date(as_of), time_limit_s=time_limit)
+    try:
+        budgets = [int(b) for b in (frontier_budgets or "").split(",") if b.strip()]
+    except ValueError:
+        fail(f"--frontier takes whole move budgets separated by commas, e.g. 0,10,20; got {frontier_budgets}")
+    hired = None
+    if hire_reps:
+        hired = hire(engine, parsed, hire_reps, as_of=_parse_date(as_of), time_limit_s=time_limit)
+        run = hired.run
+        typer.echo("\n".join(hired.plan.describe()))
+    else:
+        run = optimize(engine, parsed, as_of=_parse_date(as_of), time_limit_s=time_limit)
     typer.echo(result_text(run.result))
+    document = run.result.to_json_dict()
+    if hired is not None:
+        document["hire"] = hired.plan.to_json_dict()
+    if budgets:
+        curve = churn_frontier(run, budgets, time_limit_s=time_limit)
+        typer.echo(frontier_text(curve))
+        document.update(curve.to_json_dict())
     if json_out is not None:
-        json_out.write_text(json.dumps(run.result.to_json_dict(), indent=2, default=str))
+        json_out.write_text(json.dumps(document, indent=2, default=str))
         typer.echo(f"wrote {json_out}")
-    if frontier_budgets:
-        budgets = [int(b) for b in frontier_budgets.split(",") if b.strip()]
-        typer.echo(frontier_text(churn_frontier(run, budgets, time_limit_s=time_limit)))
     if save:
         try:
             plan_id = save_run(engine, run, name=parsed.name)

@@ -14,8 +14,9 @@ from sqlalchemy.engine import Engine
 from core.config import get_settings
 from core.plans import assignments_fingerprint, save_plan
 from core.queries import load_accounts, load_opportunities, load_potentials, load_revenue, load_territories
-from core.rebalance import FrontierPoint, Problem, RebalanceResult, Scenario, build_problem, frontier, solve
+from core.rebalance import Frontier, Problem, RebalanceResult, Scenario, build_problem, frontier, solve
 from core.rebalance.frames import BookTables, problem_frames
+from core.rebalance.hire import HirePlan, where_to_hire
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,30 @@ def load_problem(engine: Engine, scenario: Scenario, *, as_of: date | None = Non
     as_of = as_of or date.today()
     accounts, territories = problem_frames(load_tables(engine), as_of=as_of, settings=get_settings())
     return build_problem(accounts, territories, scenario, as_of=as_of, settings=get_settings())
+
+
+@dataclass(frozen=True)
+class HireRun:
+    plan: HirePlan
+    run: OptimizeRun  # the what-if with the hires, as a run (frontier, map, tables)
+
+
+def hire(
+    engine: Engine,
+    scenario: Scenario,
+    k: int,
+    *,
+    as_of: date | None = None,
+    time_limit_s: float | None = None,
+) -> HireRun:
+    """Where k new reps most improve balance and coverage on today's book (a what-if)."""
+    fingerprint = assignments_fingerprint(engine)
+    as_of = as_of or date.today()
+    accounts, territories = problem_frames(load_tables(engine), as_of=as_of, settings=get_settings())
+    plan = where_to_hire(
+        accounts, territories, scenario, k, as_of=as_of, settings=get_settings(), time_limit_s=time_limit_s
+    )
+    return HireRun(plan, OptimizeRun(plan.problem, plan.result, fingerprint))
 
 
 def optimize(
@@ -71,7 +96,5 @@ def save_run(engine: Engine, run: OptimizeRun, *, name: str, created_by: str | N
     )
 
 
-def churn_frontier(
-    run: OptimizeRun, budgets: list[int], *, time_limit_s: float | None = None
-) -> list[FrontierPoint]:
+def churn_frontier(run: OptimizeRun, budgets: list[int], *, time_limit_s: float | None = None) -> Frontier:
     return frontier(run.problem, budgets, time_limit_s=time_limit_s)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.format import money, pct
 from core.plans import SavedPlan
-from core.rebalance import FrontierPoint, RebalanceResult
+from core.rebalance import Frontier, RebalanceResult
 
 
 def _num(value: float | None, digits: int = 3) -> str:
@@ -17,8 +17,12 @@ def result_text(result: RebalanceResult) -> str:
         f"best bound {_num(result.best_bound)}, gap {pct(result.gap, 2) if result.gap is not None else '—'}"
     ]
     if not result.has_plan:
-        lines.append("no plan: " + ("; ".join(result.explanation) or "see the solver status"))
+        lines.append("no plan: " + ("\n  ".join(result.explanation) or "see the solver status"))
+        if result.relaxation:
+            lines.append("to get a plan: " + "\n  ".join(result.relaxation))
         return "\n".join(lines)
+    if result.relaxation:
+        lines.append("relaxed: " + "\n  ".join(result.relaxation))
     before, after = result.team_before, result.team_after
     if before and after:
         lines.append(
@@ -44,17 +48,20 @@ def result_text(result: RebalanceResult) -> str:
     return "\n".join(lines)
 
 
-def frontier_text(points: list[FrontierPoint]) -> str:
+def frontier_text(curve: Frontier) -> str:
     lines = [
-        "\nchurn-balance frontier (what each extra move buys):",
-        f"{'budget':>7}{'moves':>7}{'CV':>8}{'max dev':>9}{'out of band':>13}{'status':>10}",
+        "\nchurn-balance frontier (the most balanced plan per move budget; the band and account range "
+        "are what it reaches for, every other rule holds):",
+        f"{'budget':>7}{'moves':>7}{'CV':>8}{'max dev':>9}{'out of band':>13}{'status':>10}{'gap':>8}",
     ]
-    for p in points:
+    for p in curve:
         lines.append(
             f"{p.budget:>7}{p.moves:>7}{_num(p.cv):>8}"
             f"{pct(p.max_deviation, 1) if p.max_deviation is not None else '—':>9}"
-            f"{p.out_of_band:>13}{p.status:>10}"
+            f"{p.out_of_band if p.out_of_band >= 0 else '—':>13}{p.status:>10}"
+            f"{pct(p.gap, 1) if p.gap is not None else '—':>8}"
         )
+    lines.append(curve.describe())
     return "\n".join(lines)
 
 

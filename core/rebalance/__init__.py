@@ -10,7 +10,7 @@ Pure frames in, results out; no database here. Typical use::
 
 from core.rebalance.constraints import FAMILIES, broken_rules
 from core.rebalance.explain import conflicting_families, explain_infeasibility
-from core.rebalance.frontier import FrontierPoint, frontier
+from core.rebalance.frontier import Frontier, FrontierPoint, frontier
 from core.rebalance.greedy import greedy
 from core.rebalance.objective import POINT, objective_value
 from core.rebalance.plan import Plan
@@ -22,6 +22,7 @@ from core.rebalance.solve import solve
 __all__ = [
     "FAMILIES",
     "POINT",
+    "Frontier",
     "FrontierPoint",
     "Move",
     "Plan",

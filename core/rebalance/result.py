@@ -118,7 +118,10 @@ class RebalanceResult:
     territories: tuple[TerritoryChange, ...] = ()
     team_before: TeamMetrics | None = None
     team_after: TeamMetrics | None = None
-    explanation: tuple[str, ...] = ()  # when no plan: the rules that conflict, in words
+    explanation: tuple[str, ...] = ()  # when no plan: why, in words
+    # No plan: the smallest relaxation that would give one. A plan of a what-if that could not
+    # hold as asked: the relaxation it was solved under (the tightest band a plan meets).
+    relaxation: tuple[str, ...] = ()
     objective_terms: dict[str, float] = field(default_factory=dict)
     assignment: pd.Series | None = None  # account external id -> territory external id (whole book)
 
@@ -140,12 +143,19 @@ class RebalanceResult:
                 "after": asdict(self.team_after) if self.team_after else None,
             },
             "explanation": list(self.explanation),
+            "relaxation": list(self.relaxation),
             "objective_terms": dict(self.objective_terms),
         }
 
 
-def no_plan(status: str, wall_time_s: float, explanation: tuple[str, ...], plan: Plan) -> RebalanceResult:
-    """A result without a plan: today's numbers as both before and after, and why."""
+def no_plan(
+    status: str,
+    wall_time_s: float,
+    explanation: tuple[str, ...],
+    plan: Plan,
+    relaxation: tuple[str, ...] = (),
+) -> RebalanceResult:
+    """A result without a plan: today's numbers before, none after, why, and what would give one."""
     today = team_metrics(plan, after=False)
     return RebalanceResult(
         status=status,
@@ -156,6 +166,7 @@ def no_plan(status: str, wall_time_s: float, explanation: tuple[str, ...], plan:
         team_before=today,
         team_after=None,
         explanation=explanation,
+        relaxation=relaxation,
     )
 
 

@@ -11,12 +11,20 @@ import logging
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from ortools.sat.python import cp_model
 
 from core.rebalance.build import Build, hint_plan
 from core.rebalance.constraints import broken_rules
-from core.rebalance.explain import explain_infeasibility
+from core.rebalance.explain import (
+    Diagnosis,
+    arithmetic,
+    diagnose,
+    model_invalid,
+    out_of_range,
+    tightest_band,
+)
 from core.rebalance.lns import improve
 from core.rebalance.model import build_model
 from core.rebalance.objective import POINT, TERMS, objective_value
@@ -24,7 +32,7 @@ from core.rebalance.plan import Plan
 from core.rebalance.problem import Problem
 from core.rebalance.relax import Relaxation, lp_relaxation
 from core.rebalance.repair import repair
-from core.rebalance.result import RebalanceResult, no_plan, plan_result
+from core.rebalance.result import RebalanceResult, no_plan, plan_of, plan_result
 
 log = logging.getLogger(__name__)
 # CP-SAT's own bound on large models lags and varies from run to run (national: 100 points after
@@ -80,23 +88,36 @@ def solve(
     started = time.perf_counter()
     limit = time_limit_s or problem.scenario.time_limit_s
     workers = workers or problem.scenario.workers
+    invalid = out_of_range(problem)
+    if invalid:  # named before any model is built: the solver's own message would quote the model
+        return no_plan("MODEL_INVALID", time.perf_counter() - started, invalid, Plan.today(problem))
+    blocked = arithmetic(problem)
+    if blocked is not None:
+        return _diagnosed(problem, blocked, started, limit, proven=True, relax=explain)
     start = hint or hint_plan(problem, problem.pairs)
     fixed = repair(problem, start, time_limit_s=limit / 2, workers=workers)
     if fixed.infeasible:
-        return _infeasible(problem, started, limit, explain)
+        return _infeasible(problem, started, limit, explain, fixed.closest)
     build = build_model(problem, hint=fixed.plan or start)
     in_range = LP_BOUND_PAIRS[0] <= len(build.pairs) <= LP_BOUND_PAIRS[1]
     if in_range and workers >= 2 and fixed.plan is not None:
         return _solve_split(build, fixed.plan, started, started + limit - RESULT_SECONDS, workers)
     lp_time = LP_SECONDS_PER_PAIR * len(build.pairs) if in_range else 0.0
-    solver = solver_for(max(started + limit - lp_time - RESULT_SECONDS - time.perf_counter(), 1.0), workers)
+    remaining = started + limit - lp_time - RESULT_SECONDS - time.perf_counter()
+    if fixed.plan is None and explain and len(build.pairs) < LP_BOUND_PAIRS[0]:
+        remaining *= 0.75  # no valid start on a small book: keep a quarter of the time to say why
+    solver = solver_for(max(remaining, 1.0), workers)
     status = solver.solve(build.model)
     _log_status(problem, solver, status, started)
     if status == cp_model.INFEASIBLE:
-        return _infeasible(problem, started, limit, explain)
+        return _infeasible(problem, started, limit, explain, fixed.closest)
     if status == cp_model.MODEL_INVALID:
-        return no_plan("MODEL_INVALID", time.perf_counter() - started, (build.model.validate(),), start)
+        reasons = model_invalid(build.model.validate(), problem)
+        return no_plan("MODEL_INVALID", time.perf_counter() - started, reasons, start)
     found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    if not found and fixed.plan is None and explain:
+        why = diagnose(problem, time_limit_s=started + limit - time.perf_counter(), closest=fixed.closest)
+        return _diagnosed(problem, why, started, limit, proven=False, relax=True)
     if not found and fixed.plan is None:
         closest = broken_rules(fixed.closest)
         message = (
@@ -156,9 +177,59 @@ def _log_status(
     )
 
 
-def _infeasible(problem: Problem, started: float, limit: float, explain: bool) -> RebalanceResult:
-    reasons = explain_infeasibility(problem, time_limit_s=min(limit, 30.0)) if explain else ()
-    return no_plan("INFEASIBLE", time.perf_counter() - started, reasons, Plan.today(problem))
+def _infeasible(
+    problem: Problem, started: float, limit: float, explain: bool, closest: Plan | None = None
+) -> RebalanceResult:
+    """A proven infeasible scenario: why, and the smallest relaxation, within the time left."""
+    if not explain:
+        return no_plan("INFEASIBLE", time.perf_counter() - started, (), Plan.today(problem))
+    why = diagnose(problem, time_limit_s=started + limit - time.perf_counter(), closest=closest)
+    return _diagnosed(problem, why, started, limit, proven=True, relax=True)
+
+
+def _diagnosed(
+    problem: Problem, why: Diagnosis, started: float, limit: float, *, proven: bool, relax: bool
+) -> RebalanceResult:
+    """No plan, said in words; a what-if whose band cannot hold goes on under the tightest band
+    (``relax``; the relaxed solve itself does not relax again)."""
+    what_if = problem.scenario.what_if if relax else None
+    if (
+        what_if is not None
+        and why.rule == "potential_band"
+        and why.relaxed is None
+        and (what_if.vacated or what_if.added)
+    ):
+        band = tightest_band(problem, time_limit_s=(started + limit - time.perf_counter()) / 2)
+        why = why if band is None else replace(band, explanation=why.explanation)
+    if (
+        what_if is not None
+        and why.relaxed is not None
+        and why.plan is not None
+        and (what_if.vacated or what_if.added)
+    ):
+        return _relaxed_what_if(problem, why, started, limit)
+    status = "INFEASIBLE" if proven or why.proven else "UNKNOWN"
+    return no_plan(
+        status, time.perf_counter() - started, why.explanation, Plan.today(problem), why.relaxation
+    )
+
+
+def _relaxed_what_if(problem: Problem, why: Diagnosis, started: float, limit: float) -> RebalanceResult:
+    """The what-if solved under the tightest band a plan meets (from ``why.plan``), saying so."""
+    assert why.relaxed is not None and why.plan is not None
+    relaxed = replace(problem, scenario=why.relaxed)
+    remaining = started + limit - time.perf_counter()
+    result = solve(relaxed, time_limit_s=remaining, hint=why.plan, explain=False) if remaining >= 2 else None
+    plan = plan_of(relaxed, result.assignment) if result is not None and result.has_plan else why.plan
+    if result is None or not result.has_plan:
+        result = plan_result(plan, status="FEASIBLE", objective=objective_value(plan) / POINT)
+    leaving = ", ".join(problem.scenario.what_if.vacated) or "the added rep"
+    note = (
+        f"The band cannot hold with this what-if ({leaving}): {why.explanation[0]} "
+        "This plan keeps every other rule under the tightest band a plan meets instead.",
+        *why.relaxation,
+    )
+    return replace(result, relaxation=note, wall_time_s=time.perf_counter() - started)
 
 
 def _rounded_bound(relaxation: Relaxation) -> float:

@@ -20,6 +20,8 @@ from dashboard.optimize_view import (
     before_after_table,
     compare_plans,
     default_scenario,
+    frontier_frame,
+    hire_table,
     move_arcs,
     moves_table,
     potential_chart_frame,
@@ -27,7 +29,7 @@ from dashboard.optimize_view import (
     shipped_scenarios,
     team_summary,
 )
-from jobs.optimize import churn_frontier, optimize, save_run
+from jobs.optimize import churn_frontier, hire, optimize, save_run
 
 status = components.ready_or_onboarding()
 components.page_header("Optimize", status, "targeted mid-cycle rebalances under churn limits")
@@ -159,6 +161,7 @@ def solve_with_progress(scenario: Scenario) -> None:
         box.update(label=f"Solved in {time.perf_counter() - started:.1f} s", state="complete")
     st.session_state["optimize_run"] = state["run"]
     st.session_state.pop("optimize_frontier", None)
+    st.session_state.pop("optimize_hire", None)
 
 
 def show_result() -> None:
@@ -172,13 +175,17 @@ def show_result() -> None:
     result = run.result
     if not result.has_plan:
         st.error(f"No plan ({result.status}). " + " ".join(result.explanation))
+        if result.relaxation:
+            st.info("To get a plan: " + " ".join(result.relaxation))
         return
+    if result.relaxation:
+        st.warning(" ".join(result.relaxation))
     summary = team_summary(result)
     for column, (label, value) in zip(st.columns(len(summary)), summary.items(), strict=True):
         column.metric(label, value)
     view = st.segmented_control(
         "Result",
-        ["Before / after", "Moves", "Map", "Frontier"],
+        ["Before / after", "Moves", "Map", "Frontier", "Where to hire"],
         default="Before / after",
         key="optimize_view",
     )
@@ -191,6 +198,8 @@ def show_result() -> None:
         show_arcs(run)
     elif view == "Frontier":
         show_frontier(run)
+    elif view == "Where to hire":
+        show_hire(run)
     with st.form("save_plan"):
         name = st.text_input("Plan name", value=f"{run.problem.scenario.name} {date.today():%Y-%m-%d}")
         if st.form_submit_button("Save as draft"):
@@ -242,21 +251,53 @@ def show_arcs(run) -> None:  # type: ignore[no-untyped-def]
 
 
 def show_frontier(run) -> None:  # type: ignore[no-untyped-def]
+    st.caption(
+        "The most balanced plan for each number of accounts moved: the band and account range are what "
+        "it reaches for; every other rule of the scenario holds. More moves are never worse."
+    )
     budgets_text = st.text_input("Move budgets", "0, 5, 10, 20, 40, 80", key="frontier_budgets")
     if st.button("Compute the frontier"):
         budgets = [int(b) for b in budgets_text.replace(" ", "").split(",") if b]
         with st.spinner(f"Solving {len(budgets)} budgets…"):
-            points = churn_frontier(run, budgets, time_limit_s=min(run.problem.scenario.time_limit_s, 20.0))
-        st.session_state["optimize_frontier"] = pd.DataFrame([p.__dict__ for p in points])
+            curve = churn_frontier(run, budgets, time_limit_s=min(run.problem.scenario.time_limit_s, 20.0))
+        st.session_state["optimize_frontier"] = frontier_frame(curve)
+        st.session_state["optimize_frontier_summary"] = curve.describe()
     frame = st.session_state.get("optimize_frontier")
     if frame is not None:
+        st.info(st.session_state.get("optimize_frontier_summary", ""))
         solved = frame.dropna(subset=["cv"])
         if len(solved) < len(frame):
             missing = ", ".join(str(b) for b in frame.loc[frame["cv"].isna(), "budget"])
-            st.warning(f"No plan within the time limit for budgets {missing}; the chart leaves them out.")
-        st.line_chart(solved.set_index("moves")[["cv"]], x_label="accounts moved", y_label="CV of potential")
+            st.warning(
+                f"No plan at budgets {missing} (too few moves, or the time ran out); "
+                "the chart leaves them out."
+            )
+        st.line_chart(solved.set_index("budget")[["cv"]], x_label="move budget", y_label="CV of potential")
         st.dataframe(frame, hide_index=True, width="stretch")
-        st.caption("How much balance each extra move buys: CV of potential after the best plan per budget.")
+
+
+def show_hire(run) -> None:  # type: ignore[no-untyped-def]
+    st.caption(
+        "What-if: new reps at the cities of the book's states that most improve balance and coverage "
+        "(accounts within a two-hour drive of their rep), with the accounts each would take."
+    )
+    reps = st.number_input("New reps", min_value=1, max_value=10, value=1, step=1, key="hire_reps")
+    if st.button("Find where to hire"):
+        scenario = run.problem.scenario
+        with st.spinner(f"Placing {int(reps)} rep(s)…"):
+            hired = hire(engine, scenario, int(reps), time_limit_s=min(scenario.time_limit_s, 20.0))
+        st.session_state["optimize_hire"] = hired
+    hired = st.session_state.get("optimize_hire")
+    if hired is None:
+        return
+    st.dataframe(hire_table(hired.plan), hide_index=True, width="stretch")
+    summary = team_summary(hired.run.result)
+    for column, (label, value) in zip(st.columns(len(summary)), summary.items(), strict=True):
+        column.metric(label, value)
+    for note in hired.plan.describe()[len(hired.plan.hires) + 1 :]:
+        st.caption(note)
+    if hired.run.result.has_plan:
+        st.dataframe(before_after_table(hired.run.result), hide_index=True, width="stretch")
 
 
 def saved_plans() -> None:

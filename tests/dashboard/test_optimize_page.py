@@ -94,3 +94,43 @@ def test_solve_save_approve_apply_from_the_page(app, writable_db):
         history = session.execute(select(AssignmentHistory).where(AssignmentHistory.source == "plan")).all()
     assert plan.status == "applied" and len(history) == len(run.result.moves)
     assert "CV after" in compare_plans([get_plan(engine, plan.id)]).index
+
+
+def test_frontier_frame_and_hire_table_read_as_tables() -> None:
+    from core.rebalance.frontier import Frontier, FrontierPoint
+    from core.rebalance.hire import Hire, HirePlan
+    from dashboard.optimize_view import frontier_frame, hire_table
+
+    points = tuple(
+        FrontierPoint(b, "OPTIMAL", b, cv, None, out, None, 0.0, 0.1)
+        for b, cv, out in [(0, 0.3, 4), (10, 0.1, 0)]
+    )
+    curve = Frontier(points, "potential within ±15% of the team mean")
+    frame = frontier_frame(curve)
+    assert frame["budget"].tolist() == [0, 10] and frame["in band"].tolist() == [False, True]
+    assert curve.first_in_band == 10 and "from 10 moves" in curve.describe()
+    hire = Hire("Tucson", "AZ", 32.2, -111.0, "NEW-1", 1.0, ("A1", "A2"), 20.0)
+    table = hire_table(HirePlan((hire,), None, None, 3))  # type: ignore[arg-type]
+    assert table.iloc[0]["city"] == "Tucson, AZ" and table.iloc[0]["accounts taken"] == 2
+
+
+@pytest.mark.slow
+def test_frontier_and_where_to_hire_from_the_page(app, writable_db):
+    at = app(writable_db, "optimize")
+    at.selectbox(key="base_scenario").set_value("southwest").run()
+    next(s for s in at.slider if s.label == "Time limit (s)").set_value(5)
+    at.button[0].click().run()  # the form's Solve button
+    assert not at.exception, at.exception
+    at.segmented_control(key="optimize_view").set_value("Frontier").run()
+    at.text_input(key="frontier_budgets").set_value("0, 20, 80").run()
+    next(b for b in at.button if b.label == "Compute the frontier").click().run()
+    assert not at.exception, at.exception
+    frontier = at.session_state["optimize_frontier"]
+    assert frontier["moves"].iloc[0] == 0 and frontier["moves"].iloc[-1] > 0
+    assert frontier["cv"].iloc[-1] < frontier["cv"].iloc[0]
+    assert any("in band" in i.value for i in at.info)
+    at.segmented_control(key="optimize_view").set_value("Where to hire").run()
+    next(b for b in at.button if b.label == "Find where to hire").click().run()
+    assert not at.exception, at.exception
+    hired = at.session_state["optimize_hire"]
+    assert len(hired.plan.hires) == 1 and hired.plan.hires[0].state in {"AZ", "NM", "NV", "UT"}

@@ -98,6 +98,18 @@ def test_alerts_set_and_list(db):
 
 
 @pytest.mark.slow
+def test_optimize_under_a_move_cap_too_small_says_why(db, tmp_path):
+    """Before any plan is applied to the module's book (the next test applies one)."""
+    capped = tmp_path / "capped.toml"
+    text = (ROOT / "scenarios/southwest.toml").read_text()
+    capped.write_text(text.replace("[constraints.churn]", "[constraints.churn]\nmax_moves = 20"))
+    result = invoke("optimize", "--db", db, "--scenario", str(capped), "--as-of", "2026-11-23")
+    assert result.exit_code == 2
+    assert "the cap is 20" in result.output and "to get a plan: Raise the move cap to" in result.output
+    assert "could not be isolated" not in result.output
+
+
+@pytest.mark.slow
 def test_optimize_save_approve_apply_export(db, tmp_path):
     out = tmp_path / "plan.json"
     result = invoke(
@@ -144,3 +156,31 @@ def test_bad_options_say_what_is_wrong(db):
     assert "not a date" in invoke("kpis", "--db", db, "--as-of", "yesterday").output
     result = invoke("refresh", "everything", "--db", db)
     assert result.exit_code == 1 and "unknown refresh target" in result.output
+
+
+@pytest.mark.slow
+def test_optimize_frontier_json_and_hire(db, tmp_path):
+    out = tmp_path / "frontier.json"
+    scenario = str(ROOT / "scenarios/southwest.toml")
+    result = invoke(
+        "optimize", "--db", db, "--scenario", scenario, "--frontier", "0,20,80", "--time-limit", "5",
+        "--json", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    document = json.loads(out.read_text())
+    assert [p["budget"] for p in document["frontier"]] == [0, 20, 80]
+    assert all(
+        {"budget", "moves", "cv", "out_of_band", "status", "gap"} <= set(p) for p in document["frontier"]
+    )
+    assert document["frontier"][0]["moves"] == 0 and document["frontier"][-1]["moves"] > 0
+    assert document["frontier"][-1]["cv"] < document["frontier"][0]["cv"]
+    assert "first_in_band_budget" in document and "churn-balance frontier" in result.output
+    hired = tmp_path / "hire.json"
+    result = invoke(
+        "optimize", "--db", db, "--scenario", scenario, "--hire", "1", "--time-limit", "5",
+        "--json", str(hired),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "where to hire 1 rep(s)" in result.output
+    (new_rep,) = json.loads(hired.read_text())["hire"]["hires"]
+    assert new_rep["territory"] == "NEW-1" and new_rep["accounts"]
