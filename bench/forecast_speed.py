@@ -1,7 +1,12 @@
 """Full forecast refresh speed: synthetic accounts through ``forecast_many`` (prints accounts/s).
 
     .venv/bin/python bench/forecast_speed.py [--accounts 7500] [--months 36] [--workers 0] [--seed 7]
-                                             [--all-regular]
+                                             [--all-regular] [--plain-sample 150]
+
+Then, in the same run and with the same workers, plain default Prophet (``Prophet()`` fit and
+predict, 1,000 samples: ``core.backtest.default_prophet_account``) on an evenly spaced sample of
+``--plain-sample`` of the same accounts; its time per account times the number of accounts is the
+plain-Prophet refresh the product is compared with (``--plain-sample 0`` skips it).
 
 Series are 36 monthly amounts ending the month before ``as_of``: levels log-uniform between $1K
 and $40K a month, a linear trend of -2%..+3% a month, yearly seasonality of 0-30% amplitude with a
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import logging
 import os
 import resource
@@ -22,7 +28,8 @@ from datetime import date
 
 import numpy as np
 
-from core.forecast import AccountHistory, forecast_many
+from core.backtest import default_prophet_account
+from core.forecast import AccountHistory, forecast_many, map_chunked
 from core.potential import add_months
 
 AS_OF = date(2025, 1, 15)
@@ -71,6 +78,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--all-regular", action="store_true")
+    parser.add_argument("--plain-sample", type=int, default=150)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     histories = synthetic_histories(args.accounts, args.months, args.seed, all_regular=args.all_regular)
@@ -90,6 +98,32 @@ def main() -> None:
     )
     for method, count in sorted(methods.items()):
         print(f"  {method:<24} {count:>6}")
+    if args.plain_sample > 0:
+        plain = plain_prophet_seconds(histories, args.plain_sample, as_of=AS_OF, workers=args.workers)
+        print_comparison(elapsed, plain, len(histories), args.plain_sample)
+
+
+def plain_prophet_seconds(
+    histories: list[AccountHistory], sample: int, *, as_of: date, workers: int
+) -> float:
+    """Wall-clock seconds per account of plain default Prophet on an evenly spaced sample."""
+    step = max(1, len(histories) // sample)
+    chosen = histories[::step][:sample]
+    function = functools.partial(default_prophet_account, as_of=as_of, horizon=12)
+    started = time.perf_counter()
+    map_chunked(function, chosen, workers=workers)
+    return (time.perf_counter() - started) / len(chosen)
+
+
+def print_comparison(product_seconds: float, plain_per_account: float, accounts: int, sample: int) -> None:
+    plain = plain_per_account * accounts
+    print(
+        f"plain default Prophet: {1000 * plain_per_account:.0f} ms/account wall on a sample of {sample} "
+        f"-> {plain:.0f} s for {accounts:,} accounts (estimated: per account x count)"
+    )
+    print(
+        f"product refresh {product_seconds:.1f} s: {plain / product_seconds:.1f}x faster than plain Prophet"
+    )
 
 
 def _cpu_seconds() -> float:
