@@ -497,7 +497,7 @@ def seasonal_indices(values: np.ndarray, period: int, *, test_z: float = 1.645) 
     trend = np.convolve(values, kernel, mode="valid")
     inside = np.arange(period // 2, period // 2 + trend.size)
     detrended, position = values[inside] - trend, inside % period
-    indices = np.array([detrended[position == p].mean() for p in range(period)])
+    indices = np.bincount(position, detrended, period) / np.bincount(position, minlength=period)
     return indices - indices.mean()
 
 
@@ -506,7 +506,7 @@ def _acf(values: np.ndarray, lags: int) -> np.ndarray:
     total = float(np.sum(centred**2))
     if total == 0:
         return np.zeros(lags)
-    return np.array([float(np.sum(centred[lag:] * centred[:-lag])) / total for lag in range(1, lags + 1)])
+    return np.array([float(centred[lag:] @ centred[:-lag]) / total for lag in range(1, lags + 1)])
 
 
 _SES_ALPHAS = np.linspace(0.01, 0.99, 50)
