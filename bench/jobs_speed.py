@@ -20,7 +20,11 @@ import time
 from datetime import date
 from pathlib import Path
 
-from forecast_speed import plain_prophet_seconds, print_comparison  # bench/ is the script's folder
+from forecast_speed import (
+    cpu_seconds,
+    plain_prophet_seconds,
+    print_comparison,
+)  # bench/ is the script's folder
 from sqlalchemy import select, update
 
 from core.config import get_settings
@@ -37,16 +41,16 @@ AS_OF = date(2026, 11, 23)
 def forecasts(workdir: Path, plain_sample: int) -> None:
     engine = get_engine(f"sqlite:///{workdir / 'national.db'}")
     initialise(engine, sample="national", as_of=AS_OF, backfill=False)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), cpu_seconds()
     refresh_forecasts(engine, as_of=AS_OF, full=True)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
     print(f"forecasts full     national 7,500 accounts: {elapsed:6.1f} s  {7500 / elapsed:6.1f} accounts/s")
     if plain_sample > 0:
         accounts = load_accounts(engine=engine)
         histories = build_histories(load_revenue(engine=engine), accounts["account_id"], as_of=AS_OF)
         workers = get_settings().forecast_workers
         per_account = plain_prophet_seconds(histories, plain_sample, as_of=AS_OF, workers=workers)
-        print_comparison(elapsed, per_account, len(histories), plain_sample)
+        print_comparison((elapsed, cpu), per_account, len(histories), plain_sample)
     with engine.begin() as connection:  # 5% of the accounts get a corrected month
         ids = [r for (r,) in connection.execute(select(RevenueMonth.account_id).distinct())][::20]
         connection.execute(
