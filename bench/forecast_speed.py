@@ -1,7 +1,12 @@
 """Full forecast refresh speed: synthetic accounts through ``forecast_many`` (prints accounts/s).
 
     .venv/bin/python bench/forecast_speed.py [--accounts 7500] [--months 36] [--workers 0] [--seed 7]
-                                             [--all-regular]
+                                             [--all-regular] [--plain-sample 150]
+
+Then, in the same run and with the same workers, plain default Prophet (``Prophet()`` fit and
+predict, 1,000 samples: ``core.backtest.default_prophet_account``) on an evenly spaced sample of
+``--plain-sample`` of the same accounts; its time per account times the number of accounts is the
+plain-Prophet refresh the product is compared with (``--plain-sample 0`` skips it).
 
 Series are 36 monthly amounts ending the month before ``as_of``: levels log-uniform between $1K
 and $40K a month, a linear trend of -2%..+3% a month, yearly seasonality of 0-30% amplitude with a
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import logging
 import os
 import resource
@@ -22,7 +28,8 @@ from datetime import date
 
 import numpy as np
 
-from core.forecast import AccountHistory, forecast_many
+from core.backtest import default_prophet_account
+from core.forecast import AccountHistory, forecast_many, map_chunked
 from core.months import add_months
 
 AS_OF = date(2025, 1, 15)
@@ -71,12 +78,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--all-regular", action="store_true")
+    parser.add_argument("--plain-sample", type=int, default=150)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     histories = synthetic_histories(args.accounts, args.months, args.seed, all_regular=args.all_regular)
-    started, cpu_started = time.perf_counter(), _cpu_seconds()
+    started, cpu_started = time.perf_counter(), cpu_seconds()
     results = forecast_many(histories, as_of=AS_OF, horizon=12, workers=args.workers)
-    elapsed, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_started
+    elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
     cores = args.workers or os.cpu_count() or 1
     methods = collections.Counter(result.method for result in results)
     errors = sum(result.error is not None for result in results)
@@ -90,9 +98,40 @@ def main() -> None:
     )
     for method, count in sorted(methods.items()):
         print(f"  {method:<24} {count:>6}")
+    if args.plain_sample > 0:
+        plain = plain_prophet_seconds(histories, args.plain_sample, as_of=AS_OF, workers=args.workers)
+        print_comparison((elapsed, cpu), plain, len(histories), args.plain_sample)
 
 
-def _cpu_seconds() -> float:
+def plain_prophet_seconds(
+    histories: list[AccountHistory], sample: int, *, as_of: date, workers: int
+) -> tuple[float, float]:
+    """Wall-clock and CPU seconds per account of plain default Prophet on an evenly spaced sample."""
+    step = max(1, len(histories) // sample)
+    chosen = histories[::step][:sample]
+    function = functools.partial(default_prophet_account, as_of=as_of, horizon=12)
+    started, cpu_started = time.perf_counter(), cpu_seconds()
+    map_chunked(function, chosen, workers=workers)
+    return (time.perf_counter() - started) / len(chosen), (cpu_seconds() - cpu_started) / len(chosen)
+
+
+def print_comparison(
+    product: tuple[float, float], plain_per_account: tuple[float, float], accounts: int, sample: int
+) -> None:
+    """Both refreshes, wall clock and CPU (CPU is what a shared machine's load does not distort)."""
+    (wall, cpu), (plain_wall, plain_cpu) = product, (accounts * s for s in plain_per_account)
+    print(
+        f"plain default Prophet on a sample of {sample}: {1000 * plain_per_account[0]:.0f} ms/account wall, "
+        f"{1000 * plain_per_account[1]:.0f} ms CPU -> {plain_wall:.0f} s wall, {plain_cpu:.0f} s CPU "
+        f"for {accounts:,} accounts (estimated: per account x count)"
+    )
+    print(
+        f"product refresh {wall:.1f} s wall, {cpu:.1f} s CPU: {plain_wall / wall:.1f}x faster than plain "
+        f"Prophet by wall clock, {plain_cpu / cpu:.1f}x by CPU"
+    )
+
+
+def cpu_seconds() -> float:
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 

@@ -8,11 +8,15 @@ ends with April 2024 and the forecast covers May 2024 to April 2025.
 Method (docs/forecasting.md has the measurements behind each choice): the active span of an account
 runs from its first month with revenue to the last complete month, missing months counting as
 zero. Accounts whose span is empty, all zero, churned, shorter than a year or intermittent get a
-documented fallback (``method = "fallback:<reason>"``); the rest get a Prophet fit of
-``log(revenue + offset)`` with yearly seasonality of Fourier order 2, no weekly/daily terms, one
-potential changepoint per four months, and the trend beyond the history damped by 0.9 a month. The
-80% interval is Prophet's own uncertainty (observation noise plus simulated future trend changes),
-computed in closed form instead of by sampling. Everything is clipped at zero.
+documented fallback (``method = "fallback:<reason>"``); the rest (``method = "prophet"``) get the
+mean, in log space, of two forecasts of ``log(revenue + offset)``: a Prophet fit with yearly
+seasonality of Fourier order 2, no weekly/daily terms, one potential changepoint per four months and
+the trend beyond the history damped by 0.9 a month; and simple exponential smoothing of the
+seasonally adjusted series (the seasonal step of the Theta method). The 80% interval is calibrated:
+``center + q(h) * noise``, where ``noise`` is the account's mean absolute month-on-month change of
+log revenue and ``q(h)`` are the 10% and 90% quantiles of such scaled errors at forecast month ``h``,
+measured on training months only (``calibrate_interval``; docs/forecasting.md). Everything is
+clipped at zero.
 
 All functions here are pure and picklable so that they run in a process pool or on Dask workers.
 """
@@ -45,7 +49,7 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 METHOD_PROPHET = "prophet"
-METHOD_VERSION = "prophet-log-damped-1"
+METHOD_VERSION = "prophet-ses-log-calibrated-2"
 
 
 @dataclass(frozen=True)
@@ -72,8 +76,43 @@ class AccountForecastResult:
 
 
 @dataclass(frozen=True)
+class IntervalCalibration:
+    """Where the interval's bounds sit, in units of an account's noise, at forecast month 1, 2, ...
+
+    ``lower[h - 1]`` and ``upper[h - 1]`` are the ``(1 - width) / 2`` and ``(1 + width) / 2``
+    quantiles of the scaled log errors at month ``h`` (see ``calibrate_interval``); months past the
+    last calibrated one reuse it.
+    """
+
+    width: float
+    lower: tuple[float, ...]
+    upper: tuple[float, ...]
+
+    def bounds(self, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper quantiles for forecast months 1..horizon."""
+        steps = np.minimum(np.arange(max(horizon, 0)), len(self.lower) - 1)
+        return np.asarray(self.lower)[steps], np.asarray(self.upper)[steps]
+
+
+# Measured by `python bench/backtest_m3.py --calibrate`: 237 M3 micro monthly series, each fitted on
+# its training months minus the last 18 and scored on those 18 (no public test month is used).
+M3_INNER_CALIBRATION = IntervalCalibration(
+    width=0.8,
+    lower=(-1.1457, -1.148, -1.2936, -1.4149, -1.385, -1.2664, -1.2146, -1.3385, -1.4463)
+    + (-1.4612, -1.3972, -1.6267, -1.5201, -1.6479, -1.4256, -1.3295, -1.0655, -0.9741),
+    upper=(1.0609, 1.0443, 0.9002, 0.877, 1.0114, 1.1725, 1.2207, 1.1351, 1.0593)
+    + (1.0498, 1.0565, 0.9778, 0.97, 0.9224, 1.212, 1.3292, 1.5031, 1.5958),
+)
+
+
+@dataclass(frozen=True)
 class ForecastConfig:
-    """Method constants; the defaults are the product method (justified in docs/forecasting.md)."""
+    """Method constants; the defaults are the product method (justified in docs/forecasting.md).
+
+    ``ses_weight`` is the share of the exponential smoothing forecast in the log-space mean (0 is
+    Prophet alone); ``calibration=None`` gives Prophet's own ``interval_width`` interval instead of
+    the calibrated one.
+    """
 
     min_points: int = 12
     intermittent_zero_share: float = 0.3
@@ -86,6 +125,10 @@ class ForecastConfig:
     damping: float = 0.9
     log_offset_share: float = 0.1
     croston_alpha: float = 0.1
+    ses_weight: float = 0.5
+    season_length: int = 12
+    seasonality_test_z: float = 1.645
+    calibration: IntervalCalibration | None = M3_INNER_CALIBRATION
 
 
 DEFAULT_CONFIG = ForecastConfig()
@@ -96,6 +139,25 @@ class _Forecast:
     yhat: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
+
+
+@dataclass(frozen=True)
+class LogScaleForecast:
+    """A regular account's forecast before the interval: everything is in ``log(revenue + offset)``.
+
+    ``center`` is the combined forecast, ``prophet_sd`` Prophet's own predictive sd and ``noise`` the
+    mean absolute month-on-month change of the history (the unit of the calibrated interval).
+    """
+
+    center: np.ndarray
+    prophet_sd: np.ndarray
+    noise: float
+    offset: float
+
+    def scaled_errors(self, actual: Sequence[float]) -> np.ndarray:
+        """``(log(actual + offset) - center) / noise``: what ``calibrate_interval`` takes quantiles of."""
+        observed = np.log(np.clip(np.asarray(actual, dtype=float), 0.0, None) + self.offset)
+        return (observed - self.center[: observed.size]) / self.noise if self.noise > 0 else observed * np.nan
 
 
 # --- public API --------------------------------------------------------------------------------
@@ -142,6 +204,40 @@ def forecast_account(
         logger.warning("account %s: forecast failed, using fallback: %r", history.account_id, exc)
         method, forecast, error = "fallback:error", _safe_mean_forecast(history, as_of, horizon), repr(exc)
     return _result(history.account_id, months, forecast, method, error, digest)
+
+
+def log_scale_forecast(
+    history: AccountHistory, *, as_of: date, horizon: int = 12, config: ForecastConfig = DEFAULT_CONFIG
+) -> LogScaleForecast | None:
+    """The log-scale forecast ``forecast_account`` builds its ``"prophet"`` result from; ``None`` when
+    the account gets a fallback instead. Raises on bad input (it is for backtests, not the job)."""
+    values, span_start = _active_span(history, as_of)
+    if _fallback_reason(values, config) is not None:
+        return None
+    return _log_scale_forecast(values, span_start, horizon, config)
+
+
+def calibrate_interval(
+    scaled_errors: np.ndarray, *, width: float = 0.8, window: int = 1
+) -> IntervalCalibration:
+    """Interval bounds from held-out errors: one row per series, one column per forecast month.
+
+    The bounds at month ``h`` are the ``(1 - width) / 2`` and ``(1 + width) / 2`` empirical quantiles
+    of the errors of months ``h - window .. h + window`` (pooled for steadier tails; NaN ignored).
+    An interval built with them holds ``width`` of those errors, and of new ones from the same
+    process (split conformal prediction, per forecast month).
+    """
+    errors = np.asarray(scaled_errors, dtype=float)
+    if errors.ndim != 2 or errors.shape[1] == 0:
+        raise ValueError("scaled_errors must be a 2-d array: series x forecast months")
+    tail = (1.0 - width) / 2.0
+    lower, upper = [], []
+    for month in range(errors.shape[1]):
+        pooled = errors[:, max(0, month - window) : month + window + 1].ravel()
+        low, high = np.nanquantile(pooled, [tail, 1.0 - tail])
+        lower.append(round(float(low), 4))
+        upper.append(round(float(high), 4))
+    return IntervalCalibration(width=width, lower=tuple(lower), upper=tuple(upper))
 
 
 def forecast_many(
@@ -327,22 +423,108 @@ def _flat(value: float, lower: float, upper: float, horizon: int) -> _Forecast:
     return _Forecast(np.full(steps, value), np.full(steps, lower), np.full(steps, upper))
 
 
-# --- Prophet -----------------------------------------------------------------------------------
+# --- the regular-account forecast ---------------------------------------------------------------
 
 
 def _prophet_forecast(
     values: np.ndarray, span_start: date | None, horizon: int, config: ForecastConfig
 ) -> _Forecast:
-    """Fit Prophet to ``log(values + offset)``; damped trend and closed-form interval in log space."""
+    """The combined log-scale forecast with its interval, back on the revenue scale."""
+    forecast = _log_scale_forecast(values, span_start, horizon, config)
+    if config.calibration is None:
+        spread = _z_score(config.interval_width) * forecast.prophet_sd
+        lower, upper = forecast.center - spread, forecast.center + spread
+    else:
+        low, high = config.calibration.bounds(horizon)
+        lower, upper = forecast.center + low * forecast.noise, forecast.center + high * forecast.noise
+    return _Forecast(*(np.exp(z) - forecast.offset for z in (forecast.center, lower, upper)))
+
+
+def _log_scale_forecast(
+    values: np.ndarray, span_start: date | None, horizon: int, config: ForecastConfig
+) -> LogScaleForecast:
+    """Prophet on ``log(values + offset)`` (damped trend, closed-form sd), averaged with SES."""
     assert span_start is not None
     offset = config.log_offset_share * float(np.median(values[values > 0]))
+    logged = np.log(values + offset)
     history_ds = pd.Series(pd.date_range(pd.Timestamp(span_start), periods=values.size, freq="MS"))
     future_ds = pd.Series(pd.date_range(history_ds.iloc[-1], periods=horizon + 1, freq="MS")[1:])
     model = _make_prophet(values.size, config)
-    fit_prophet(model, pd.DataFrame({"ds": history_ds, "y": np.log(values + offset)}), algorithm="LBFGS")
+    fit_prophet(model, pd.DataFrame({"ds": history_ds, "y": logged}), algorithm="LBFGS")
     center, sd = prophet_predictive(model, future_ds, damping=config.damping)
-    spread = _z_score(config.interval_width) * sd
-    return _Forecast(*(np.exp(z) - offset for z in (center, center - spread, center + spread)))
+    if config.ses_weight > 0:
+        smoothed = seasonal_ses_forecast(
+            logged, horizon, period=config.season_length, test_z=config.seasonality_test_z
+        )
+        center = (1.0 - config.ses_weight) * center + config.ses_weight * smoothed
+    noise = float(np.mean(np.abs(np.diff(logged))))
+    return LogScaleForecast(center=center, prophet_sd=sd, noise=noise, offset=offset)
+
+
+# --- simple exponential smoothing of the seasonally adjusted series -----------------------------
+
+
+def seasonal_ses_forecast(
+    values: np.ndarray, horizon: int, *, period: int = 12, test_z: float = 1.645
+) -> np.ndarray:
+    """Simple exponential smoothing of ``values`` after removing additive seasonal indices.
+
+    The seasonal step of the Theta method (Assimakopoulos & Nikolopoulos; Hyndman & Billah): the
+    indices are used only if the autocorrelation at lag ``period`` passes a one-sided 90% test
+    (``|r_m| > test_z * sqrt((1 + 2 sum_{k<m} r_k^2) / n)``); they come from a centred moving
+    average (classical decomposition). The smoothing weight minimises the one-step squared error
+    over a grid of 0.01..0.99, starting from the first value. The forecast is the last level plus
+    the seasonal index of each future month.
+    """
+    series = np.asarray(values, dtype=float)
+    indices = seasonal_indices(series, period, test_z=test_z)
+    positions = np.arange(series.size + horizon) % period
+    season = indices[positions] if indices is not None else np.zeros(series.size + horizon)
+    level = _ses_level(series - season[: series.size])
+    return level + season[series.size :]
+
+
+def seasonal_indices(values: np.ndarray, period: int, *, test_z: float = 1.645) -> np.ndarray | None:
+    """Additive seasonal indices (mean zero) by position ``t mod period``, or ``None`` when the series
+    is shorter than two periods or shows no significant autocorrelation at lag ``period``."""
+    n = values.size
+    if n < 2 * period:
+        return None
+    autocorrelation = _acf(values, period)
+    bound = test_z * math.sqrt((1.0 + 2.0 * float(np.sum(autocorrelation[:-1] ** 2))) / n)
+    if not abs(autocorrelation[-1]) > bound:
+        return None
+    kernel = np.r_[0.5, np.ones(period - 1), 0.5] / period
+    trend = np.convolve(values, kernel, mode="valid")
+    inside = np.arange(period // 2, period // 2 + trend.size)
+    detrended, position = values[inside] - trend, inside % period
+    indices = np.bincount(position, detrended, period) / np.bincount(position, minlength=period)
+    return indices - indices.mean()
+
+
+def _acf(values: np.ndarray, lags: int) -> np.ndarray:
+    centred = values - values.mean()
+    total = float(np.sum(centred**2))
+    if total == 0:
+        return np.zeros(lags)
+    return np.array([float(centred[lag:] @ centred[:-lag]) / total for lag in range(1, lags + 1)])
+
+
+_SES_ALPHAS = np.linspace(0.01, 0.99, 50)
+
+
+def _ses_level(values: np.ndarray) -> float:
+    """Last level of simple exponential smoothing, the weight chosen by one-step squared error."""
+    level = np.full(_SES_ALPHAS.size, values[0])
+    squared_error = np.zeros(_SES_ALPHAS.size)
+    for value in values[1:]:
+        error = value - level
+        squared_error += error * error
+        level = level + _SES_ALPHAS * error
+    return float(level[int(np.argmin(squared_error))])
+
+
+# --- Prophet -----------------------------------------------------------------------------------
 
 
 def _make_prophet(n_points: int, config: ForecastConfig) -> Any:
@@ -581,6 +763,13 @@ __all__ = [
     "AccountHistory",
     "DEFAULT_CONFIG",
     "ForecastConfig",
+    "IntervalCalibration",
+    "LogScaleForecast",
+    "M3_INNER_CALIBRATION",
+    "calibrate_interval",
+    "log_scale_forecast",
+    "seasonal_indices",
+    "seasonal_ses_forecast",
     "croston_sba",
     "fit_prophet",
     "forecast_account",

@@ -297,13 +297,24 @@ def backtest(
         Path, typer.Option("--series", help="CSV of series: unique_id,t,year,month,y,is_test.")
     ],
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the scores as JSON here.")] = None,
+    inner: Annotated[
+        bool, typer.Option("--inner", help="Score each series' last 18 training months instead.")
+    ] = False,
+    anchors: Annotated[
+        bool, typer.Option(help="Also run statsforecast's AutoETS, DOT and ETS/DOT/CES median.")
+    ] = True,
 ) -> None:
-    """Score the product's forecaster against default Prophet and seasonal naive on held-out points."""
-    from core.backtest import format_backtest_table, run_backtest
+    """Score the product's forecaster against default Prophet, seasonal naive and statistical anchors."""
+    from core.backtest import ANCHORS, MODELS, format_backtest_table, run_backtest, statsforecast_installed
 
     if not series.is_file():
         fail(f"{series}: no such file")
-    result = run_backtest(series)
+    models: tuple[str, ...] = MODELS
+    if anchors and not statsforecast_installed():
+        typer.echo("statsforecast is not installed (pip install territory-health[bench]): anchors skipped")
+    elif anchors:
+        models = MODELS + ANCHORS
+    result = run_backtest(series, models=models, split="inner" if inner else "test")
     typer.echo(format_backtest_table(result))
     if json_out is not None:
         json_out.write_text(json.dumps(result, indent=2))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -11,17 +14,26 @@ import pandas as pd
 import pytest
 
 from core.backtest import (
+    ANCHORS,
+    MODELS,
     BacktestSeries,
     format_backtest_table,
+    inner_split,
     load_series,
     mase,
     product_forecast,
     run_backtest,
     seasonal_naive,
     smape,
+    statsforecast_installed,
+    winkler_score,
 )
 
-M3_FILE = Path(__file__).resolve().parents[3] / "shared/benchmarks/forecast/m3_micro_monthly.csv"
+ROOT = Path(__file__).resolve().parents[2]
+# shared/ sits beside the repository; M3_MICRO_MONTHLY_CSV points elsewhere (e.g. from a second checkout)
+M3_FILE = Path(
+    os.environ.get("M3_MICRO_MONTHLY_CSV", ROOT.parent / "shared/benchmarks/forecast/m3_micro_monthly.csv")
+)
 
 
 def test_smape_hand_worked():
@@ -155,3 +167,79 @@ def test_run_backtest_on_five_m3_series(tmp_path):
         assert metrics["smape_median"] <= 200
     assert 0.0 <= result["interval_coverage"]["product"] <= 1.0
     assert "product" in format_backtest_table(result)
+
+
+def test_winkler_score_hand_worked():
+    """Interval 8..12 (width 4) on two months, insample scale 2 (every seasonal difference is 2).
+    Month 1: y = 10 inside -> 4. Month 2: y = 14, 2 above -> 4 + 2 / 0.2 x 2 = 24. Mean 14 / 2 = 7."""
+    insample = list(range(1, 13)) + [v + 2 for v in range(1, 13)]
+    assert winkler_score([10, 14], [8, 8], [12, 12], insample) == pytest.approx(7.0)
+    assert math.isnan(winkler_score([1.0], [0.0], [2.0], [5.0] * 30))
+
+
+def test_inner_split_holds_out_the_last_training_months_and_drops_the_test_months():
+    months = tuple(date(2020 + m // 12, m % 12 + 1, 1) for m in range(36))
+    long = BacktestSeries("L", months, tuple(float(v) for v in range(36)), (99.0,))
+    short = BacktestSeries("S", months[:29], tuple(float(v) for v in range(29)), (99.0,))
+    (inner,) = inner_split([long, short], holdout=18)  # S has 29 < 18 + 12 months: left out
+    assert inner.train == tuple(float(v) for v in range(18)) and inner.test == tuple(
+        float(v) for v in range(18, 36)
+    )
+    assert inner.test_start == date(2021, 7, 1)
+
+
+def test_backtest_table_prints_coverage_winkler_and_the_product_against_the_best_anchor():
+    keys = ("smape_median", "smape_mean", "mase_median", "mase_mean")
+    result = {
+        "models": {
+            "product": dict(zip(keys, (18.0, 20.0, 0.600, 0.65), strict=True)),
+            "dot": dict(zip(keys, (19.0, 21.0, 0.640, 0.70), strict=True)),
+            "auto_ets": dict(zip(keys, (19.5, 21.5, 0.660, 0.72), strict=True)),
+        },
+        "series": 3,
+        "horizon": 18,
+        "split": "inner",
+        "interval_coverage": {"product": 0.801, "dot": 0.7},
+        "interval_score": {"product": {"winkler_median": 2.5, "winkler_mean": 3.0}},
+    }
+    table = format_backtest_table(result)
+    assert "80.1%" in table and "Winkler" in table and "inner-split months" in table
+    product_row = next(line for line in table.splitlines() if line.startswith("product") and "%" in line)
+    assert product_row.split() == ["product", "80.1%", "2.50", "3.00"]
+    assert "best anchor dot 0.640: +6.2% better" in table  # 1 - 0.600 / 0.640 = 6.25%
+
+
+def test_product_run_path_does_not_import_statsforecast():
+    """The anchors' library is a benchmark extra: the forecast job's imports and a forecast leave it out."""
+    code = (
+        "import sys; from datetime import date; import jobs.forecasts, core.backtest;"
+        "from core.forecast import AccountHistory, forecast_account;"
+        "forecast_account(AccountHistory(1, (date(2023, 12, 1),), (5.0,)), as_of=date(2024, 1, 1));"
+        "assert 'statsforecast' not in sys.modules"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not M3_FILE.exists(), reason="shared benchmark data not present")
+@pytest.mark.skipif(
+    not statsforecast_installed(), reason="statsforecast not installed: pip install territory-health[bench]"
+)
+@pytest.mark.parametrize("split", ["test", "inner"])
+def test_backtest_with_anchors_reports_intervals_on_three_m3_series(tmp_path, split):
+    frame = pd.read_csv(M3_FILE)
+    subset = frame[frame["unique_id"].isin(sorted(frame["unique_id"].unique())[:3])]
+    path = tmp_path / "m3_three.csv"
+    subset.to_csv(path, index=False)
+    result = run_backtest(path, models=MODELS + ANCHORS, workers=1, split=split)
+    assert result["series"] == 3 and result["horizon"] == 18 and result["split"] == split
+    assert set(result["models"]) == set(MODELS + ANCHORS)
+    assert set(result["interval_coverage"]) == set(MODELS + ANCHORS)  # every model gives an 80% interval
+    for name, score in result["interval_score"].items():
+        assert 0.0 <= result["interval_coverage"][name] <= 1.0
+        assert math.isfinite(score["winkler_median"]) and score["winkler_median"] > 0
+    table = format_backtest_table(result)
+    assert "Winkler" in table and "best anchor" in table
+    for name in ANCHORS:
+        assert name in table

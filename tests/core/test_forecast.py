@@ -17,15 +17,22 @@ from hypothesis import strategies as st
 
 from core import forecast
 from core.forecast import (
+    DEFAULT_CONFIG,
+    M3_INNER_CALIBRATION,
     AccountForecastResult,
     AccountHistory,
+    IntervalCalibration,
+    calibrate_interval,
     croston_sba,
     fit_prophet,
     forecast_account,
     forecast_many,
     forecast_months,
     history_hash,
+    log_scale_forecast,
     prophet_predictive,
+    seasonal_indices,
+    seasonal_ses_forecast,
 )
 from core.months import add_months
 
@@ -154,6 +161,70 @@ def test_a_failure_becomes_an_error_and_a_fallback_not_an_exception():
     assert_valid(result, 12)
 
 
+# --- exponential smoothing and interval calibration (no Prophet) --------------------------------
+
+
+def test_seasonal_indices_recover_a_clear_yearly_pattern_and_skip_noise():
+    """Four years of a +-1 sine around 10: the indices are the sine (mean zero); white noise has none."""
+    step = np.arange(48)
+    pattern = np.sin(2 * np.pi * step / 12)
+    indices = seasonal_indices(10 + pattern, 12)
+    assert indices is not None
+    np.testing.assert_allclose(indices, pattern[:12], atol=1e-9)
+    noise = np.random.default_rng(4).normal(0, 1, 48)
+    assert seasonal_indices(noise, 12) is None
+    assert seasonal_indices(10 + pattern[:23], 12) is None  # under two years: no test possible
+
+
+def test_seasonal_ses_forecast_is_the_level_plus_the_season():
+    """A flat level of 5 with a seasonal pattern: the forecast continues the pattern around 5."""
+    step = np.arange(60)
+    pattern = 0.5 * np.sin(2 * np.pi * step / 12)
+    forecast = seasonal_ses_forecast(5 + pattern, 14)
+    expected = 5 + 0.5 * np.sin(2 * np.pi * np.arange(60, 74) / 12)
+    np.testing.assert_allclose(forecast, expected, atol=1e-6)
+    assert seasonal_ses_forecast(np.array([3.0, 3.0, 3.0]), 2) == pytest.approx([3.0, 3.0])
+
+
+def test_calibrate_interval_takes_per_month_quantiles_of_the_pooled_errors():
+    """Errors 1..10 in every month: the 10% and 90% quantiles are 1.9 and 9.1 (linear interpolation)."""
+    errors = np.tile(np.arange(1.0, 11.0)[:, None], (1, 3))
+    calibration = calibrate_interval(errors, width=0.8)
+    assert calibration.lower == pytest.approx((1.9,) * 3) and calibration.upper == pytest.approx((9.1,) * 3)
+    lower, upper = calibration.bounds(5)  # months past the last calibrated one reuse it
+    assert list(lower) == pytest.approx([1.9] * 5) and list(upper) == pytest.approx([9.1] * 5)
+
+
+def test_calibrated_interval_covers_new_errors_at_the_nominal_rate():
+    """Known noise whose spread grows with the month (Student t, 4 df, scale 1 + h / 6; nothing
+    normal): calibrated on 300 series, the interval holds 80% +- 2 points of 2,000 new series'
+    months, in every third of the horizon; the uncalibrated normal 80% interval holds far fewer."""
+    rng = np.random.default_rng(19)
+    spread = 1 + np.arange(1, 19) / 6
+
+    def draw(n: int) -> np.ndarray:
+        return rng.standard_t(4, size=(n, 18)) * spread
+
+    calibration = calibrate_interval(draw(300), width=0.8)
+    lower, upper = calibration.bounds(18)
+    fresh = draw(2000)
+    inside = (fresh >= lower) & (fresh <= upper)
+    assert inside.mean() == pytest.approx(0.8, abs=0.02)
+    for part in np.array_split(np.arange(18), 3):
+        assert inside[:, part].mean() == pytest.approx(0.8, abs=0.03)
+    assert (np.abs(fresh) <= Z80).mean() < 0.7
+
+
+def test_product_interval_is_the_m3_inner_split_calibration():
+    assert DEFAULT_CONFIG.calibration is M3_INNER_CALIBRATION
+    assert M3_INNER_CALIBRATION.width == 0.8 and len(M3_INNER_CALIBRATION.lower) == 18
+    assert all(
+        low < 0 < high
+        for low, high in zip(M3_INNER_CALIBRATION.lower, M3_INNER_CALIBRATION.upper, strict=True)
+    )
+    assert isinstance(M3_INNER_CALIBRATION, IntervalCalibration)
+
+
 # --- invariants (hypothesis) -------------------------------------------------------------------
 
 
@@ -203,6 +274,34 @@ def test_prophet_forecast_has_shape_intervals_and_a_plausible_level():
     assert 0.8 * last_year < np.mean(result.yhat) < 1.4 * last_year
     # the yearly shape survives: the forecast peaks in the same quarter as the last year of history
     assert abs(int(np.argmax(result.yhat)) - int(np.argmax(values[-12:]))) <= 2
+
+
+@pytest.mark.slow
+def test_product_is_the_log_space_mean_of_prophet_and_ses_with_the_calibrated_interval():
+    """yhat = exp((prophet + ses) / 2) - offset; the bounds sit at center + q(h) x noise."""
+    values = seasonal_series(36)
+    history = monthly(values)
+    result = forecast_account(history, as_of=AS_OF, horizon=12)
+    parts = log_scale_forecast(history, as_of=AS_OF, horizon=12)
+    prophet_only = log_scale_forecast(
+        history, as_of=AS_OF, horizon=12, config=forecast.ForecastConfig(ses_weight=0)
+    )
+    assert parts is not None and prophet_only is not None
+    logged = np.log(np.asarray(values) + parts.offset)
+    ses = seasonal_ses_forecast(logged, 12)
+    np.testing.assert_allclose(parts.center, (prophet_only.center + ses) / 2, rtol=1e-6)
+    np.testing.assert_allclose(result.yhat, np.exp(parts.center) - parts.offset, rtol=1e-6)
+    assert parts.noise == pytest.approx(np.mean(np.abs(np.diff(logged))))
+    low, high = M3_INNER_CALIBRATION.bounds(12)
+    np.testing.assert_allclose(
+        result.yhat_lower, np.exp(parts.center + low * parts.noise) - parts.offset, rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        result.yhat_upper, np.exp(parts.center + high * parts.noise) - parts.offset, rtol=1e-6
+    )
+    errors = parts.scaled_errors(values[:3])  # what calibrate_interval is fed in the backtest
+    np.testing.assert_allclose(errors, (logged[:3] - parts.center[:3]) / parts.noise)
+    assert log_scale_forecast(monthly([100, 200, 300]), as_of=AS_OF) is None  # a fallback account
 
 
 @pytest.mark.slow
