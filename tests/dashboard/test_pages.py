@@ -192,6 +192,15 @@ def test_map_draws_every_layer_without_a_basemap(app, sample_db):
     assert len(layer(spec, "accounts")["data"]) == len(located)
 
 
+def test_the_map_stands_on_state_outlines_with_one_label_per_area_at_most(app, sample_db):
+    spec = deck(app(sample_db, "map"))
+    ids = [item["id"] for item in spec["layers"]]
+    assert ids.index("state-outlines") < ids.index("territories")  # the ground is drawn first
+    assert len(layer(spec, "state-outlines")["data"]) >= 4  # AZ, NM, NV, UT and their neighbours
+    labels = layer(spec, "rep-names")["data"]
+    assert 0 < len(labels) <= len(territory_rows(sample_db))
+
+
 def territory_colours(spec: dict) -> dict[str, list[int]]:
     """Territory external id -> its fill colour, read from the area tooltips."""
     colours: dict[str, list[int]] = {}
