@@ -46,8 +46,8 @@ def pick_territory(kpis: pd.DataFrame) -> pd.Series:
         format_func=lambda t: f"{labels.at[t, 'name']} · {ui.owner(labels.at[t, 'rep_name'])} ({t})",
         key="territory-pick",
     )
-    legacy = "territory" in st.query_params and "id" not in st.query_params
-    st.query_params["territory" if legacy else "id"] = chosen
+    st.query_params.pop("territory", None)  # the older form of the address becomes ?id=
+    st.query_params["id"] = chosen
     return labels.loc[chosen]
 
 

@@ -1,4 +1,4 @@
-"""Buttons do what they say, through AppTest on a real database: Refresh now runs KPIs then alerts, a
+"""Buttons do what they say, through AppTest on a real database (Refresh now: see test_pages.py): a
 solved plan is saved once however often the form is submitted, the Data page's banners describe the
 latest import only, and the arcs map draws the ground and the territories under the moves."""
 
@@ -10,24 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from core.db import get_engine, session_scope
-from core.models import JobRun, RebalancePlan
+from core.models import RebalancePlan
 from jobs.launch import served_url
 
 BAD_ACCOUNTS = b"account_id,name,lat\nA-1,Broken,not-a-number\n"
-
-
-def job_order(url: str) -> list[str]:
-    with session_scope(get_engine(url)) as session:
-        return list(session.execute(select(JobRun.job).order_by(JobRun.id)).scalars())
-
-
-def test_refresh_now_computes_the_kpis_then_the_alerts(app, writable_db):
-    """The Alerts page says alerts follow every KPI refresh: the button must do what the scheduler does."""
-    at = app(writable_db, "overview")
-    before = len(job_order(writable_db))
-    at.button(key="refresh-button").click().run()
-    assert not at.exception, at.exception
-    assert job_order(writable_db)[before:] == ["kpis", "alerts"]
 
 
 def test_a_new_import_replaces_the_banner_of_a_failed_one(app, writable_db):

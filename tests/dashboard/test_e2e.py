@@ -249,3 +249,16 @@ def test_nothing_is_fetched_from_outside_the_machine(browser_page, server):
     for address in ADDRESSES:
         open_page(browser_page, server, address)
     assert browser_page.outside_requests == []
+
+
+def test_the_plan_map_draws_moves_over_territories_and_states(browser_page, server, tmp_path):
+    """Solve the book's field scenario, open the plan's map: arcs over today's territories, not a blank."""
+    open_page(browser_page, server, "optimize")
+    browser_page.get_by_role("button", name="Solve").click()
+    browser_page.wait_for_selector("text=Solved in", timeout=240_000)
+    settle(browser_page)
+    browser_page.get_by_role("radio", name="Map", exact=True).click()
+    settle(browser_page)
+    image = map_pixels(browser_page, tmp_path, "optimize-map")
+    assert drawn_share(image) > 0.2, "the plan map has no ground or territories under the arcs"
+    assert browser_page.locator("[data-testid='stException']").count() == 0
