@@ -32,6 +32,7 @@ from shapely.ops import polylabel
 STATE_FILE = "cb_2016_us_state_500k"  # inside the plotly-geo package (_plotly_geo/package_data)
 STATE_TOLERANCE_DEG = 0.02
 MIN_RING_EXTENT_DEG = 0.1  # width + height of an island below which it is left out
+MIN_STATE_SHARE, MIN_STATE_ACCOUNTS = 0.02, 5  # without recorded states: below both, only near its points
 COORD_DIGITS = 3  # about 100 m: plenty at state zoom, and a third less JSON than 4 digits
 LABEL_CHAR_PX, LABEL_HEIGHT_PX, LABEL_PAD_PX = 7.0, 16.0, 6.0  # 12 px default font, with its background
 
@@ -135,14 +136,30 @@ def _largest_part(geometry: shapely.Geometry) -> shapely.Polygon:
 # --------------------------------------------------------------------------- territory regions
 
 
-def covered_land(lon: np.ndarray, lat: np.ndarray, pad: float) -> shapely.Geometry:
-    """The union of the states holding any of the points; away from any state, the points' padded hull."""
-    states = us_states()
-    tree = shapely.STRtree(states.shapes)
-    hits = tree.query(shapely.points(lon, lat), predicate="intersects")[1]
-    if len(hits):
-        return shapely.union_all(states.shapes[np.unique(hits)])
-    return shapely.convex_hull(shapely.multipoints(np.column_stack([lon, lat]))).buffer(pad)
+def covered_land(
+    lon: np.ndarray, lat: np.ndarray, pad: float, states: Sequence[str] | None = None
+) -> shapely.Geometry:
+    """Where the regions may reach: the whole of each state the book's accounts are in (``states``, the
+    accounts' recorded states; without them, the states holding at least ``MIN_STATE_SHARE`` of the
+    points), plus the land within ``pad`` of any point outside those states (an account just over a
+    state line does not bring in all of California); away from any state, the points' padded hull."""
+    shapes = us_states()
+    points = shapely.points(lon, lat)
+    point_index, state_index = shapely.STRtree(shapes.shapes).query(points, predicate="intersects")
+    if not len(state_index):
+        return shapely.convex_hull(shapely.multipoints(np.column_stack([lon, lat]))).buffer(pad)
+    if states is not None:
+        whole = np.isin(np.array(shapes.codes), list(states))
+    else:
+        counts = np.bincount(state_index, minlength=len(shapes.codes))
+        whole = counts >= max(MIN_STATE_ACCOUNTS, MIN_STATE_SHARE * len(lon))
+    inside = np.zeros(len(lon), dtype=bool)
+    inside[point_index[whole[state_index]]] = True
+    parts = list(shapes.shapes[whole])
+    if (~inside).any():
+        near = shapely.union_all(shapely.buffer(points[~inside], pad))
+        parts.append(shapely.intersection(near, shapely.union_all(shapes.shapes)))
+    return shapely.union_all(parts)
 
 
 def voronoi_regions(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -201,8 +202,9 @@ class Areas:
 
 
 def territory_areas(accounts: pd.DataFrame) -> Areas:
-    """Regions from ``accounts`` (territory_id, lat, lon): the Voronoi partition of the accounts clipped
-    to the states they cover (``dashboard.geography``); accounts without coordinates or territory skip."""
+    """Regions from ``accounts`` (territory_id, lat, lon, optionally state): the Voronoi partition of the
+    accounts clipped to the states they are in (``dashboard.geography.covered_land``); accounts without
+    coordinates or territory are left out."""
     located = accounts.dropna(subset=["territory_id", "lat", "lon"])
     if located.empty:
         return Areas(
@@ -211,7 +213,10 @@ def territory_areas(accounts: pd.DataFrame) -> Areas:
         )
     grid = make_grid(located["lon"].to_numpy(), located["lat"].to_numpy())
     land = geography.covered_land(
-        located["lon"].to_numpy(), located["lat"].to_numpy(), pad=(GROW_STEPS + 1) * grid.cell
+        located["lon"].to_numpy(),
+        located["lat"].to_numpy(),
+        pad=(GROW_STEPS + 1) * grid.cell,
+        states=sorted(located["state"].dropna().unique()) if "state" in located else None,
     )
     regions = geography.voronoi_regions(cell_seeds(located, grid), land, tolerance=grid.cell / 2)
     shapes = [(t, polygon) for t, region in regions.items() for polygon in geography.polygon_rings(region)]
@@ -446,8 +451,8 @@ def map_picture(
     else:
         dots, _ = account_frame(book, limit=CLUSTER_ABOVE)
     owners = base.territories[base.territories["territory_id"].isin(shown["territory_id"])]
-    view = view_state(book)
     areas = area_frames(base.areas, shown, metric)
+    view = view_state(book, areas)
     deck = build_deck(
         areas=areas,
         borders=outlines_of(areas),
@@ -509,7 +514,9 @@ def territory_labels(labels: pd.DataFrame, shown: pd.DataFrame, view: pdk.ViewSt
     labels that would overlap at the opening zoom are dropped (the region's tooltip still names it)."""
     ranked = shown.sort_values(["potential", "territory_id"], ascending=[False, True])
     frame = ranked[["territory_id", "rep_name", "name"]].merge(labels, on="territory_id")
-    frame["label"] = frame["rep_name"].map(lambda n: n.split()[-1] if isinstance(n, str) and n else "vacant")
+    frame["label"] = frame["rep_name"].map(
+        lambda n: ascii_label(n.split()[-1]) if isinstance(n, str) and n else "vacant"
+    )
     placed = geography.place_labels(frame, zoom=float(view.zoom), latitude=float(view.latitude))
     return placed[["lon", "lat", "label"]].reset_index(drop=True)
 
@@ -564,14 +571,19 @@ def state_labels(accounts: pd.DataFrame) -> pd.DataFrame:
     return geography.state_label_points(codes)
 
 
-def view_state(accounts: pd.DataFrame) -> pdk.ViewState:
-    """Centre and zoom that fit the accounts shown."""
+def view_state(accounts: pd.DataFrame, areas: pd.DataFrame | None = None) -> pdk.ViewState:
+    """Centre and zoom that fit the accounts shown (1st to 99th percentile) and their regions' polygons."""
     located = accounts.dropna(subset=["lat", "lon"])
     if located.empty:
         return pdk.ViewState(latitude=39.5, longitude=-98.35, zoom=3.2)
     lat_lo, lat_hi = located["lat"].quantile([0.01, 0.99])
     lon_lo, lon_hi = located["lon"].quantile([0.01, 0.99])
-    return fit_view(float(lon_lo), float(lat_lo), float(lon_hi), float(lat_hi))
+    west, south, east, north = float(lon_lo), float(lat_lo), float(lon_hi), float(lat_hi)
+    if areas is not None and len(areas):
+        corners = np.array([point for polygon in areas["polygon"] for point in polygon[0]], dtype=float)
+        west, south = min(west, corners[:, 0].min()), min(south, corners[:, 1].min())
+        east, north = max(east, corners[:, 0].max()), max(north, corners[:, 1].max())
+    return fit_view(west, south, east, north)
 
 
 def fit_view(west: float, south: float, east: float, north: float) -> pdk.ViewState:
@@ -727,3 +739,10 @@ def label_layer(labels: pd.DataFrame, layer_id: str = "rep-names") -> pdk.Layer:
         get_background_color=[255, 255, 255, 220],
         background_padding=[3, 1, 3, 1],
     )
+
+
+def ascii_label(text: str) -> str:
+    """The label as deck.gl's default font atlas draws it (ASCII only: "NV · Reno" -> "NV - Reno",
+    "Muñoz" -> "Munoz"); a wider character set renders the whole map blank on software WebGL."""
+    plain = unicodedata.normalize("NFKD", text.replace("·", "-")).encode("ascii", "ignore").decode()
+    return " ".join(plain.split())

@@ -146,16 +146,21 @@ def arcs_deck(arcs: pd.DataFrame, accounts: pd.DataFrame, territories: pd.DataFr
     """The moves over the ground: state outlines, today's territories (named), then the arcs; the view
     fits the territories and both ends of every arc. ``accounts`` carries ``territory`` (position)."""
     located = accounts.assign(territory_id=accounts["territory"]).dropna(subset=["lat", "lon"])
-    areas = maps.territory_areas(located[["territory_id", "lat", "lon"]])
+    areas = maps.territory_areas(
+        located[["territory_id", "lat", "lon", *located.columns.intersection(["state"])]]
+    )
     names = territories["name"].reset_index(drop=True)
     shapes = areas.shapes.assign(
         color=[[*c[:3], 70] for c in maps.territory_color(areas.shapes["territory_id"])],
         tip=areas.shapes["territory_id"].map(names).fillna(""),
     )
-    lon = pd.concat([located["lon"], arcs["to_lon"]])
-    lat = pd.concat([located["lat"], arcs["to_lat"]])
+    corners = [point for polygon in shapes["polygon"] for point in polygon[0]]
+    lon = pd.concat([located["lon"], arcs["to_lon"], pd.Series([p[0] for p in corners], dtype=float)])
+    lat = pd.concat([located["lat"], arcs["to_lat"], pd.Series([p[1] for p in corners], dtype=float)])
     view = maps.fit_view(float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
-    labels = areas.labels.assign(label=areas.labels["territory_id"].map(names).fillna(""))
+    labels = areas.labels.assign(
+        label=areas.labels["territory_id"].map(names).fillna("").map(maps.ascii_label)
+    )
     labels = geography.place_labels(labels, zoom=float(view.zoom), latitude=float(view.latitude))
     layers = [
         *maps.ground_layers(maps.ground(located), filled=maps.basemap()["map_provider"] is None),

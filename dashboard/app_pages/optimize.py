@@ -12,7 +12,7 @@ import streamlit as st
 
 from core.plans import PlanError, apply_plan, approve_plan, get_plan, list_plans, plan_export
 from core.rebalance import Scenario
-from dashboard import components, data
+from dashboard import components, data, maps
 from dashboard.optimize_view import (
     FormValues,
     arcs_deck,
@@ -177,9 +177,10 @@ def show_result() -> None:
     if not result.has_plan:
         st.error(f"No plan ({result.status}). " + " ".join(result.explanation))
         return
-    summary = team_summary(result)
-    for column, (label, value) in zip(st.columns(len(summary)), summary.items(), strict=True):
-        column.metric(label, value)
+    summary = list(team_summary(result).items())
+    for row in (summary[:3], summary[3:]):  # three a row: "0.271 → 0.105" fits a third of the page
+        for column, (label, value) in zip(st.columns(3), row, strict=False):
+            column.metric(label, value)
     view = st.segmented_control(
         "Result",
         ["Before / after", "Moves", "Map", "Frontier"],
@@ -222,7 +223,7 @@ def show_arcs(run) -> None:  # type: ignore[no-untyped-def]
     if arcs.empty:
         st.info("The plan moves no account.")
         return
-    st.pydeck_chart(arcs_deck(arcs, run.problem.accounts, run.problem.territories), height=560)
+    st.pydeck_chart(arcs_deck(arcs, run.problem.accounts, run.problem.territories), height=maps.MAP_HEIGHT_PX)
     st.caption(
         "Today's territories under the moves; each arc runs from a moved account to its new rep's home "
         "(red: where it is, blue: new owner)."

@@ -178,7 +178,8 @@ def test_every_page_opens_by_its_address(browser_page, server, tmp_path, address
     name, title = ADDRESSES[address]
     open_page(browser_page, server, address)
     if address == "map":
-        browser_page.wait_for_timeout(1500)  # deck.gl draws on the next animation frames
+        browser_page.wait_for_selector("[data-testid='stDeckGlJsonChart'] canvas", timeout=60_000)
+        browser_page.wait_for_timeout(2500)  # deck.gl draws on the next animation frames
     shoot(browser_page, tmp_path, name)
     assert browser_page.get_by_text("Page not found").count() == 0, address
     assert browser_page.locator("[data-testid='stException']").count() == 0
@@ -261,4 +262,5 @@ def test_the_plan_map_draws_moves_over_territories_and_states(browser_page, serv
     settle(browser_page)
     image = map_pixels(browser_page, tmp_path, "optimize-map")
     assert drawn_share(image) > 0.2, "the plan map has no ground or territories under the arcs"
+    assert browser_page.evaluate(TRUNCATED_METRICS) == [], "a metric card's value is cut off"
     assert browser_page.locator("[data-testid='stException']").count() == 0

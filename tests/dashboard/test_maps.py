@@ -232,3 +232,14 @@ def test_a_book_too_big_to_draw_dot_by_dot_is_drawn_as_clusters():
     assert len(clusters) < n / 3
     assert clusters["potential"].sum() == pytest.approx(book["potential"].sum(), rel=1e-3)
     assert clusters["tip"].str.contains(" of (?:A|B|C) here").all()
+
+
+def test_an_account_just_over_a_state_line_does_not_bring_in_the_whole_state():
+    """Arizona's book with one account plotted in California (near Blythe): only land near it joins."""
+    lon = np.array([PHOENIX[0], TUCSON[0], -114.65])
+    lat = np.array([PHOENIX[1], TUCSON[1], 33.6])
+    land = geography.covered_land(lon, lat, pad=0.3, states=["AZ"])
+    states = geography.us_states()
+    california = states.shapes[states.codes.index("CA")]
+    assert 0 < land.intersection(california).area < 0.01 * california.area
+    assert land.contains(shapely.Point(*PHOENIX))
