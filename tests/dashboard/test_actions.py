@@ -53,7 +53,7 @@ def solved(app, writable_db):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.slow
-def test_a_plan_is_saved_once_per_solve_and_the_arcs_map_has_ground(solved, writable_db):
+def test_a_plan_is_saved_once_per_solve_and_the_arcs_map_has_ground(solved, writable_db, page):
     """Enter in the name field submits the form, and the click submits it again: one plan, not two."""
     at = solved
     at.segmented_control(key="optimize_view").set_value("Map").run()
@@ -67,4 +67,9 @@ def test_a_plan_is_saved_once_per_solve_and_the_arcs_map_has_ground(solved, writ
     assert not at.exception, at.exception
     with session_scope(get_engine(writable_db)) as session:
         assert session.execute(select(func.count()).select_from(RebalancePlan)).scalar_one() == 1
+        plan_id = session.execute(select(RebalancePlan.id)).scalar_one()
     assert any("Already saved as draft plan" in i.value for i in at.info)
+    shared = page(writable_db, "optimize", plan=str(plan_id))  # the address /optimize?plan=<id>
+    assert not shared.exception, shared.exception
+    assert shared.segmented_control(key="optimize_panel").value == "Saved plans"
+    assert next(s for s in shared.selectbox if s.label == "Plan").value == plan_id
