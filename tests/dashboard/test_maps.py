@@ -243,3 +243,35 @@ def test_an_account_just_over_a_state_line_does_not_bring_in_the_whole_state():
     california = states.shapes[states.codes.index("CA")]
     assert 0 < land.intersection(california).area < 0.01 * california.area
     assert land.contains(shapely.Point(*PHOENIX))
+
+
+def empty_deck() -> dict:
+    import json
+
+    deck = maps.build_deck(
+        areas=pd.DataFrame(columns=["polygon", "color", "tip"]),
+        borders=pd.DataFrame(columns=["path"]),
+        dots=pd.DataFrame(columns=[*maps.ACCOUNT_COLUMNS, "potential"]),
+        reps=pd.DataFrame(columns=["lon", "lat", "tip"]),
+        states=pd.DataFrame(columns=["state", "lon", "lat"]),
+        layers_shown={"Territories"},
+        view=maps.view_state(pd.DataFrame(columns=["lat", "lon"])),
+        ground=geography.state_outlines(-115.0, 31.0, -109.0, 37.0),
+    )
+    return json.loads(maps.compact_json(deck))
+
+
+def test_a_basemap_is_drawn_only_when_a_map_style_is_set(monkeypatch):
+    from core.config import get_settings
+
+    monkeypatch.delenv("TERRITORY_MAP_STYLE", raising=False)
+    get_settings.cache_clear()
+    offline = empty_deck()
+    assert offline["mapStyle"] == maps.NO_BASEMAP and "mapProvider" not in offline
+    assert [layer["id"] for layer in offline["layers"]][:2] == ["state-land", "state-outlines"]
+    monkeypatch.setenv("TERRITORY_MAP_STYLE", "light")
+    get_settings.cache_clear()
+    online = empty_deck()
+    assert online["mapProvider"] == "carto" and "positron" in online["mapStyle"]  # CARTO light
+    assert [layer["id"] for layer in online["layers"]][0] == "state-outlines"  # no land fill over it
+    get_settings.cache_clear()
