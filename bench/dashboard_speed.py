@@ -1,6 +1,8 @@
-"""Seconds per dashboard page, cold (first run) and warm (caches filled), with Streamlit's AppTest.
+"""Seconds per dashboard page, cold (first run) and warm (caches filled), with Streamlit's AppTest,
+and the bytes each page sends for its charts (the map's deck JSON is the big one).
 
-Targets: warm < 0.5 s per page on the national sample, < 2 s with a 50,000-account book.
+Targets: warm < 0.5 s per page on the national sample, < 2 s with a 50,000-account book; the map's
+payload < 3 MB at 50,000 accounts (past 5,000 located accounts the dots are drawn as clusters).
 
     python bench/dashboard_speed.py                      # builds both books in a temp dir (minutes)
     python bench/dashboard_speed.py --national sqlite:////tmp/n.db --custom sqlite:////tmp/c.db
@@ -27,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 PAGES = ("overview", "map", "territory", "drift", "data_page")
 WARM_RUNS = 3
 TARGETS = {"national": 0.5, "custom 50k": 2.0}
+PAYLOAD_TARGET_MB = 3.0
 
 
 def build(url: str, sample: str, **options: object) -> None:
@@ -41,7 +44,13 @@ def build(url: str, sample: str, **options: object) -> None:
     print(f"built {sample} {options or ''} in {time.perf_counter() - started:.0f} s: {url}", flush=True)
 
 
-def time_page(name: str) -> tuple[float, float]:
+def payload_mb(app) -> float:  # type: ignore[no-untyped-def]
+    """Megabytes of chart specs on the page (pydeck JSON, Vega-Lite specs and their data)."""
+    charts = [*app.get("deck_gl_json_chart"), *app.get("arrow_vega_lite_chart")]
+    return sum(len(chart.proto.SerializeToString()) for chart in charts) / 1e6
+
+
+def time_page(name: str) -> tuple[float, float, float]:
     from streamlit.testing.v1 import AppTest
 
     app = AppTest.from_file(str(ROOT / "dashboard" / "app_pages" / f"{name}.py"), default_timeout=600)
@@ -55,7 +64,7 @@ def time_page(name: str) -> tuple[float, float]:
         started = time.perf_counter()
         app.run()
         warm.append(time.perf_counter() - started)
-    return cold, statistics.median(warm)
+    return cold, statistics.median(warm), payload_mb(app)
 
 
 def bench(label: str, url: str) -> None:
@@ -65,10 +74,11 @@ def bench(label: str, url: str) -> None:
     get_settings.cache_clear()
     target = TARGETS[label]
     print(f"\n{label}  ({url})  target warm < {target} s")
-    print(f"{'page':<12}{'cold s':>9}{'warm s':>9}  ok")
+    print(f"{'page':<12}{'cold s':>9}{'warm s':>9}{'charts MB':>11}  ok")
     for name in PAGES:
-        cold, warm = time_page(name)
-        print(f"{name:<12}{cold:>9.2f}{warm:>9.3f}  {'yes' if warm < target else 'NO'}", flush=True)
+        cold, warm, size = time_page(name)
+        ok = warm < target and size < PAYLOAD_TARGET_MB
+        print(f"{name:<12}{cold:>9.2f}{warm:>9.3f}{size:>11.2f}  {'yes' if ok else 'NO'}", flush=True)
 
 
 def main() -> None:

@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     stale_after_hours: float = Field(
         default=36.0, gt=0, description="The dashboard flags data older than this as stale."
     )
+    map_style: str | None = Field(
+        default=None,
+        description="Basemap under the dashboard maps for deployments with internet: a CARTO style "
+        "(light, dark, road) or a style URL. Unset: no basemap, only the bundled state outlines (offline).",
+    )
     # --- optimizer ---
     solver_time_limit_s: float = Field(
         default=30.0, gt=0, description="Default CP-SAT time limit in seconds."
@@ -127,7 +132,9 @@ class Settings(BaseSettings):
         default="revops@localhost", description="Default alert recipients, comma separated."
     )
     dashboard_url: str = Field(
-        default="http://localhost:8501", description="Base URL of the dashboard, used for links in emails."
+        default="http://localhost:8501",
+        description="Base URL of the dashboard, used for links in emails; when unset, `territory run` "
+        "uses the address it serves (its --port).",
     )
 
     @field_validator("database_url")

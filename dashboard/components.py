@@ -26,8 +26,11 @@ PAGE_FILES = {
     "map": "app_pages/map.py",
     "territory": "app_pages/territory.py",
     "drift": "app_pages/drift.py",
+    "alerts": "app_pages/alerts.py",
+    "optimize": "app_pages/optimize.py",
     "data": "app_pages/data_page.py",
 }
+SELECT_TO_OPEN = "Select a row to open its territory."
 
 __all__ = ["money", "pct", "points", "ratio", "number", "ago"]
 
@@ -95,6 +98,17 @@ def link(page: str, label: str, icon: str | None = None, query: str = "") -> Non
         st.page_link(PAGE_FILES[page], label=label, icon=icon, query_params=_query(query) or None)
     except (StreamlitAPIException, KeyError):
         st.markdown(f"[{label}](./{page}{'?' + query if query else ''})")
+
+
+def follow_selection(event, targets: pd.Series) -> None:  # type: ignore[no-untyped-def]
+    """Open, in this tab, the page of the row a person selected in a table (``on_select="rerun"``).
+
+    ``targets`` holds relative addresses such as ``territory?territory=SW-T003`` or ``overview``.
+    """
+    rows = event.selection.rows if event is not None else []
+    if rows:
+        page, _, query = str(targets.iloc[rows[0]]).partition("?")
+        st.switch_page(PAGE_FILES[page], query_params=_query(query) or None)
 
 
 def _query(query: str) -> dict[str, str]:
@@ -207,7 +221,8 @@ def kpi_age_hours(runs: pd.DataFrame) -> float | None:
 
 
 def refresh_panel(key: str = "refresh") -> None:
-    """'Refresh now': KPIs (and optionally forecasts first) with live progress, then fresh caches."""
+    """'Refresh now': KPIs (and optionally forecasts first), then alerts, with live progress, then fresh
+    caches."""
     left, right = st.columns([1, 2], vertical_alignment="center")
     with right:
         with_forecasts = st.checkbox(
@@ -220,6 +235,7 @@ def refresh_panel(key: str = "refresh") -> None:
 
 
 def _refresh(with_forecasts: bool) -> None:
+    from jobs.alerts import refresh_alerts
     from jobs.forecasts import refresh_forecasts
     from jobs.kpis import refresh_kpis
 
@@ -234,6 +250,10 @@ def _refresh(with_forecasts: bool) -> None:
     if ok:
         ok = run_with_progress(
             "Computing the KPI snapshot", "kpis", lambda _tick: refresh_kpis(engine, trigger="dashboard")
+        )
+    if ok:  # alerts follow every KPI refresh, as the scheduler does: they read the new snapshot
+        ok = run_with_progress(
+            "Evaluating the alert rules", "alerts", lambda _tick: refresh_alerts(engine, trigger="dashboard")
         )
     data.clear_caches()
     if ok:

@@ -190,7 +190,7 @@ def map_base(url: str, version: str, as_of: date) -> MapBase:
     """
     book = accounts(url, version, as_of)
     return MapBase(
-        areas=territory_areas(book[["territory_id", "lat", "lon"]]),
+        areas=territory_areas(book[["territory_id", "lat", "lon", "state"]]),
         dots=account_dots(book),
         territories=territories(url, version),
     )

@@ -1,30 +1,35 @@
-"""The territory map: areas, colour scales and the pydeck layers (no basemap, so it draws offline).
+"""The territory map: regions, colour scales and the pydeck layers, drawn offline over US state outlines.
 
-Territory areas are drawn from the accounts themselves, with no boundary files: a lon/lat raster
-over the book, each cell owned by the territory with most accounts in it, then grown a few cells
-into empty neighbours — a nearest-territory partition around where the accounts are. Unlike
-convex hulls, areas of territories that share a metro do not overlap, and a territory spread over
-two cities gets two blobs instead of a sliver across the desert. Cells merge into horizontal runs
-(few shapes), and the edges where the owner changes are the outlines. Areas depend only on where
-accounts are, so they are computed once per data version (``dashboard.data.map_areas``).
+The ground is the states (``dashboard.geography``: Census boundaries shipped inside the plotly-geo
+package), so the map needs no tile server. Territory regions are the Voronoi partition of the
+accounts clipped to the states they cover: a person reads them as "the area nearest to this rep's
+accounts", and neighbours in one metro never overlap. Regions depend only on where accounts are, so
+they are computed once per data version (``dashboard.data.map_base``). Past ``CLUSTER_ABOVE`` located
+accounts, dots are pooled per territory and cell so a 50,000-account book stays a small payload.
 
-Streamlit draws a CARTO basemap when a deck has no ``mapStyle``; its own sentinel
-``NO_BASEMAP`` makes it draw none (checked against the bundled frontend; the end-to-end test
-fails if the page ever fetches anything from outside the machine).
+Streamlit draws a CARTO basemap when a deck has no ``mapStyle``; its own sentinel ``NO_BASEMAP``
+makes it draw none (checked against the bundled frontend; the end-to-end test fails if the page
+ever fetches anything from outside the machine). ``TERRITORY_MAP_STYLE`` turns a basemap on for
+deployments with internet.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pydeck as pdk
+from pydeck.bindings.json_tools import default_serialize
 
+from core.config import get_settings
 from core.format import money
 from core.kpi_registry import KPIS, Good, kpi
+from dashboard import geography
 
 NO_BASEMAP = "__MAP_STYLE__"
 GRID_CELLS = 140  # raster cells across the longer side of the accounts' extent
@@ -33,6 +38,10 @@ GROW_STEPS = 3  # cells an area reaches beyond its accounts
 DENSITY_CELLS_PER_AREA_CELL = 3
 DENSITY_LOW, DENSITY_HIGH = (253, 224, 178), (127, 39, 4)
 MAX_ACCOUNTS_DRAWN = 8_000
+CLUSTER_ABOVE = 5_000  # more located accounts than this are drawn as clusters (payload, draw time)
+CLUSTER_CELLS = 2  # a cluster pools the accounts of one territory in this many raster cells across
+GROUND_MARGIN_DEG = 6.0
+LAND, STATE_LINE = (246, 244, 238, 255), (150, 145, 135, 220)
 MAP_WIDTH_PX, MAP_HEIGHT_PX = 1000, 620  # the view fits the accounts into about this much chart
 ACCOUNT_COLUMNS = ["lon", "lat", "radius", "color", "tip"]
 TOOLTIP = {"text": "{tip}"}  # every pickable layer carries its own ready-made ``tip`` line
@@ -162,17 +171,60 @@ def _grow(owner: np.ndarray, *, diagonal: bool) -> np.ndarray:
     return grown
 
 
-def area_polygons(owner: np.ndarray, grid: Grid) -> pd.DataFrame:
-    """One rectangle per horizontal run of cells with the same owner (far fewer shapes than cells)."""
-    rows = []
-    for y in range(grid.rows):
-        line = owner[y]
-        starts = np.flatnonzero(np.diff(np.concatenate([[-2], line])) != 0)
-        ends = np.concatenate([starts[1:], [len(line)]])
-        for x0, x1 in zip(starts, ends, strict=True):
-            if line[x0] != -1:
-                rows.append((int(line[x0]), _rectangle(grid, y, int(x0), int(x1))))
-    return pd.DataFrame(rows, columns=["territory_id", "polygon"])
+def cell_seeds(accounts: pd.DataFrame, grid: Grid) -> pd.DataFrame:
+    """One Voronoi seed per raster cell: the owning territory's accounts' mean position in that cell."""
+    owner = owner_raster(accounts, grid, grow=0)
+    ix = ((accounts["lon"].to_numpy() - grid.lon0) / grid.cell).astype(int)
+    iy = ((accounts["lat"].to_numpy() - grid.lat0) / grid.cell).astype(int)
+    mine = owner[iy, ix] == accounts["territory_id"].astype(int).to_numpy()
+    pooled = (
+        accounts[mine]
+        .assign(iy=iy[mine], ix=ix[mine], territory_id=accounts["territory_id"][mine].astype(int))
+        .groupby(["iy", "ix", "territory_id"], as_index=False)[["lon", "lat"]]
+        .mean()
+    )
+    return pooled.round({"lon": 5, "lat": 5}).drop_duplicates(["lon", "lat"])[["territory_id", "lon", "lat"]]
+
+
+@dataclass(frozen=True)
+class Areas:
+    """Territory regions of one data version: their polygons and a point inside each for its label."""
+
+    shapes: pd.DataFrame  # territory_id, polygon ([outer ring, holes...]; one row per part)
+    labels: pd.DataFrame  # territory_id, lon, lat
+    grid: Grid | None = None  # the raster the seeds were pooled on (None: no located account)
+
+
+def territory_areas(accounts: pd.DataFrame) -> Areas:
+    """Regions from ``accounts`` (territory_id, lat, lon, optionally state): the Voronoi partition of the
+    accounts clipped to the states they are in (``dashboard.geography.covered_land``); accounts without
+    coordinates or territory are left out."""
+    located = accounts.dropna(subset=["territory_id", "lat", "lon"])
+    if located.empty:
+        return Areas(
+            pd.DataFrame(columns=["territory_id", "polygon"]),
+            pd.DataFrame(columns=["territory_id", "lon", "lat"]),
+        )
+    grid = make_grid(located["lon"].to_numpy(), located["lat"].to_numpy())
+    land = geography.covered_land(
+        located["lon"].to_numpy(),
+        located["lat"].to_numpy(),
+        pad=(GROW_STEPS + 1) * grid.cell,
+        states=sorted(located["state"].dropna().unique()) if "state" in located else None,
+    )
+    regions = geography.voronoi_regions(cell_seeds(located, grid), land, tolerance=grid.cell / 2)
+    shapes = [(t, polygon) for t, region in regions.items() for polygon in geography.polygon_rings(region)]
+    labels = [(t, *geography.label_point(region, grid.cell)) for t, region in regions.items()]
+    return Areas(
+        pd.DataFrame(shapes, columns=["territory_id", "polygon"]),
+        pd.DataFrame(labels, columns=["territory_id", "lon", "lat"]),
+        grid,
+    )
+
+
+def outlines_of(shapes: pd.DataFrame) -> pd.DataFrame:
+    """Every ring of the given region polygons as a path (the territories' outlines)."""
+    return pd.DataFrame({"path": [ring for polygon in shapes["polygon"] for ring in polygon]}, dtype=object)
 
 
 def _rectangle(grid: Grid, y: int, x0: int, x1: int) -> list[list[float]]:
@@ -184,67 +236,6 @@ def _rectangle(grid: Grid, y: int, x0: int, x1: int) -> list[list[float]]:
         [round(east, 4), round(north, 4)],
         [round(west, 4), round(north, 4)],
     ]
-
-
-def area_borders(owner: np.ndarray, grid: Grid) -> pd.DataFrame:
-    """Cell edges where the owner changes: the outlines of every territory (one segment per edge)."""
-    padded = np.pad(owner, 1, constant_values=-1)
-    vertical = np.argwhere(
-        (padded[:, :-1] != padded[:, 1:]) & ((padded[:, :-1] != -1) | (padded[:, 1:] != -1))
-    )
-    horizontal = np.argwhere(
-        (padded[:-1, :] != padded[1:, :]) & ((padded[:-1, :] != -1) | (padded[1:, :] != -1))
-    )
-    # A padded index j is the edge on the west (south) side of original cell j.
-    lon = lambda j: round(grid.lon0 + j * grid.cell, 4)  # noqa: E731
-    lat = lambda i: round(grid.lat0 + i * grid.cell, 4)  # noqa: E731
-    segments = [[[lon(x), lat(y - 1)], [lon(x), lat(y)]] for y, x in vertical]
-    segments += [[[lon(x - 1), lat(y)], [lon(x), lat(y)]] for y, x in horizontal]
-    sides = (
-        np.concatenate(
-            [
-                np.column_stack(
-                    [padded[vertical[:, 0], vertical[:, 1]], padded[vertical[:, 0], vertical[:, 1] + 1]]
-                ),
-                np.column_stack(
-                    [
-                        padded[horizontal[:, 0], horizontal[:, 1]],
-                        padded[horizontal[:, 0] + 1, horizontal[:, 1]],
-                    ]
-                ),
-            ]
-        )
-        if len(segments)
-        else np.empty((0, 2), dtype=np.int64)
-    )
-    return pd.DataFrame({"path": segments, "a": sides[:, 0], "b": sides[:, 1]})
-
-
-def borders_of(borders: pd.DataFrame, territory_ids: pd.Series) -> pd.DataFrame:
-    """The outline segments touching any of ``territory_ids``."""
-    keep = borders["a"].isin(territory_ids) | borders["b"].isin(territory_ids)
-    return borders.loc[keep, ["path"]]
-
-
-@dataclass(frozen=True)
-class Areas:
-    """Territory areas of one data version: filled shapes per territory and their outlines."""
-
-    shapes: pd.DataFrame  # territory_id, polygon
-    borders: pd.DataFrame  # path (two points), a and b: the owners either side (-1 nobody)
-    grid: Grid | None = None  # the raster they were drawn on (None: no located account)
-
-
-def territory_areas(accounts: pd.DataFrame) -> Areas:
-    """Areas from ``accounts`` (territory_id, lat, lon); accounts without coordinates or territory skip."""
-    located = accounts.dropna(subset=["territory_id", "lat", "lon"])
-    if located.empty:
-        return Areas(
-            pd.DataFrame(columns=["territory_id", "polygon"]), pd.DataFrame(columns=["path", "a", "b"])
-        )
-    grid = make_grid(located["lon"].to_numpy(), located["lat"].to_numpy())
-    owner = owner_raster(located, grid)
-    return Areas(area_polygons(owner, grid), area_borders(owner, grid), grid)
 
 
 def density_cells(dots: pd.DataFrame, grid: Grid | None) -> pd.DataFrame:
@@ -434,9 +425,10 @@ class MapPicture:
 
     json: str
     territories: int
-    drawn: int
+    drawn: int  # dots on the map: accounts, or clusters of accounts when ``clustered``
     located: int
     unlocated: int
+    clustered: bool = False
 
 
 def map_picture(
@@ -444,19 +436,103 @@ def map_picture(
 ) -> MapPicture:
     """Filter, colour and serialise the map (the costly part, so callers cache the result)."""
     book, shown = filter_book(base.dots, kpis, chosen)
-    dots, located = account_frame(book)
+    located = int(book[["lat", "lon"]].notna().all(axis=1).sum())
+    clustered = located > CLUSTER_ABOVE and base.areas.grid is not None
+    if clustered:
+        dots = account_clusters(book, base.areas.grid, base.territories)  # type: ignore[arg-type]
+    else:
+        dots, _ = account_frame(book, limit=CLUSTER_ABOVE)
     owners = base.territories[base.territories["territory_id"].isin(shown["territory_id"])]
+    areas = area_frames(base.areas, shown, metric)
+    view = view_state(book, areas)
     deck = build_deck(
-        areas=area_frames(base.areas, shown, metric),
-        borders=borders_of(base.areas.borders, shown["territory_id"]),
+        areas=areas,
+        borders=outlines_of(areas),
         dots=dots,
         reps=rep_frame(owners),
         states=state_labels(book),
         layers_shown=layers_shown,
-        view=view_state(book),
+        view=view,
         density=density_cells(book, base.areas.grid) if "Density" in layers_shown else None,
+        labels=territory_labels(base.areas.labels, shown, view),
+        ground=ground(book),
     )
-    return MapPicture(deck.to_json(), len(shown), len(dots), located, len(book) - located)
+    return MapPicture(compact_json(deck), len(shown), len(dots), located, len(book) - located, clustered)
+
+
+def compact_json(deck: pdk.Deck) -> str:
+    """The deck's JSON without pydeck's two-space indentation (a third of the bytes on a big book)."""
+    return json.dumps(deck, sort_keys=True, default=default_serialize, separators=(",", ":"))
+
+
+def account_clusters(book: pd.DataFrame, grid: Grid, territories: pd.DataFrame) -> pd.DataFrame:
+    """Accounts pooled per territory and cell (``CLUSTER_CELLS`` raster cells wide): one dot each at the
+    accounts' mean position, area ∝ their potential, in the territory's colour. Bounds the payload of a
+    50,000-account book to a few thousand dots."""
+    located = book.dropna(subset=["lat", "lon"])
+    if located.empty:
+        return pd.DataFrame(columns=[*ACCOUNT_COLUMNS, "potential"])
+    cell = grid.cell * CLUSTER_CELLS
+    pooled = (
+        located.assign(
+            ix=((located["lon"] - grid.lon0) // cell).astype(int),
+            iy=((located["lat"] - grid.lat0) // cell).astype(int),
+            territory_id=located["territory_id"].fillna(-1).astype(int),
+        )
+        .groupby(["iy", "ix", "territory_id"])
+        .agg(lon=("lon", "mean"), lat=("lat", "mean"), potential=("potential", "sum"), n=("lon", "size"))
+        .reset_index()
+    )
+    names = territories.set_index("territory_id")["name"]
+    scale = float(np.sqrt(pooled["potential"].clip(lower=0)).max() or 1.0)
+    return pd.DataFrame(
+        {
+            "lon": pooled["lon"].round(4),
+            "lat": pooled["lat"].round(4),
+            "radius": (np.sqrt(pooled["potential"].clip(lower=0)) / scale * 14000 + 1200).round(0),
+            "color": territory_color(pooled["territory_id"].where(pooled["territory_id"] >= 0)),
+            "tip": [
+                f"{n:,} account{'s' if n != 1 else ''} of {names.get(t, 'no territory')} here\n"
+                f"Potential {money(p)}"
+                for n, t, p in zip(pooled["n"], pooled["territory_id"], pooled["potential"], strict=True)
+            ],
+            "potential": pooled["potential"].round(0),
+        }
+    )
+
+
+def territory_labels(labels: pd.DataFrame, shown: pd.DataFrame, view: pdk.ViewState) -> pd.DataFrame:
+    """Each shown territory's rep (or 'vacant') at the point inside its region, biggest potential first;
+    labels that would overlap at the opening zoom are dropped (the region's tooltip still names it)."""
+    ranked = shown.sort_values(["potential", "territory_id"], ascending=[False, True])
+    frame = ranked[["territory_id", "rep_name", "name"]].merge(labels, on="territory_id")
+    frame["label"] = frame["rep_name"].map(
+        lambda n: ascii_label(n.split()[-1]) if isinstance(n, str) and n else "vacant"
+    )
+    placed = geography.place_labels(frame, zoom=float(view.zoom), latitude=float(view.latitude))
+    return placed[["lon", "lat", "label"]].reset_index(drop=True)
+
+
+def ground(book: pd.DataFrame) -> pd.DataFrame:
+    """State outlines around the accounts shown (a margin past them, so the view never ends in blank)."""
+    located = book.dropna(subset=["lat", "lon"])
+    if located.empty:
+        return geography.state_outlines(-125.0, 24.0, -66.0, 50.0)
+    pad = GROUND_MARGIN_DEG
+    return geography.state_outlines(
+        float(located["lon"].min()) - pad,
+        float(located["lat"].min()) - pad,
+        float(located["lon"].max()) + pad,
+        float(located["lat"].max()) + pad,
+    )
+
+
+def basemap() -> dict[str, str | None]:
+    """Deck arguments for the ground: none (offline) unless ``TERRITORY_MAP_STYLE`` names a style."""
+    style = get_settings().map_style
+    if not style:
+        return {"map_provider": None, "map_style": NO_BASEMAP}
+    return {"map_provider": "carto", "map_style": style}
 
 
 class PrebuiltDeck(pdk.Deck):
@@ -476,40 +552,70 @@ def rep_frame(territories: pd.DataFrame) -> pd.DataFrame:
         {
             "lon": reps["home_lon"].round(4),
             "lat": reps["home_lat"].round(4),
-            "label": reps["rep_name"].map(lambda n: n.split()[-1] if isinstance(n, str) else ""),
             "tip": [f"{r.rep_name} — home of {r.name} ({r.external_id})" for r in reps.itertuples()],
         }
     )
 
 
 def state_labels(accounts: pd.DataFrame) -> pd.DataFrame:
-    """Each state's code at the middle of its accounts: the only geography a map without basemap shows."""
-    located = accounts.dropna(subset=["lat", "lon", "state"])
-    box = located.groupby("state")[["lon", "lat"]].agg(["min", "max"])
-    middle = pd.DataFrame(
-        {
-            "lon": (box["lon"]["min"] + box["lon"]["max"]) / 2,
-            "lat": (box["lat"]["min"] + box["lat"]["max"]) / 2,
-        }
-    ).round(3)
-    return middle.reset_index()
+    """The code of each state holding accounts, at a point well inside the state."""
+    codes = sorted(accounts["state"].dropna().unique()) if "state" in accounts else []
+    return geography.state_label_points(codes)
 
 
-def view_state(accounts: pd.DataFrame) -> pdk.ViewState:
-    """Centre and zoom that fit the accounts shown."""
+def view_state(accounts: pd.DataFrame, areas: pd.DataFrame | None = None) -> pdk.ViewState:
+    """Centre and zoom that fit the accounts shown (1st to 99th percentile) and their regions' polygons."""
     located = accounts.dropna(subset=["lat", "lon"])
     if located.empty:
         return pdk.ViewState(latitude=39.5, longitude=-98.35, zoom=3.2)
     lat_lo, lat_hi = located["lat"].quantile([0.01, 0.99])
     lon_lo, lon_hi = located["lon"].quantile([0.01, 0.99])
+    west, south, east, north = float(lon_lo), float(lat_lo), float(lon_hi), float(lat_hi)
+    if areas is not None and len(areas):
+        corners = np.array([point for polygon in areas["polygon"] for point in polygon[0]], dtype=float)
+        west, south = min(west, corners[:, 0].min()), min(south, corners[:, 1].min())
+        east, north = max(east, corners[:, 0].max()), max(north, corners[:, 1].max())
+    return fit_view(west, south, east, north)
+
+
+def fit_view(west: float, south: float, east: float, north: float) -> pdk.ViewState:
+    """The view that shows the box in a ``MAP_WIDTH_PX`` x ``MAP_HEIGHT_PX`` chart, with a margin."""
     # Web Mercator: the world is 512 px wide at zoom 0; latitude stretches by 1 / cos(latitude).
-    stretch = 1 / math.cos(math.radians(float((lat_lo + lat_hi) / 2)))
-    fit_width = math.log2(360 * MAP_WIDTH_PX / (512 * max(lon_hi - lon_lo, 0.2)))
-    fit_height = math.log2(360 * MAP_HEIGHT_PX / (512 * max(lat_hi - lat_lo, 0.2) * stretch))
+    stretch = 1 / math.cos(math.radians((south + north) / 2))
+    fit_width = math.log2(360 * MAP_WIDTH_PX / (512 * max(east - west, 0.2)))
+    fit_height = math.log2(360 * MAP_HEIGHT_PX / (512 * max(north - south, 0.2) * stretch))
     zoom = float(np.clip(min(fit_width, fit_height) - 0.35, 2.5, 11))
-    return pdk.ViewState(
-        latitude=float((lat_lo + lat_hi) / 2), longitude=float((lon_lo + lon_hi) / 2), zoom=zoom
+    return pdk.ViewState(latitude=(south + north) / 2, longitude=(west + east) / 2, zoom=zoom)
+
+
+def ground_layers(ground: pd.DataFrame, *, filled: bool) -> list[pdk.Layer]:
+    """The states: a pale land fill (unless a basemap draws the ground) and their outlines."""
+    layers = []
+    if filled:
+        layers.append(
+            pdk.Layer(
+                "SolidPolygonLayer",
+                id="state-land",
+                data=ground[["path"]],
+                get_polygon="path",
+                get_fill_color=LAND,
+                filled=True,
+                pickable=False,
+            )
+        )
+    layers.append(
+        pdk.Layer(
+            "PathLayer",
+            id="state-outlines",
+            data=ground[["path"]],
+            get_path="path",
+            get_color=STATE_LINE,
+            width_min_pixels=1,
+            get_width=1,
+            pickable=False,
+        )
     )
+    return layers
 
 
 def build_deck(
@@ -522,9 +628,14 @@ def build_deck(
     layers_shown: set[str],
     view: pdk.ViewState,
     density: pd.DataFrame | None = None,
+    labels: pd.DataFrame | None = None,
+    ground: pd.DataFrame | None = None,
 ) -> pdk.Deck:
-    """The map: chosen layers over no basemap, one text tooltip for every pickable layer."""
-    layers = [
+    """The map: state outlines, then the chosen layers, one text tooltip for every pickable layer."""
+    ground_frame = ground if ground is not None else pd.DataFrame(columns=["state", "path"])
+    style = basemap()
+    layers = ground_layers(ground_frame, filled=style["map_provider"] is None)
+    layers.append(
         pdk.Layer(
             "TextLayer",
             id="states",
@@ -534,7 +645,7 @@ def build_deck(
             get_size=18,
             get_color=[120, 115, 105, 120],
         )
-    ]
+    )
     if "Territories" in layers_shown:
         layers += [
             pdk.Layer(
@@ -585,35 +696,45 @@ def build_deck(
             )
         )
     if "Rep homes" in layers_shown:
-        layers += [
+        layers.append(
             pdk.Layer(
                 "ScatterplotLayer",
                 id="rep-homes",
                 data=reps,
                 get_position="[lon, lat]",
                 get_radius=1,
-                radius_min_pixels=6,
+                radius_min_pixels=5,
                 get_fill_color=[255, 255, 255, 255],
                 get_line_color=[30, 30, 30, 255],
-                line_width_min_pixels=2.5,
+                line_width_min_pixels=2,
                 stroked=True,
                 pickable=True,
-            ),
-            # Default font only: a custom font family or weight renders blank on software WebGL.
-            pdk.Layer(
-                "TextLayer",
-                id="rep-names",
-                data=reps,
-                get_position="[lon, lat]",
-                get_text="label",
-                get_size=12,
-                get_color=[25, 25, 25, 255],
-                get_pixel_offset=[0, -17],
-                background=True,
-                get_background_color=[255, 255, 255, 210],
-                background_padding=[3, 1, 3, 1],
-            ),
-        ]
-    return pdk.Deck(
-        layers=layers, initial_view_state=view, map_provider=None, map_style=NO_BASEMAP, tooltip=TOOLTIP
+            )
+        )
+    if labels is not None and ("Territories" in layers_shown or "Rep homes" in layers_shown):
+        layers.append(label_layer(labels))
+    return pdk.Deck(layers=layers, initial_view_state=view, tooltip=TOOLTIP, **style)
+
+
+def label_layer(labels: pd.DataFrame, layer_id: str = "rep-names") -> pdk.Layer:
+    """Territory labels on a white chip. Default font only: a custom font family or weight renders blank
+    on software WebGL."""
+    return pdk.Layer(
+        "TextLayer",
+        id=layer_id,
+        data=labels,
+        get_position="[lon, lat]",
+        get_text="label",
+        get_size=12,
+        get_color=[25, 25, 25, 255],
+        background=True,
+        get_background_color=[255, 255, 255, 220],
+        background_padding=[3, 1, 3, 1],
     )
+
+
+def ascii_label(text: str) -> str:
+    """The label as deck.gl's default font atlas draws it (ASCII only: "NV · Reno" -> "NV - Reno",
+    "Muñoz" -> "Munoz"); a wider character set renders the whole map blank on software WebGL."""
+    plain = unicodedata.normalize("NFKD", text.replace("·", "-")).encode("ascii", "ignore").decode()
+    return " ".join(plain.split())

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pydeck as pdk
 
 from core.format import money, pct
 from core.plans import SavedPlan
 from core.rebalance import Frontier, RebalanceResult, Scenario
 from core.rebalance.hire import HirePlan
+from dashboard import geography, maps
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -139,6 +141,70 @@ def move_arcs(result: RebalanceResult, accounts: pd.DataFrame, territories: pd.D
     )
     frame["tip"] = frame["account"] + " → " + frame["name"].fillna(frame["to"]) + ": " + frame["reason"]
     return frame.dropna(subset=["from_lon", "from_lat", "to_lon", "to_lat"])
+
+
+def arcs_deck(arcs: pd.DataFrame, accounts: pd.DataFrame, territories: pd.DataFrame) -> pdk.Deck:
+    """The moves over the ground: state outlines, today's territories (named), then the arcs; the view
+    fits the territories and both ends of every arc. ``accounts`` carries ``territory`` (position)."""
+    located = accounts.assign(territory_id=accounts["territory"]).dropna(subset=["lat", "lon"])
+    areas = maps.territory_areas(
+        located[["territory_id", "lat", "lon", *located.columns.intersection(["state"])]]
+    )
+    names = territories["name"].reset_index(drop=True)
+    shapes = areas.shapes.assign(
+        color=[[*c[:3], 70] for c in maps.territory_color(areas.shapes["territory_id"])],
+        tip=areas.shapes["territory_id"].map(names).fillna(""),
+    )
+    corners = [point for polygon in shapes["polygon"] for point in polygon[0]]
+    lon = pd.concat([located["lon"], arcs["to_lon"], pd.Series([p[0] for p in corners], dtype=float)])
+    lat = pd.concat([located["lat"], arcs["to_lat"], pd.Series([p[1] for p in corners], dtype=float)])
+    view = maps.fit_view(float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
+    labels = areas.labels.assign(
+        label=areas.labels["territory_id"].map(names).fillna("").map(maps.ascii_label)
+    )
+    labels = geography.place_labels(labels, zoom=float(view.zoom), latitude=float(view.latitude))
+    layers = [
+        *maps.ground_layers(maps.ground(located), filled=maps.basemap()["map_provider"] is None),
+        pdk.Layer(
+            "SolidPolygonLayer",
+            id="territories",
+            data=shapes[["polygon", "color", "tip"]],
+            get_polygon="polygon",
+            get_fill_color="color",
+            pickable=True,
+        ),
+        pdk.Layer(
+            "PathLayer",
+            id="territory-borders",
+            data=maps.outlines_of(shapes),
+            get_path="path",
+            get_color=[90, 90, 90, 160],
+            width_min_pixels=1,
+        ),
+        maps.label_layer(labels[["lon", "lat", "label"]], "territory-names"),
+        pdk.Layer(
+            "ArcLayer",
+            id="moves",
+            data=arcs,
+            get_source_position="[from_lon, from_lat]",
+            get_target_position="[to_lon, to_lat]",
+            get_source_color=[200, 90, 60, 220],
+            get_target_color=[40, 110, 160, 230],
+            get_width=3,
+            pickable=True,
+        ),
+        pdk.Layer(
+            "ScatterplotLayer",
+            id="moved-accounts",
+            data=arcs,
+            get_position="[from_lon, from_lat]",
+            get_radius=3000,
+            radius_min_pixels=3,
+            get_fill_color=[200, 90, 60, 220],
+            pickable=True,
+        ),
+    ]
+    return pdk.Deck(layers=layers, initial_view_state=view, tooltip=maps.TOOLTIP, **maps.basemap())
 
 
 def team_summary(result: RebalanceResult) -> dict[str, str]:

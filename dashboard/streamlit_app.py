@@ -19,15 +19,17 @@ from dashboard import components, data  # noqa: E402
 
 st.set_page_config(page_title="Territory Health", page_icon="🧭", layout="wide")
 
+
+def home() -> None:
+    """The root URL: Streamlit serves its default page only at `/`, so the default page is this hidden
+    one, which sends the browser on to `/overview` (keeping any query parameters)."""
+    st.switch_page("app_pages/overview.py", query_params=st.query_params.to_dict())
+
+
 pages = {
     "Monitor": [
-        st.Page(
-            "app_pages/overview.py",
-            title="Overview",
-            icon=":material/dashboard:",
-            url_path="overview",
-            default=True,
-        ),
+        st.Page(home, title="Home", url_path="home", default=True, visibility="hidden"),
+        st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", url_path="overview"),
         st.Page("app_pages/map.py", title="Map", icon=":material/map:", url_path="map"),
         st.Page(
             "app_pages/territory.py",

@@ -23,12 +23,7 @@ FLASH = "alerts-flash"
 DATETIME = "YYYY-MM-DD HH:mm"
 PREVIEW_HEIGHT = 520  # pixels; a long digest scrolls inside
 SEVERITY_LABELS = {"critical": "Critical", "warning": "Warning", "info": "Info"}
-LINK = st.column_config.LinkColumn(
-    "Detail",
-    display_text=r"territory=(.*)$",
-    width=90,
-    help="Open the territory (team-level alerts open the Overview).",
-)
+LINK = None  # the row's address: selecting a row opens its territory (team-level rows: the Overview)
 
 
 # --------------------------------------------------------------------------- top of the page
@@ -121,11 +116,12 @@ def open_panel(open_episodes: pd.DataFrame, by_id: dict[int, Rule]) -> None:
         return
     table = ad.open_table(open_episodes, by_id)
     st.caption(
-        "Most severe first, then oldest. *Current* is the value at the latest evaluation, *First* "
+        "Select a row to open its territory. Most severe first, then oldest. "
+        "*Current* is the value at the latest evaluation, *First* "
         "the value that opened the episode; an episode notifies again after its rule's re-notify "
         "interval."
     )
-    st.dataframe(
+    event = st.dataframe(
         table,
         hide_index=True,
         width="stretch",
@@ -137,7 +133,11 @@ def open_panel(open_episodes: pd.DataFrame, by_id: dict[int, Rule]) -> None:
             "Last notified": st.column_config.DatetimeColumn("Last notified (UTC)", format=DATETIME),
             "Notices": st.column_config.NumberColumn(help="Emails sent about this episode so far."),
         },
+        on_select="rerun",
+        selection_mode="single-row",
+        key="alerts-open-table",
     )
+    ui.follow_selection(event, table["Detail"])
 
 
 def history_panel(status: data.DataStatus, version: str, by_id: dict[int, Rule]) -> None:
@@ -169,7 +169,7 @@ def history_panel(status: data.DataStatus, version: str, by_id: dict[int, Rule])
         shown
         + (f" (the newest {ad.HISTORY_SHOWN:,} are loaded)." if len(resolved) >= ad.HISTORY_SHOWN else ".")
     )
-    st.dataframe(
+    event = st.dataframe(
         table,
         hide_index=True,
         width="stretch",
@@ -179,7 +179,11 @@ def history_panel(status: data.DataStatus, version: str, by_id: dict[int, Rule])
             "Opened": st.column_config.DatetimeColumn("Opened (UTC)", format=DATETIME),
             "Resolved": st.column_config.DatetimeColumn("Resolved (UTC)", format=DATETIME),
         },
+        on_select="rerun",
+        selection_mode="single-row",
+        key="alerts-history-table",
     )
+    ui.follow_selection(event, table["Detail"])
 
 
 def rules_panel(rules: list[Rule], open_episodes: pd.DataFrame, settings: Settings) -> None:

@@ -12,6 +12,7 @@ from core.book import SPECS
 from dashboard import components as ui
 from dashboard import data
 
+IMPORT_FLASH = "data-import-flash"
 KINDS = ("reps", "accounts", "revenue", "activities", "opportunities", "quotas")
 
 
@@ -55,8 +56,18 @@ def run_import(uploads: dict) -> None:  # type: ignore[type-arg]
             show_problems(error.problems)
             return
     data.clear_caches()
-    st.success(f"Imported. {result}")
-    st.caption("Run **Refresh now** on the Overview (or wait for the scheduler) to see the new KPIs.")
+    # Rerun so the notices at the top of the page (drawn before this import ran) describe this import,
+    # not a failed one before it; the message waits in the session for that run.
+    st.session_state[IMPORT_FLASH] = f"Imported. {result}"
+    st.rerun()
+
+
+def import_outcome() -> None:
+    """The message of the import that just succeeded (shown once)."""
+    message = st.session_state.pop(IMPORT_FLASH, None)
+    if message:
+        st.success(message)
+        st.caption("Run **Refresh now** on the Overview (or wait for the scheduler) to see the new KPIs.")
 
 
 def _save(folder: Path, upload) -> Path:  # type: ignore[no-untyped-def]
@@ -133,6 +144,7 @@ status = data.data_status()
 st.title("Data")
 st.subheader("Import CRM exports")
 import_form()
+import_outcome()
 
 if status.ready:
     st.subheader("Data quality")

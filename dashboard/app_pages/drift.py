@@ -46,15 +46,18 @@ def movers_table(moved: pd.DataFrame, measure: str, window: str) -> pd.DataFrame
     for name in WINDOWS:
         table[f"change, {name}"] = ranked[name].map(entry.change)
     table["open"] = "territory?territory=" + ranked["external_id"]
-    st.dataframe(
+    st.caption(ui.SELECT_TO_OPEN)
+    event = st.dataframe(
         table,
         hide_index=True,
         width="stretch",
         height=ui.table_height(len(table), max_rows=12),
-        column_config={
-            "open": st.column_config.LinkColumn("Detail", display_text=r"territory=(.*)$", width=80)
-        },
+        column_config={"open": None},  # the row's address: selecting the row opens it in this tab
+        on_select="rerun",
+        selection_mode="single-row",
+        key="drift-movers",
     )
+    ui.follow_selection(event, table["open"])
     return ranked
 
 

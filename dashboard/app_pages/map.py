@@ -32,19 +32,21 @@ def filters(dots: pd.DataFrame, kpis: pd.DataFrame) -> maps.MapFilters:
 
 
 def caption(picture: maps.MapPicture) -> str:
-    drawn = (
-        f"{picture.drawn:,} largest of {picture.located:,}"
-        if picture.located > picture.drawn
-        else f"{picture.located:,}"
-    )
+    if picture.clustered:
+        drawn = (
+            f"{picture.located:,} located accounts drawn as {picture.drawn:,} clusters (one per territory "
+            "and cell; dot area ∝ potential, colour = territory)"
+        )
+    else:
+        drawn = f"{picture.located:,} located accounts drawn (dot area ∝ potential, colour = territory)"
     return (
-        f"{picture.territories} territories · {drawn} located accounts drawn (dot area ∝ potential, colour = "
-        f"territory) · {picture.unlocated:,} without coordinates · hover for the numbers"
+        f"{picture.territories} territories · {drawn} · {picture.unlocated:,} without coordinates · "
+        "hover for the numbers"
     )
 
 
 status = ui.ready_or_onboarding()
-ui.page_header("Map", status, "areas are drawn around each territory's accounts (no basemap)")
+ui.page_header("Map", status, "each territory is the area nearest its accounts, within the states they cover")
 ui.require_snapshot(status)
 
 base = data.map_base(status.url, status.version, status.as_of)

@@ -8,15 +8,14 @@ import time
 from datetime import date
 
 import pandas as pd
-import pydeck as pdk
 import streamlit as st
 
 from core.plans import PlanError, apply_plan, approve_plan, get_plan, list_plans, plan_export
 from core.rebalance import Scenario
-from dashboard import components, data
-from dashboard.maps import NO_BASEMAP
+from dashboard import components, data, maps
 from dashboard.optimize_view import (
     FormValues,
+    arcs_deck,
     before_after_table,
     compare_plans,
     default_scenario,
@@ -34,7 +33,12 @@ from jobs.optimize import churn_frontier, hire, optimize, save_run
 status = components.ready_or_onboarding()
 components.page_header("Optimize", status, "targeted mid-cycle rebalances under churn limits")
 engine = data.engine()
-panel = st.segmented_control("Panel", ["New plan", "Saved plans"], default="New plan", key="optimize_panel")
+panel = st.segmented_control(
+    "Panel",
+    ["New plan", "Saved plans"],
+    default="Saved plans" if "plan" in st.query_params else "New plan",  # /optimize?plan=<id>
+    key="optimize_panel",
+)
 
 
 def scenario_form() -> Scenario | None:
@@ -180,9 +184,10 @@ def show_result() -> None:
         return
     if result.relaxation:
         st.warning(" ".join(result.relaxation))
-    summary = team_summary(result)
-    for column, (label, value) in zip(st.columns(len(summary)), summary.items(), strict=True):
-        column.metric(label, value)
+    summary = list(team_summary(result).items())
+    for row in (summary[:3], summary[3:]):  # three a row: "0.271 → 0.105" fits a third of the page
+        for column, (label, value) in zip(st.columns(3), row, strict=False):
+            column.metric(label, value)
     view = st.segmented_control(
         "Result",
         ["Before / after", "Moves", "Map", "Frontier", "Where to hire"],
@@ -203,12 +208,23 @@ def show_result() -> None:
     with st.form("save_plan"):
         name = st.text_input("Plan name", value=f"{run.problem.scenario.name} {date.today():%Y-%m-%d}")
         if st.form_submit_button("Save as draft"):
-            try:
-                plan_id = save_run(engine, run, name=name, created_by="dashboard")
-            except ValueError as error:
-                st.error(str(error))
-            else:
-                st.success(f"Saved as draft plan {plan_id}. Review it under Saved plans.")
+            save_once(run, name)
+
+
+def save_once(run, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Save the solved run as a draft plan, once: Enter in the name field submits the form too, so a
+    second submit of the same run points to the plan already saved instead of saving a copy."""
+    saved = st.session_state.get("optimize_saved")
+    if saved is not None and saved[0] is run:
+        st.info(f"Already saved as draft plan {saved[1]}. Review it under Saved plans.")
+        return
+    try:
+        plan_id = save_run(engine, run, name=name, created_by="dashboard")
+    except ValueError as error:
+        st.error(str(error))
+    else:
+        st.session_state["optimize_saved"] = (run, plan_id)  # the run itself: an id() could be reused
+        st.success(f"Saved as draft plan {plan_id}. Review it under Saved plans.")
 
 
 def show_arcs(run) -> None:  # type: ignore[no-untyped-def]
@@ -216,37 +232,10 @@ def show_arcs(run) -> None:  # type: ignore[no-untyped-def]
     if arcs.empty:
         st.info("The plan moves no account.")
         return
-    deck = pdk.Deck(
-        layers=[
-            pdk.Layer(
-                "ArcLayer",
-                data=arcs,
-                get_source_position="[from_lon, from_lat]",
-                get_target_position="[to_lon, to_lat]",
-                get_source_color=[200, 90, 60, 200],
-                get_target_color=[40, 110, 160, 220],
-                get_width=3,
-                pickable=True,
-            ),
-            pdk.Layer(
-                "ScatterplotLayer",
-                data=arcs,
-                get_position="[from_lon, from_lat]",
-                get_radius=3000,
-                get_fill_color=[200, 90, 60, 200],
-                pickable=True,
-            ),
-        ],
-        initial_view_state=pdk.ViewState(
-            latitude=float(arcs["from_lat"].mean()), longitude=float(arcs["from_lon"].mean()), zoom=5
-        ),
-        map_provider=None,
-        map_style=NO_BASEMAP,
-        tooltip={"text": "{tip}"},
-    )
-    st.pydeck_chart(deck)
+    st.pydeck_chart(arcs_deck(arcs, run.problem.accounts, run.problem.territories), height=maps.MAP_HEIGHT_PX)
     st.caption(
-        "Each arc runs from a moved account to its new rep's home (red: where it is, blue: new owner)."
+        "Today's territories under the moves; each arc runs from a moved account to its new rep's home "
+        "(red: where it is, blue: new owner)."
     )
 
 
@@ -313,7 +302,15 @@ def saved_plans() -> None:
     chosen = st.multiselect("Compare side by side", [p.id for p in plans], default=[p.id for p in plans[:2]])
     if chosen:
         st.dataframe(compare_plans([get_plan(engine, i) for i in chosen]), width="stretch")
-    plan_id = st.selectbox("Plan", [p.id for p in plans], format_func=lambda i: f"#{i}")
+    ids = [p.id for p in plans]
+    wanted = st.query_params.get("plan", "")
+    plan_id = st.selectbox(
+        "Plan",
+        ids,
+        index=ids.index(int(wanted)) if wanted.isdigit() and int(wanted) in ids else 0,
+        format_func=lambda i: f"#{i}",
+    )
+    st.query_params["plan"] = str(plan_id)  # the address of this plan, to share
     plan = get_plan(engine, plan_id)
     st.write(f"**{plan.name}** — {plan.status}, {len(plan.moves)} moves")
     left, middle, right = st.columns(3)
@@ -347,6 +344,7 @@ def act(action, message: str) -> None:  # type: ignore[no-untyped-def]
 if panel == "Saved plans":
     saved_plans()
 else:
+    st.query_params.pop("plan", None)  # the address of a saved plan belongs to the Saved plans panel
     scenario = scenario_form()
     if scenario is not None:
         solve_with_progress(scenario)

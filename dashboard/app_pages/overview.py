@@ -55,19 +55,24 @@ def health_table(kpis: pd.DataFrame) -> None:
             "Why points were deducted": ranked["reasons"].replace("", "no deductions"),
         }
     )
-    st.dataframe(
+    st.caption(ui.SELECT_TO_OPEN)
+    event = st.dataframe(
         table,
         hide_index=True,
         width="stretch",
         height=ui.table_height(len(table), max_rows=15),
+        on_select="rerun",
+        selection_mode="single-row",
+        key="overview-health",
         column_config={
             HEALTH.heading: st.column_config.ProgressColumn(
                 min_value=0, max_value=100, format="%.0f", width=90
             ),
             "Why points were deducted": st.column_config.TextColumn(width="large"),
-            "Detail": st.column_config.LinkColumn(display_text=r"territory=(.*)$", width=80),
+            "Detail": None,  # the row's address: selecting the row opens it in this tab
         },
     )
+    ui.follow_selection(event, table["Detail"])
     with st.expander("Every deduction, worst territory first"):
         st.markdown(deductions_markdown(ranked))
 

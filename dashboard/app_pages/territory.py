@@ -1,7 +1,7 @@
 """Territory: one territory's health, KPI history, accounts, an account's forecast, and its whitespace.
 
-Alert emails link here as ``/territory?territory=<external id>``; picking another territory
-updates the URL so it can be shared.
+Its address is ``/territory?id=<external id>`` (alert emails' older ``?territory=`` works too); picking
+another territory updates the URL so it can be shared.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ ACCOUNT_COLUMNS = {
 
 
 def pick_territory(kpis: pd.DataFrame) -> pd.Series:
-    """The territory from ?territory=, else the least healthy; the choice is written back to the URL."""
+    """The territory from ?id= (or ?territory=), else the least healthy; the choice is written back."""
     ids = kpis.sort_values(["health", "external_id"])["external_id"].tolist()
     labels = kpis.set_index("external_id")
-    wanted = st.query_params.get("territory")
+    wanted = st.query_params.get("id") or st.query_params.get("territory")
     if wanted and wanted not in ids:
         st.warning(f"There is no territory `{wanted}` in the latest snapshot; showing the least healthy one.")
     chosen = st.selectbox(
@@ -48,7 +48,8 @@ def pick_territory(kpis: pd.DataFrame) -> pd.Series:
         format_func=lambda t: f"{labels.at[t, 'name']} · {ui.owner(labels.at[t, 'rep_name'])} ({t})",
         key="territory-pick",
     )
-    st.query_params["territory"] = chosen
+    st.query_params.pop("territory", None)  # the older form of the address becomes ?id=
+    st.query_params["id"] = chosen
     return labels.loc[chosen]
 
 
@@ -224,6 +225,7 @@ def whitespace(book: pd.DataFrame) -> None:
 
 
 status = ui.ready_or_onboarding()
+ui.link("overview", "Back to the overview", icon=":material/arrow_back:")
 ui.page_header("Territory", status)
 ui.require_snapshot(status)
 

@@ -1,9 +1,10 @@
 """End to end in a real browser: `streamlit run` on a sample database, driven by Chromium through Playwright.
 
-Opens every page, checks that none shows an exception, that the map canvas draws (non-background
-pixels) and that switching the map metric changes its colours, and that nothing is fetched from
-outside the machine (no basemap tiles, no CDN). Screenshots of every page land in the test's tmp
-directory (and in E2E_SHOTS_DIR when set) for a person to look at.
+Opens every page by its address, checks that none shows "Page not found", an exception or a metric
+card whose value is cut off, that the map canvas draws (non-background pixels) and that switching the
+map metric changes its colours, and that nothing is fetched from outside the machine (no basemap
+tiles, no CDN). Full-page screenshots of every page land in ``artifacts/screenshots/`` (git-ignored,
+kept by CI; E2E_SHOTS_DIR overrides) for a person to look at.
 """
 
 from __future__ import annotations
@@ -34,15 +35,18 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PAGES = {
-    "overview": "Overview",
-    "map": "Map",
-    "territory": "Territory",
-    "drift": "Drift",
-    "alerts": None,
-    "optimize": None,
-    "data": "Data",
+ADDRESSES = {  # address -> (file name of its screenshot, expected title or None)
+    "overview": ("overview", "Overview"),
+    "map": ("map", "Map"),
+    "territory": ("territory", "Territory"),
+    "territory?id=SW-T003": ("territory-by-id", "Territory"),
+    "drift": ("drift", "Drift"),
+    "alerts": ("alerts", None),
+    "optimize": ("optimize", None),
+    "optimize?plan=1": ("optimize-plan", None),
+    "data": ("data", "Data"),
 }
+SHOTS = Path(os.environ.get("E2E_SHOTS_DIR") or APP.parent.parent / "artifacts" / "screenshots")
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
 
 pytestmark = [
@@ -153,25 +157,57 @@ def open_page(page, base: str, path: str) -> None:  # type: ignore[no-untyped-de
 
 
 def shoot(page, tmp_path: Path, name: str) -> Path:  # type: ignore[no-untyped-def]
+    """A full-page screenshot in the test's tmp directory, copied to ``SHOTS`` for people and CI."""
     path = tmp_path / f"{name}.png"
-    page.screenshot(path=str(path))
-    if os.environ.get("E2E_SHOTS_DIR"):
-        target = Path(os.environ["E2E_SHOTS_DIR"])
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, target / path.name)
+    page.screenshot(path=str(path), full_page=True)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(path, SHOTS / path.name)
     return path
 
 
-@pytest.mark.parametrize("path", list(PAGES))
-def test_every_page_renders_without_an_exception(browser_page, server, tmp_path, path):
-    open_page(browser_page, server, path)
-    if path == "map":
-        browser_page.wait_for_timeout(1500)  # deck.gl draws on the next animation frames
-    shoot(browser_page, tmp_path, path)
+METRIC_TEXT = ", ".join(
+    f"[data-testid='{part}']{inner}" for part in ("stMetricValue", "stMetricDelta") for inner in ("", " *")
+)
+TRUNCATED_METRICS = f"""() => [...document.querySelectorAll("{METRIC_TEXT}")]
+    .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)"""
+
+
+@pytest.mark.parametrize("address", list(ADDRESSES))
+def test_every_page_opens_by_its_address(browser_page, server, tmp_path, address):
+    """No "Page not found", no exception, no metric card cut off; a screenshot for a person."""
+    name, title = ADDRESSES[address]
+    open_page(browser_page, server, address)
+    if address == "map":
+        browser_page.wait_for_selector("[data-testid='stDeckGlJsonChart'] canvas", timeout=60_000)
+        browser_page.wait_for_timeout(2500)  # deck.gl draws on the next animation frames
+    shoot(browser_page, tmp_path, name)
+    assert browser_page.get_by_text("Page not found").count() == 0, address
     assert browser_page.locator("[data-testid='stException']").count() == 0
-    title = PAGES[path]  # pages other helpers own (alerts, optimize) are only checked for errors
-    if title:
+    assert browser_page.evaluate(TRUNCATED_METRICS) == [], "a metric card's value is cut off"
+    assert urlparse(browser_page.url).path == "/" + address.split("?")[0]
+    if title:  # the Alerts and Optimize pages are only checked for errors here
         assert browser_page.locator("h1").first.inner_text().strip() == title
+
+
+def test_the_root_address_opens_the_overview(browser_page, server):
+    open_page(browser_page, server, "")
+    assert urlparse(browser_page.url).path == "/overview"
+    assert browser_page.locator("h1").first.inner_text().strip() == "Overview"
+
+
+def test_a_table_row_opens_its_territory_in_the_same_tab_and_the_page_links_back(browser_page, server):
+    open_page(browser_page, server, "overview")
+    pages_before = len(browser_page.context.pages)
+    table = browser_page.locator("[data-testid='stDataFrame']").first
+    table.scroll_into_view_if_needed()
+    box = table.bounding_box()
+    browser_page.mouse.click(box["x"] + 12, box["y"] + 35 + 17)  # the first row's selection cell
+    browser_page.wait_for_url("**/territory?**", timeout=60_000)
+    settle(browser_page)
+    assert len(browser_page.context.pages) == pages_before  # no new tab
+    assert browser_page.locator("h1").first.inner_text().strip() == "Territory"
+    browser_page.get_by_role("link", name="Back to the overview").click()
+    browser_page.wait_for_url("**/overview", timeout=60_000)
 
 
 def test_territory_deep_link_opens_that_territory(browser_page, server):
@@ -211,6 +247,20 @@ def test_map_draws_and_its_colours_follow_the_metric(browser_page, server, tmp_p
 
 
 def test_nothing_is_fetched_from_outside_the_machine(browser_page, server):
-    for path in PAGES:
-        open_page(browser_page, server, path)
+    for address in ADDRESSES:
+        open_page(browser_page, server, address)
     assert browser_page.outside_requests == []
+
+
+def test_the_plan_map_draws_moves_over_territories_and_states(browser_page, server, tmp_path):
+    """Solve the book's field scenario, open the plan's map: arcs over today's territories, not a blank."""
+    open_page(browser_page, server, "optimize")
+    browser_page.get_by_role("button", name="Solve").click()
+    browser_page.wait_for_selector("text=Solved in", timeout=240_000)
+    settle(browser_page)
+    browser_page.get_by_role("radio", name="Map", exact=True).click()
+    settle(browser_page)
+    image = map_pixels(browser_page, tmp_path, "optimize-map")
+    assert drawn_share(image) > 0.2, "the plan map has no ground or territories under the arcs"
+    assert browser_page.evaluate(TRUNCATED_METRICS) == [], "a metric card's value is cut off"
+    assert browser_page.locator("[data-testid='stException']").count() == 0

@@ -7,10 +7,11 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dashboard import maps
+from dashboard import geography, maps
 from dashboard.maps import HIGH, LOW, MAP_METRICS, MID, Grid
 
 
@@ -44,39 +45,6 @@ def test_areas_grow_into_empty_neighbours_but_never_over_owned_cells():
     assert two[2, 2] in (1, 2)  # the cell between them goes to one of them, not both
 
 
-def test_horizontal_runs_of_one_owner_merge_into_one_rectangle():
-    owner = np.array([[1, 1, 2, -1, 1]])
-    grid = Grid(lon0=10.0, lat0=20.0, cell=0.5, rows=1, cols=5)
-    shapes = maps.area_polygons(owner, grid)
-    assert shapes["territory_id"].tolist() == [1, 2, 1]
-    assert shapes["polygon"].iloc[0] == [[10.0, 20.0], [11.0, 20.0], [11.0, 20.5], [10.0, 20.5]]
-    assert shapes["polygon"].iloc[2][0] == [12.0, 20.0]
-
-
-@pytest.mark.parametrize(
-    ("owner", "segments"),
-    [
-        ([[1]], 4),  # a lone cell: its four sides
-        ([[1, 2]], 7),  # two cells: six outer sides and the shared one
-        ([[1, 1]], 6),  # one territory of two cells: no edge between them
-        ([[1, -1, 2]], 8),  # two lone cells apart
-    ],
-)
-def test_outlines_are_the_edges_where_the_owner_changes(owner, segments):
-    grid = Grid(lon0=0.0, lat0=0.0, cell=1.0, rows=len(owner), cols=len(owner[0]))
-    borders = maps.area_borders(np.array(owner), grid)
-    assert len(borders) == segments
-    assert (borders["a"] != borders["b"]).all()
-
-
-def test_the_outline_of_a_lone_cell_is_its_square():
-    borders = maps.area_borders(np.array([[5]]), Grid(lon0=-110.0, lat0=33.0, cell=0.5, rows=1, cols=1))
-    corners = {tuple(point) for path in borders["path"] for point in path}
-    assert corners == {(-110.0, 33.0), (-109.5, 33.0), (-110.0, 33.5), (-109.5, 33.5)}
-    assert maps.borders_of(borders, pd.Series([5])).shape[0] == 4
-    assert maps.borders_of(borders, pd.Series([6])).empty
-
-
 @settings(max_examples=40, deadline=None)
 @given(
     st.lists(st.tuples(st.integers(1, 4), st.floats(-120, -100), st.floats(30, 45)), min_size=1, max_size=60)
@@ -95,7 +63,7 @@ def test_every_located_account_sits_in_a_cell_that_is_owned(rows):
 
 def test_no_located_account_means_no_area():
     areas = maps.territory_areas(pd.DataFrame({"territory_id": [1.0], "lon": [None], "lat": [None]}))
-    assert areas.shapes.empty and areas.borders.empty
+    assert areas.shapes.empty and areas.labels.empty
 
 
 @pytest.mark.parametrize(
@@ -190,3 +158,120 @@ def test_density_cells_sum_the_potential_of_their_accounts():
         "Potential density: $10 in 1 account here",
     ]
     assert cells["color"].iloc[0][:3] == list(maps.DENSITY_HIGH)  # the densest cell is the darkest
+
+
+# --------------------------------------------------------------------------- ground and regions
+
+PHOENIX, TUCSON, ALBUQUERQUE = (-112.07, 33.45), (-110.97, 32.22), (-106.65, 35.08)
+
+
+def test_state_outlines_ship_with_a_package_and_are_simplified():
+    states = geography.us_states()
+    assert {"AZ", "NM", "CA", "HI", "DC"} <= set(states.codes)
+    arizona = states.shapes[states.codes.index("AZ")]
+    assert arizona.contains(shapely.Point(*PHOENIX)) and not arizona.contains(shapely.Point(*ALBUQUERQUE))
+    assert 5_000 < sum(len(ring) for _, ring in states.rings) < 20_000  # 294,000 points in the file
+
+
+def test_the_ground_is_the_states_around_the_box():
+    outlines = geography.state_outlines(-112.5, 33.0, -111.5, 34.0)  # around Phoenix
+    assert set(outlines["state"]) == {"AZ"}
+    assert all(ring[0] == ring[-1] for ring in outlines["path"])  # closed rings
+
+
+def test_regions_cover_the_states_of_the_book_and_hold_their_accounts():
+    """Two clusters in Arizona, one in New Mexico: three regions that tile AZ + NM without overlap."""
+    rng = np.random.default_rng(7)
+    rows = [
+        (t, lon + rng.normal(0, 0.2), lat + rng.normal(0, 0.2))
+        for t, (lon, lat) in enumerate([PHOENIX, TUCSON, ALBUQUERQUE], start=1)
+        for _ in range(30)
+    ]
+    book = accounts(rows)
+    areas = maps.territory_areas(book)
+    regions = {
+        t: shapely.union_all([shapely.Polygon(p[0], p[1:]) for p in group["polygon"]])
+        for t, group in areas.shapes.groupby("territory_id")
+    }
+    assert sorted(regions) == [1, 2, 3]
+    states = geography.us_states()
+    land = shapely.union_all([states.shapes[states.codes.index(c)] for c in ("AZ", "NM")])
+    covered = shapely.union_all(list(regions.values()))
+    assert covered.symmetric_difference(land).area < 0.02 * land.area  # tiles the two states
+    assert all(regions[a].intersection(regions[b]).area < 0.01 for a, b in [(1, 2), (1, 3), (2, 3)])
+    inside = [regions[t].buffer(0.05).contains(shapely.Point(x, y)) for t, x, y in rows]
+    assert np.mean(inside) > 0.95
+    for label in areas.labels.itertuples():
+        assert regions[label.territory_id].contains(shapely.Point(label.lon, label.lat))
+
+
+def test_labels_that_would_overlap_are_dropped_in_order():
+    """At zoom 6 a degree is about 1,456 px: labels 0.01 degree apart collide, 1 degree apart do not."""
+    labels = pd.DataFrame(
+        {"label": ["Alvarez", "Brooks", "Chen"], "lon": [-112.0, -112.01, -111.0], "lat": [33.5, 33.5, 33.5]}
+    )
+    kept = geography.place_labels(labels, zoom=6.0, latitude=33.5)
+    assert kept["label"].tolist() == ["Alvarez", "Chen"]
+
+
+def test_a_book_too_big_to_draw_dot_by_dot_is_drawn_as_clusters():
+    """Accounts pool per territory and cell: the potential is conserved and every cluster is one colour."""
+    rng = np.random.default_rng(3)
+    n = 3_000
+    book = pd.DataFrame(
+        {
+            "lon": -112 + rng.random(n),
+            "lat": 33 + rng.random(n),
+            "territory_id": rng.integers(1, 4, n).astype(float),
+            "potential": rng.random(n) * 1000,
+        }
+    )
+    grid = maps.make_grid(book["lon"].to_numpy(), book["lat"].to_numpy())
+    names = pd.DataFrame({"territory_id": [1, 2, 3], "name": ["A", "B", "C"]})
+    clusters = maps.account_clusters(book, grid, names)
+    assert len(clusters) < n / 3
+    assert clusters["potential"].sum() == pytest.approx(book["potential"].sum(), rel=1e-3)
+    assert clusters["tip"].str.contains(" of (?:A|B|C) here").all()
+
+
+def test_an_account_just_over_a_state_line_does_not_bring_in_the_whole_state():
+    """Arizona's book with one account plotted in California (near Blythe): only land near it joins."""
+    lon = np.array([PHOENIX[0], TUCSON[0], -114.65])
+    lat = np.array([PHOENIX[1], TUCSON[1], 33.6])
+    land = geography.covered_land(lon, lat, pad=0.3, states=["AZ"])
+    states = geography.us_states()
+    california = states.shapes[states.codes.index("CA")]
+    assert 0 < land.intersection(california).area < 0.01 * california.area
+    assert land.contains(shapely.Point(*PHOENIX))
+
+
+def empty_deck() -> dict:
+    import json
+
+    deck = maps.build_deck(
+        areas=pd.DataFrame(columns=["polygon", "color", "tip"]),
+        borders=pd.DataFrame(columns=["path"]),
+        dots=pd.DataFrame(columns=[*maps.ACCOUNT_COLUMNS, "potential"]),
+        reps=pd.DataFrame(columns=["lon", "lat", "tip"]),
+        states=pd.DataFrame(columns=["state", "lon", "lat"]),
+        layers_shown={"Territories"},
+        view=maps.view_state(pd.DataFrame(columns=["lat", "lon"])),
+        ground=geography.state_outlines(-115.0, 31.0, -109.0, 37.0),
+    )
+    return json.loads(maps.compact_json(deck))
+
+
+def test_a_basemap_is_drawn_only_when_a_map_style_is_set(monkeypatch):
+    from core.config import get_settings
+
+    monkeypatch.delenv("TERRITORY_MAP_STYLE", raising=False)
+    get_settings.cache_clear()
+    offline = empty_deck()
+    assert offline["mapStyle"] == maps.NO_BASEMAP and "mapProvider" not in offline
+    assert [layer["id"] for layer in offline["layers"]][:2] == ["state-land", "state-outlines"]
+    monkeypatch.setenv("TERRITORY_MAP_STYLE", "light")
+    get_settings.cache_clear()
+    online = empty_deck()
+    assert online["mapProvider"] == "carto" and "positron" in online["mapStyle"]  # CARTO light
+    assert [layer["id"] for layer in online["layers"]][0] == "state-outlines"  # no land fill over it
+    get_settings.cache_clear()

@@ -123,12 +123,15 @@ def test_overview_lists_job_freshness(app, sample_db):
     assert (freshness.loc[freshness["job"] == "kpis", "flag"] == "").all()
 
 
-def test_refresh_now_runs_the_kpi_job_from_the_dashboard(app, writable_db):
+def test_refresh_now_runs_the_kpi_job_then_the_alerts_from_the_dashboard(app, writable_db):
+    """The Alerts page says alerts follow every KPI refresh: the button does what the scheduler does."""
     at = app(writable_db)
     at.button(key="refresh-button").click().run()
     no_exception(at)
-    runs = read_frame(get_engine(writable_db), select(JobRun).where(JobRun.trigger == "dashboard"))
-    assert runs["job"].tolist() == ["kpis"] and runs["status"].tolist() == ["success"]
+    runs = read_frame(
+        get_engine(writable_db), select(JobRun).where(JobRun.trigger == "dashboard").order_by(JobRun.id)
+    )
+    assert runs["job"].tolist() == ["kpis", "alerts"] and runs["status"].tolist() == ["success"] * 2
 
 
 # --------------------------------------------------------------------------- notices
@@ -208,6 +211,15 @@ def test_map_draws_every_layer_without_a_basemap(app, sample_db):
     assert len(layer(spec, "accounts")["data"]) == len(located)
 
 
+def test_the_map_stands_on_state_outlines_with_one_label_per_area_at_most(app, sample_db):
+    spec = deck(app(sample_db, "map"))
+    ids = [item["id"] for item in spec["layers"]]
+    assert ids.index("state-outlines") < ids.index("territories")  # the ground is drawn first
+    assert len(layer(spec, "state-outlines")["data"]) >= 4  # AZ, NM, NV, UT and their neighbours
+    labels = layer(spec, "rep-names")["data"]
+    assert 0 < len(labels) <= len(territory_rows(sample_db))
+
+
 def territory_colours(spec: dict) -> dict[str, list[int]]:
     """Territory external id -> its fill colour, read from the area tooltips."""
     colours: dict[str, list[int]] = {}
@@ -271,7 +283,15 @@ def test_picking_a_territory_updates_the_link(page, sample_db):
     at = page(sample_db, "territory")
     other = kpis["external_id"].iloc[-1]
     at.selectbox(key="territory-pick").set_value(other).run()
-    assert at.query_params["territory"] in (other, [other])
+    assert at.query_params["id"] in (other, [other])  # the page's address is /territory?id=<id>
+    assert "territory" not in at.query_params
+
+
+def test_the_older_territory_address_still_opens_it(page, sample_db):
+    chosen = territory_rows(sample_db)["external_id"].iloc[1]
+    at = page(sample_db, "territory", territory=chosen)
+    assert at.selectbox(key="territory-pick").value == chosen
+    assert at.query_params["id"] in (chosen, [chosen])
 
 
 def test_an_unknown_territory_in_the_link_warns_and_falls_back(page, sample_db):
