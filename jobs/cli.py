@@ -333,11 +333,17 @@ def run(
     port: Annotated[int, typer.Option(help="Dashboard port.")] = 8501,
     sample: Annotated[str, typer.Option(help="Sample loaded into an empty database.")] = "southwest",
     headless: Annotated[bool, typer.Option(help="Do not open a browser.")] = True,
+    host: Annotated[
+        str,
+        typer.Option(help="Address to listen on (default this machine only; 0.0.0.0 for every interface)."),
+    ] = "127.0.0.1",
 ) -> None:
-    """Set up the database (sample book when empty), start the scheduler and the dashboard."""
+    """Set up the database (sample book when empty, first admin), start the scheduler and the dashboard."""
     from jobs.launch import launch
 
-    raise typer.Exit(launch(db or get_settings().database_url, port=port, sample=sample, headless=headless))
+    raise typer.Exit(
+        launch(db or get_settings().database_url, port=port, sample=sample, headless=headless, host=host)
+    )
 
 
 # --- optimize and plans --------------------------------------------------------------------------

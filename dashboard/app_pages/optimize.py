@@ -11,9 +11,19 @@ import pandas as pd
 import pydeck as pdk
 import streamlit as st
 
-from core.plans import PlanError, apply_plan, approve_plan, get_plan, list_plans, plan_export
+from core.auth import AuthError
+from core.plans import (
+    PlanError,
+    apply_plan,
+    approve_plan,
+    get_plan,
+    list_plans,
+    plan_export,
+    reject_plan,
+    submit_plan,
+)
 from core.rebalance import Scenario
-from dashboard import components, data
+from dashboard import auth, components, data
 from dashboard.maps import NO_BASEMAP
 from dashboard.optimize_view import (
     FormValues,
@@ -191,12 +201,14 @@ def show_result() -> None:
         show_arcs(run)
     elif view == "Frontier":
         show_frontier(run)
+    if not auth.can("plan.create"):
+        return
     with st.form("save_plan"):
         name = st.text_input("Plan name", value=f"{run.problem.scenario.name} {date.today():%Y-%m-%d}")
         if st.form_submit_button("Save as draft"):
             try:
-                plan_id = save_run(engine, run, name=name, created_by="dashboard")
-            except ValueError as error:
+                plan_id = save_run(engine, run, name=name, created_by=auth.acting("plan.create").email)
+            except (ValueError, AuthError) as error:
                 st.error(str(error))
             else:
                 st.success(f"Saved as draft plan {plan_id}. Review it under Saved plans.")
@@ -274,16 +286,14 @@ def saved_plans() -> None:
         st.dataframe(compare_plans([get_plan(engine, i) for i in chosen]), width="stretch")
     plan_id = st.selectbox("Plan", [p.id for p in plans], format_func=lambda i: f"#{i}")
     plan = get_plan(engine, plan_id)
-    st.write(f"**{plan.name}** — {plan.status}, {len(plan.moves)} moves")
+    st.text(f"{plan.name} — {plan.status}, {len(plan.moves)} moves")  # a plan name is text, never Markdown
+    if plan.review_comment:
+        st.text(f"Review comment: {plan.review_comment}")
     left, middle, right = st.columns(3)
-    if left.button("Approve", disabled=plan.status != "draft"):
-        act(lambda: approve_plan(engine, plan_id, approver="dashboard"), f"Plan {plan_id} approved.")
-    effective = middle.date_input("Effective date", value=date.today())
-    if middle.button("Apply", type="primary", disabled=plan.status != "approved"):
-        act(
-            lambda: apply_plan(engine, plan_id, actor="dashboard", effective_date=effective),
-            f"Plan {plan_id} applied: accounts moved, audit log written, cooldown started.",
-        )
+    review_buttons(left, plan)
+    if auth.can("plan.apply") and plan.status == "approved":
+        effective = middle.date_input("Effective date", value=date.today())
+        confirm_apply(middle, plan, effective)
     right.download_button(
         "Export CRM CSV",
         plan_export(engine, plan_id).to_csv(index=False),
@@ -292,10 +302,60 @@ def saved_plans() -> None:
     )
 
 
+def review_buttons(column, plan) -> None:  # type: ignore[no-untyped-def]
+    """Submit (planner, on a draft), approve or reject with a comment (approver, on a submitted plan)."""
+    email = auth.current_actor().email if auth.current_actor() else ""
+    if auth.can("plan.submit") and plan.status in ("draft", "rejected"):
+        if column.button("Submit for approval"):
+            act(
+                lambda: submit_plan(engine, plan.id, actor=email, source="page"), f"Plan {plan.id} submitted."
+            )
+    if auth.can("plan.approve") and plan.status == "submitted":
+        comment = column.text_input("Comment", key=f"review-comment-{plan.id}")
+        if column.button("Approve"):
+            act(
+                lambda: approve_plan(engine, plan.id, approver=email, comment=comment or None, source="page"),
+                f"Plan {plan.id} approved.",
+            )
+        if column.button("Reject"):
+            act(
+                lambda: reject_plan(engine, plan.id, actor=email, comment=comment, source="page"),
+                f"Plan {plan.id} rejected.",
+            )
+
+
+def confirm_apply(column, plan, effective: date) -> None:  # type: ignore[no-untyped-def]
+    """Apply after a confirmation that shows what will change."""
+    if not column.button("Apply…", type="primary"):
+        return
+
+    @st.dialog(f"Apply plan {plan.id}?")
+    def confirm() -> None:
+        st.text(
+            f"{len(plan.moves)} accounts change territory on {effective}; the affected reps get an email."
+        )
+        st.dataframe(
+            pd.DataFrame(
+                [{"account": m.account, "from": m.from_territory, "to": m.to_territory} for m in plan.moves]
+            ),
+            hide_index=True,
+        )
+        if st.button("Apply now", type="primary"):
+            actor = auth.acting("plan.apply")
+            act(
+                lambda: apply_plan(
+                    engine, plan.id, actor=actor.email, effective_date=effective, source="page"
+                ),
+                f"Plan {plan.id} applied: accounts moved, audit log written, cooldown started.",
+            )
+
+    confirm()
+
+
 def act(action, message: str) -> None:  # type: ignore[no-untyped-def]
     try:
         action()
-    except PlanError as error:
+    except (PlanError, AuthError) as error:
         st.error(str(error))
         return
     data.clear_caches()

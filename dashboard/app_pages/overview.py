@@ -108,10 +108,11 @@ def health_table(kpis: pd.DataFrame) -> None:
 def deductions_markdown(ranked: pd.DataFrame) -> str:
     lines = []
     for row in ranked[ranked["deduction_list"].map(len) > 0].itertuples():
-        reasons = "\n".join(f"  - −{float(d['points']):.1f} {d['reason']}" for d in row.deduction_list)
-        lines.append(
-            f"- **{row.name}** ({ui.owner(row.rep_name)}) — health {ui.number(row.health, 0)}\n{reasons}"
+        reasons = "\n".join(
+            f"  - −{float(d['points']):.1f} {ui.as_text(d['reason'])}" for d in row.deduction_list
         )
+        name, owner = ui.as_text(row.name), ui.as_text(ui.owner(row.rep_name))  # imported names are text
+        lines.append(f"- **{name}** ({owner}) — health {ui.number(row.health, 0)}\n{reasons}")
     return "\n".join(lines) or "No territory has a deduction."
 
 
