@@ -409,7 +409,9 @@ def sign(engine: Engine, token: str) -> str:
     return f"{token}.{mac}"
 
 
-def unsign(engine: Engine, value: str) -> str | None:
+def unsign(engine: Engine, value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
     token, _, mac = value.rpartition(".")
     if not token or not mac:
         return None

@@ -35,8 +35,8 @@ pytestmark = [
 ]
 
 
-def start_server(url: str, folder: Path, *extra: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    port = free_port()
+def start_server(url: str, folder: Path, *extra: str, port: int | None = None):  # type: ignore[no-untyped-def]
+    port = port or free_port()
     log = (folder / "streamlit.log").open("w")
     process = subprocess.Popen(
         [
@@ -56,7 +56,7 @@ def start_server(url: str, folder: Path, *extra: str, env: dict[str, str] | None
             *extra,
         ],
         cwd=SERVER.parent.parent,
-        env={**os.environ, "TERRITORY_DATABASE_URL": url, **(env or {})},
+        env={**os.environ, "TERRITORY_DATABASE_URL": url},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
