@@ -456,6 +456,15 @@ def _plan_step(db: str | None, who: str | None, action: str, step) -> None:  # t
         fail(f"refused: {error}")
 
 
+@plans_app.command("rename")
+def plans_rename(plan_id: int, name: str, db: DbOption = None, who: ActorOption = None) -> None:
+    """Rename a draft (planner)."""
+    from core.plans import rename_plan
+
+    _plan_step(db, who, "plan.edit", lambda e, a: rename_plan(e, plan_id, name, actor=a))
+    typer.echo(f"plan {plan_id} renamed")
+
+
 @plans_app.command("submit")
 def plans_submit(
     plan_id: int, db: DbOption = None, who: ActorOption = None, comment: CommentOption = None

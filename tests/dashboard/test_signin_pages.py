@@ -87,3 +87,15 @@ def test_map_tooltips_are_text_not_html():
     from dashboard.maps import TOOLTIP
 
     assert set(TOOLTIP) == {"text"}  # deck.gl puts a "text" tooltip in as text; "html" would render markup
+
+
+def test_the_admin_page_adds_users_and_shows_the_audit_trail(app, writable_db):
+    at = app(writable_db, "admin")
+    assert not at.exception and at.title[0].value == "Users and audit"
+    email_box = next(t for t in at.text_input if t.label == "New user's email")
+    email_box.input("new.viewer@example.com")
+    next(t for t in at.text_input if t.label == "Initial password").input("a fine password")
+    next(b for b in at.button if b.label == "Add user").click().run()
+    assert any("Added new.viewer@example.com as viewer" in s.value for s in at.success)
+    audit = at.dataframe[-1].value
+    assert audit.iloc[0][["actor", "action", "source"]].tolist() == ["admin@example.com", "users.add", "page"]
