@@ -325,22 +325,25 @@ def review_buttons(column, plan) -> None:  # type: ignore[no-untyped-def]
 
 
 def confirm_apply(column, plan, effective: date) -> None:  # type: ignore[no-untyped-def]
-    """Apply after a confirmation that shows what will change."""
-    if not column.button("Apply…", type="primary"):
+    """Apply after a confirmation that shows what will change (kept across reruns until answered)."""
+    key = "optimize-confirm-apply"
+    if column.button("Apply…", type="primary"):
+        st.session_state[key] = plan.id
+    if st.session_state.get(key) != plan.id:
         return
-
-    @st.dialog(f"Apply plan {plan.id}?")
-    def confirm() -> None:
+    with st.container(border=True):
         st.text(
-            f"{len(plan.moves)} accounts change territory on {effective}; the affected reps get an email."
+            f"Apply plan {plan.id}? {len(plan.moves)} accounts change territory on {effective}; "
+            "the affected reps get an email."
         )
-        st.dataframe(
-            pd.DataFrame(
-                [{"account": m.account, "from": m.from_territory, "to": m.to_territory} for m in plan.moves]
-            ),
-            hide_index=True,
-        )
-        if st.button("Apply now", type="primary"):
+        moves = [{"account": m.account, "from": m.from_territory, "to": m.to_territory} for m in plan.moves]
+        st.dataframe(pd.DataFrame(moves), hide_index=True)
+        yes, no = st.columns(2)
+        if no.button("Cancel"):
+            st.session_state.pop(key, None)
+            st.rerun()
+        if yes.button("Apply now", type="primary"):
+            st.session_state.pop(key, None)
             actor = auth.acting("plan.apply")
             act(
                 lambda: apply_plan(
@@ -348,8 +351,6 @@ def confirm_apply(column, plan, effective: date) -> None:  # type: ignore[no-unt
                 ),
                 f"Plan {plan.id} applied: accounts moved, audit log written, cooldown started.",
             )
-
-    confirm()
 
 
 def act(action, message: str) -> None:  # type: ignore[no-untyped-def]
