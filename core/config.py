@@ -137,6 +137,35 @@ class Settings(BaseSettings):
         "uses the address it serves (its --port).",
     )
 
+    # --- sign-in, roles and the approval workflow ---
+    user: str | None = Field(
+        default=None, description="Who a CLI writing command acts as when `--as` is not given (an email)."
+    )
+    allow_self_approval: bool = Field(
+        default=False, description="Let an approver approve or reject a plan they created themselves."
+    )
+    admin_email: str = Field(
+        default="admin@localhost", description="Email of the admin `territory run` creates on first run."
+    )
+    admin_password: str | None = Field(
+        default=None,
+        description="Password of that first admin; when unset, one is generated and printed once.",
+    )
+    session_hours: float = Field(
+        default=12.0, gt=0, description="A dashboard sign-in lasts this many hours (then sign in again)."
+    )
+    signin_max_failures: int = Field(
+        default=5, ge=1, description="Failed sign-ins in a row after which the account is locked."
+    )
+    signin_lock_minutes: float = Field(
+        default=15.0, gt=0, description="How long a locked account stays locked."
+    )
+    signin_delay_s: float = Field(
+        default=0.5,
+        ge=0,
+        description="Pause after a failed sign-in; doubles with each failure in a row (max 8 s).",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _url_has_scheme(cls, value: str) -> str:

@@ -239,9 +239,16 @@ class Notification(SQLModel, table=True):
 class RebalancePlan(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str
-    status: str = Field(default="draft", index=True)  # draft | approved | applied | discarded
+    status: str = Field(
+        default="draft", index=True
+    )  # draft | submitted | approved | rejected | applied | discarded
     created_at: datetime = Field(default_factory=utcnow)
     created_by: str | None = None
+    submitted_at: datetime | None = None
+    submitted_by: str | None = None
+    rejected_at: datetime | None = None
+    rejected_by: str | None = None
+    review_comment: str | None = Field(default=None, sa_column=Column(Text))
     approved_at: datetime | None = None
     approved_by: str | None = None
     applied_at: datetime | None = None
@@ -292,3 +299,58 @@ class JobRun(SQLModel, table=True):
     message: str | None = None
     error: str | None = Field(default=None, sa_column=Column(Text))
     trigger: str = "cli"  # cli | scheduler | dashboard
+
+
+class User(SQLModel, table=True):
+    """A person who may sign in: a local account (Argon2 hash) or a single sign-on identity (no hash).
+
+    The role decides what the person may do (core.auth.ROLES); ``email`` is stored lower-case.
+    """
+
+    __tablename__ = "users"
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(index=True, unique=True)
+    name: str = ""
+    role: str = "viewer"  # viewer | planner | approver | admin
+    password_hash: str | None = None  # None: signs in through single sign-on only
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+    failed_signins: int = 0
+    locked_until: datetime | None = None
+    last_signin_at: datetime | None = None
+
+
+class UserSession(SQLModel, table=True):
+    """A signed-in browser: the cookie carries the token, the database only its hash.
+
+    A session starts as a one-time ticket (the sign-in form hands it to the cookie route), then
+    holds the token; ending it (sign-out) or expiry ends it in every tab.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    token_hash: str | None = Field(default=None, index=True, unique=True)
+    ticket_hash: str | None = Field(default=None, index=True, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    ended_at: datetime | None = None
+
+
+class SiteSecret(SQLModel, table=True):
+    """Secrets the product generates once for itself (the session-cookie signing key)."""
+
+    name: str = Field(primary_key=True)
+    value: str
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what, when and from where: one row per write (import, rule, user, plan, email)."""
+
+    __tablename__ = "audit_event"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor: str = Field(index=True)
+    action: str = Field(index=True)  # e.g. plan.apply, users.add, import, alerts.edit
+    what: str = Field(sa_column=Column(Text))
+    source: str = "cli"  # cli | page | scheduler
+    plan_id: int | None = Field(default=None, index=True)

@@ -32,7 +32,18 @@ PAGE_FILES = {
 }
 SELECT_TO_OPEN = "Select a row to open its territory."
 
-__all__ = ["money", "pct", "points", "ratio", "number", "ago"]
+__all__ = ["money", "pct", "points", "ratio", "number", "ago", "as_text"]
+
+_MARKDOWN_INLINE = set("\\`*_{}[]()<>!|~:$&.")  # emphasis, links, images, code, HTML, colours, maths
+_MARKDOWN_LINE_START = set("#-+=>0123456789")  # headings, lists, quotes (the text is one line)
+
+
+def as_text(value: object) -> str:
+    """Data (a name from an import) made safe for a Markdown context: every special character
+    escaped, so ``**[x](http://evil)**`` shows literally, never as bold, a link or an image."""
+    text = " ".join(str(value).split())
+    escaped = "".join(f"\\{ch}" if ch in _MARKDOWN_INLINE else ch for ch in text)
+    return f"\\{escaped}" if escaped[:1] in _MARKDOWN_LINE_START else escaped
 
 
 # How a change is coloured on a card: green when it goes the good way, red the other.
@@ -149,7 +160,7 @@ def onboarding(status: DataStatus) -> None:
             "The southwest book: 12 reps in AZ, NM, NV and UT, 450 accounts, 36 months of revenue, "
             "and 26 weeks of KPI history. Takes a few seconds."
         )
-        if st.button("Load the southwest sample", type="primary", key="load-sample"):
+        if _may_run_jobs() and st.button("Load the southwest sample", type="primary", key="load-sample"):
             _load_sample()
     with right, st.container(border=True):
         st.subheader("Import your own book")
@@ -220,9 +231,17 @@ def kpi_age_hours(runs: pd.DataFrame) -> float | None:
 # --------------------------------------------------------------------------- refresh now
 
 
+def _may_run_jobs() -> bool:
+    from dashboard.auth import can
+
+    return can("jobs.run")
+
+
 def refresh_panel(key: str = "refresh") -> None:
     """'Refresh now': KPIs (and optionally forecasts first), then alerts, with live progress, then fresh
     caches."""
+    if not _may_run_jobs():
+        return
     left, right = st.columns([1, 2], vertical_alignment="center")
     with right:
         with_forecasts = st.checkbox(

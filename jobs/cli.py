@@ -26,6 +26,9 @@ app = typer.Typer(
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: TERRITORY_DATABASE_URL).")]
 AsOfOption = Annotated[str | None, typer.Option("--as-of", help="Compute as of this date (YYYY-MM-DD).")]
+ActorOption = Annotated[
+    str | None, typer.Option("--as", help="Act as this user (an email; default: TERRITORY_USER).")
+]
 
 
 def _engine(db: str | None):  # type: ignore[no-untyped-def]
@@ -39,6 +42,17 @@ def _parse_date(value: str | None, option: str = "--as-of") -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not a date like 2026-11-23", param_hint=option) from None
+
+
+def _acting(engine, who: str | None, action: str):  # type: ignore[no-untyped-def]
+    """The user a writing command acts as, checked for ``action``; refused with one line otherwise."""
+    from core.auth import AuthError, authorize
+
+    upgrade_schema(engine)
+    try:
+        return authorize(engine, who or get_settings().user, action)
+    except AuthError as error:
+        fail(f"refused: {error}")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -101,8 +115,10 @@ def import_(
     activities: Annotated[Path | None, typer.Option(help="Activities CSV.")] = None,
     opportunities: Annotated[Path | None, typer.Option(help="Opportunities CSV.")] = None,
     quotas: Annotated[Path | None, typer.Option(help="Quotas CSV.")] = None,
+    who: ActorOption = None,
 ) -> None:
     """Import CRM exports: everything is validated first; on any problem nothing is written."""
+    from core.audit import record_event
     from core.importing import ImportValidationError, import_files
 
     files = {
@@ -123,7 +139,7 @@ def import_(
             "--opportunities --quotas"
         )
     engine = _engine(db)
-    upgrade_schema(engine)
+    actor = _acting(engine, who, "import")
     try:
         result = import_files(engine, files)
     except ImportValidationError as error:
@@ -135,6 +151,7 @@ def import_(
         for problem in error.problems:
             typer.echo(f"  {problem}", err=True)
         raise typer.Exit(1) from None
+    record_event(engine, actor.email, "import", f"imported {', '.join(sorted(files))}: {result}", "cli")
     typer.echo(str(result))
 
 
@@ -327,11 +344,17 @@ def run(
     port: Annotated[int, typer.Option(help="Dashboard port.")] = 8501,
     sample: Annotated[str, typer.Option(help="Sample loaded into an empty database.")] = "southwest",
     headless: Annotated[bool, typer.Option(help="Do not open a browser.")] = True,
+    host: Annotated[
+        str,
+        typer.Option(help="Address to listen on (default this machine only; 0.0.0.0 for every interface)."),
+    ] = "127.0.0.1",
 ) -> None:
-    """Set up the database (sample book when empty), start the scheduler and the dashboard."""
+    """Set up the database (sample book when empty, first admin), start the scheduler and the dashboard."""
     from jobs.launch import launch
 
-    raise typer.Exit(launch(db or get_settings().database_url, port=port, sample=sample, headless=headless))
+    raise typer.Exit(
+        launch(db or get_settings().database_url, port=port, sample=sample, headless=headless, host=host)
+    )
 
 
 # --- optimize and plans --------------------------------------------------------------------------
@@ -359,6 +382,7 @@ def optimize_cmd(
         ),
     ] = None,
     as_of: AsOfOption = None,
+    who: ActorOption = None,
 ) -> None:
     """Solve a rebalance scenario on today's book and print a summary (moves, before/after, gap)."""
     from core.rebalance import Scenario
@@ -371,6 +395,7 @@ def optimize_cmd(
         fail(f"{scenario}: {error}")
     engine = _engine(db)
     upgrade_schema(engine)
+    planner = _acting(engine, who, "plan.create") if save else None
     try:
         budgets = [int(b) for b in (frontier_budgets or "").split(",") if b.strip()]
     except ValueError:
@@ -395,35 +420,45 @@ def optimize_cmd(
         typer.echo(f"wrote {json_out}")
     if save:
         try:
-            plan_id = save_run(engine, run, name=parsed.name)
+            plan_id = save_run(engine, run, name=parsed.name, created_by=planner.email if planner else None)
         except ValueError as error:
             fail(str(error))
         typer.echo(
-            f"saved as draft plan {plan_id}: `territory plans approve {plan_id}` then `apply {plan_id}`"
+            f"saved as draft plan {plan_id}: `territory plans submit {plan_id}`, then an approver "
+            f"runs `plans approve {plan_id}` and `plans apply {plan_id}`"
         )
     if not run.result.has_plan:
         raise typer.Exit(2)
 
 
 plans_app = typer.Typer(
-    help="Saved rebalance plans: list, show, approve, apply, export.", no_args_is_help=True
+    help="Saved rebalance plans: list, show, submit, approve, reject, apply, export.", no_args_is_help=True
 )
 app.add_typer(plans_app, name="plans")
 
 
 @plans_app.command("list")
-def plans_list(db: DbOption = None) -> None:
-    """Saved plans, newest first."""
+def plans_list(
+    db: DbOption = None, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
+) -> None:
+    """Saved plans, newest first: id, name, status, who created, approved and applied each."""
     from core.plans import list_plans
 
-    plans = list_plans(_engine(db))
+    engine = _engine(db)
+    upgrade_schema(engine)
+    plans = list_plans(engine)
+    if as_json:
+        typer.echo(json.dumps([p.as_dict() for p in plans], indent=2, default=str))
+        return
     if not plans:
         typer.echo("no saved plans: `territory optimize --scenario FILE --save` makes one")
     for plan in plans:
         gap = "—" if plan.gap is None else f"{plan.gap:.2%}"
         typer.echo(
             f"{plan.id:>4}  {plan.status:<10} {plan.created_at}  {plan.moves:>4} moves  gap {gap:>7}  "
-            f"{plan.solver_status:<9} {plan.name}"
+            f"{plan.solver_status:<9} {plan.name}  "
+            f"(created by {plan.created_by or '—'}, approved by {plan.approved_by or '—'}, "
+            f"applied by {plan.applied_by or '—'})"
         )
 
 
@@ -439,37 +474,83 @@ def plans_show(plan_id: int, db: DbOption = None) -> None:
         fail(str(error))
 
 
+CommentOption = Annotated[str | None, typer.Option("--comment", help="A comment kept with the decision.")]
+
+
+def _plan_step(db: str | None, who: str | None, action: str, step) -> None:  # type: ignore[no-untyped-def]
+    from core.auth import AuthError
+    from core.plans import PlanError
+
+    engine = _engine(db)
+    actor = _acting(engine, who, action)
+    try:
+        step(engine, actor.email)
+    except (PlanError, AuthError) as error:
+        fail(f"refused: {error}")
+
+
+@plans_app.command("rename")
+def plans_rename(plan_id: int, name: str, db: DbOption = None, who: ActorOption = None) -> None:
+    """Rename a draft (planner)."""
+    from core.plans import rename_plan
+
+    _plan_step(db, who, "plan.edit", lambda e, a: rename_plan(e, plan_id, name, actor=a))
+    typer.echo(f"plan {plan_id} renamed")
+
+
+@plans_app.command("submit")
+def plans_submit(
+    plan_id: int, db: DbOption = None, who: ActorOption = None, comment: CommentOption = None
+) -> None:
+    """Submit a draft for approval (planner); emails the approvers."""
+    from core.plans import submit_plan
+
+    _plan_step(db, who, "plan.submit", lambda e, a: submit_plan(e, plan_id, actor=a, comment=comment))
+    typer.echo(f"plan {plan_id} submitted for approval")
+
+
 @plans_app.command("approve")
 def plans_approve(
-    plan_id: int, db: DbOption = None, by: Annotated[str, typer.Option(help="Who approves.")] = "cli"
+    plan_id: int, db: DbOption = None, who: ActorOption = None, comment: CommentOption = None
 ) -> None:
-    """Approve a draft plan."""
-    from core.plans import PlanError, approve_plan
+    """Approve a submitted plan (approver; not your own unless TERRITORY_ALLOW_SELF_APPROVAL)."""
+    from core.plans import approve_plan
 
-    try:
-        approve_plan(_engine(db), plan_id, approver=by)
-    except PlanError as error:
-        fail(str(error))
+    _plan_step(db, who, "plan.approve", lambda e, a: approve_plan(e, plan_id, approver=a, comment=comment))
     typer.echo(f"plan {plan_id} approved")
+
+
+@plans_app.command("reject")
+def plans_reject(
+    plan_id: int,
+    db: DbOption = None,
+    who: ActorOption = None,
+    comment: Annotated[str, typer.Option("--comment", help="Why it is rejected (required).")] = "",
+) -> None:
+    """Reject a submitted plan, saying why (approver)."""
+    from core.plans import reject_plan
+
+    _plan_step(db, who, "plan.reject", lambda e, a: reject_plan(e, plan_id, actor=a, comment=comment))
+    typer.echo(f"plan {plan_id} rejected")
 
 
 @plans_app.command("apply")
 def plans_apply(
     plan_id: int,
     db: DbOption = None,
-    by: Annotated[str, typer.Option(help="Who applies.")] = "cli",
+    who: ActorOption = None,
     effective: Annotated[str | None, typer.Option(help="Effective date (default today).")] = None,
+    comment: CommentOption = None,
 ) -> None:
-    """Apply an approved plan in one transaction (refused if assignments changed since it was computed)."""
-    from core.plans import PlanError, apply_plan
+    """Apply an approved plan in one transaction, exactly once; emails the affected reps."""
+    from core.plans import apply_plan
 
-    try:
-        moved = apply_plan(
-            _engine(db), plan_id, actor=by, effective_date=_parse_date(effective, "--effective")
-        )
-    except PlanError as error:
-        fail(str(error))
-    typer.echo(f"plan {plan_id} applied: {moved} accounts moved; the audit log has one row per move")
+    day = _parse_date(effective, "--effective")
+    moved: list[int] = []
+    _plan_step(
+        db, who, "plan.apply", lambda e, a: moved.append(apply_plan(e, plan_id, actor=a, effective_date=day))
+    )
+    typer.echo(f"plan {plan_id} applied: {moved[0]} accounts moved; the audit log has one row per move")
 
 
 @plans_app.command("export")
@@ -490,6 +571,132 @@ def plans_export(
     else:
         frame.to_csv(csv, index=False)
         typer.echo(f"wrote {len(frame)} moves to {csv}")
+
+
+# --- users and the audit trail ---------------------------------------------------------------------
+users_app = typer.Typer(help="Who may sign in, and with which role (admin only).", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+RoleOption = Annotated[str, typer.Option("--role", help="viewer, planner, approver or admin.")]
+
+
+def _read_password(password_stdin: bool) -> str | None:
+    if not password_stdin:
+        return None
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        fail("no password on standard input")
+    return password
+
+
+def _user_change(db: str | None, who: str | None, change) -> None:  # type: ignore[no-untyped-def]
+    from core.auth import AuthError
+
+    engine = _engine(db)
+    actor = _acting(engine, who, "users.manage")
+    try:
+        change(engine, actor)
+    except (ValueError, AuthError) as error:
+        fail(f"refused: {error}")
+
+
+@users_app.command("add")
+def users_add(
+    email: str,
+    role: RoleOption,
+    name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input (else SSO only).")
+    ] = False,
+    db: DbOption = None,
+    who: ActorOption = None,
+) -> None:
+    """Add a user: with --password-stdin a local account, else single sign-on only."""
+    from core.auth import create_user
+
+    password = _read_password(password_stdin)
+    _user_change(
+        db, who, lambda e, a: create_user(e, email, role=role, password=password, name=name, actor=a)
+    )
+    typer.echo(f"added {email.strip().lower()} as {role}")
+
+
+@users_app.command("list")
+def users_list(
+    db: DbOption = None, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
+) -> None:
+    """Every user with role, state and last sign-in (never a password or hash)."""
+    from dataclasses import asdict
+
+    from core.auth import list_users
+
+    engine = _engine(db)
+    upgrade_schema(engine)
+    users = list_users(engine)
+    if as_json:
+        typer.echo(json.dumps([asdict(u) for u in users], indent=2, default=str))
+        return
+    for user in users:
+        state = "disabled" if not user.active else "locked" if user.locked else "active"
+        kind = "local" if user.local else "sso"
+        typer.echo(f"{user.email:<32} {user.role:<9} {state:<9} {kind:<6} {user.name}")
+
+
+@users_app.command("set-role")
+def users_set_role(email: str, role: RoleOption, db: DbOption = None, who: ActorOption = None) -> None:
+    """Change a user's role."""
+    from core.auth import set_role
+
+    _user_change(db, who, lambda e, a: set_role(e, email, role, actor=a))
+    typer.echo(f"{email} is now {role}")
+
+
+@users_app.command("disable")
+def users_disable(email: str, db: DbOption = None, who: ActorOption = None) -> None:
+    """Disable a user and end their sessions everywhere."""
+    from core.auth import disable_user
+
+    _user_change(db, who, lambda e, a: disable_user(e, email, actor=a))
+    typer.echo(f"{email} is disabled")
+
+
+@users_app.command("reset-password")
+def users_reset_password(
+    email: str,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the new password from standard input.")
+    ] = True,
+    db: DbOption = None,
+    who: ActorOption = None,
+) -> None:
+    """Set a new password (read from standard input); unlocks and signs the user out everywhere."""
+    from core.auth import reset_password
+
+    password = _read_password(True)
+    assert password is not None
+    _user_change(db, who, lambda e, a: reset_password(e, email, password, actor=a))
+    typer.echo(f"password of {email} reset")
+
+
+@app.command("audit")
+def audit_cmd(
+    db: DbOption = None,
+    since: Annotated[str | None, typer.Option("--since", help="From this day (YYYY-MM-DD).")] = None,
+    plan: Annotated[int | None, typer.Option("--plan", help="Only this plan's events.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The audit trail: who did what, when and from where (page or CLI), newest first."""
+    from core.audit import list_events
+
+    engine = _engine(db)
+    upgrade_schema(engine)
+    events = list_events(engine, since=_parse_date(since, "--since"), plan_id=plan)
+    if as_json:
+        typer.echo(json.dumps([e.as_dict() for e in events], indent=2, default=str))
+        return
+    if not events:
+        typer.echo("no audit events")
+    for event in events:
+        typer.echo(event.as_line())
 
 
 # --- alerts -----------------------------------------------------------------------------------------
@@ -523,12 +730,14 @@ def alerts_set(
     enabled: Annotated[
         bool | None, typer.Option("--enable/--disable", help="Turn the rule on or off.")
     ] = None,
+    who: ActorOption = None,
 ) -> None:
     """Edit one alert rule."""
+    from core.audit import record_event
     from jobs.alerts import RuleEditError, edit_rule
 
     engine = _engine(db)
-    upgrade_schema(engine)
+    actor = _acting(engine, who, "alerts.edit")
     try:
         rule = edit_rule(
             engine,
@@ -542,16 +751,22 @@ def alerts_set(
         )
     except RuleEditError as error:
         fail(str(error))
+    record_event(engine, actor.email, "alerts.edit", f"rule {key}: {rule}", "cli")
     typer.echo(f"updated: {rule}")
 
 
 @alerts_app.command("test-email")
 def alerts_test_email(
     to: Annotated[str | None, typer.Option(help="Recipient (default: the alert list).")] = None,
+    db: DbOption = None,
+    who: ActorOption = None,
 ) -> None:
     """Send a test email through the configured SMTP server."""
     from core.alerts import send_test_email
+    from core.audit import record_event
 
+    engine = _engine(db)
+    actor = _acting(engine, who, "email.test")
     settings = get_settings()
     if not settings.smtp_host:
         fail(
@@ -563,6 +778,7 @@ def alerts_test_email(
             send_test_email(settings, recipient)
         except OSError as error:
             fail(f"could not send to {recipient} through {settings.smtp_host}:{settings.smtp_port}: {error}")
+        record_event(engine, actor.email, "email.test", f"test email to {recipient}", "cli")
         typer.echo(f"sent a test email to {recipient}")
 
 

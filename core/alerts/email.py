@@ -367,3 +367,65 @@ def _pending_ids(session: Session) -> list[int]:
 def _id(notification: Notification) -> int:
     assert notification.id is not None  # rows come from the database
     return notification.id
+
+
+# --- plan workflow emails (names are data: escaped in HTML, one line in subjects) ----------------
+
+
+def plans_link(dashboard_url: str) -> str:
+    return f"{dashboard_url.rstrip('/')}/optimize"
+
+
+def render_plan_submitted(
+    plan_id: int, plan_name: str, moves: int, submitted_by: str, dashboard_url: str
+) -> RenderedEmail:
+    """To an approver: a plan waits for approval."""
+    link = plans_link(dashboard_url)
+    subject = f"[{PRODUCT}] Plan {plan_id} waits for approval: {one_line(plan_name)}"
+    text = (
+        f"{submitted_by} submitted plan {plan_id} ({one_line(plan_name)}) for approval: "
+        f"{moves} accounts move.\n"
+        f"Review it, then approve or reject it: {link}\n"
+    )
+    body = (
+        f"<p>{html.escape(submitted_by)} submitted plan {plan_id} (<b>{html.escape(plan_name)}</b>) "
+        f"for approval: {moves} accounts move.</p>"
+        f'<p><a href="{html.escape(link)}">Review it, then approve or reject it</a></p>'
+    )
+    return RenderedEmail(subject, text, body)
+
+
+def render_plan_applied(
+    rep_name: str,
+    territory_name: str,
+    plan_id: int,
+    effective: object,
+    accounts_in: Sequence[str],
+    accounts_out: Sequence[str],
+    dashboard_url: str,
+) -> RenderedEmail:
+    """To a rep whose territory changed: which accounts join it and which leave, from when."""
+    subject = f"[{PRODUCT}] Your territory {one_line(territory_name)} changes from {effective}"
+    lines = [
+        f"Hello {one_line(rep_name)},",
+        "",
+        f"Plan {plan_id} changes {one_line(territory_name)} from {effective}.",
+    ]
+    if accounts_in:
+        lines += ["", f"Joining ({len(accounts_in)}):", *(f"  + {one_line(a)}" for a in accounts_in)]
+    if accounts_out:
+        lines += ["", f"Leaving ({len(accounts_out)}):", *(f"  - {one_line(a)}" for a in accounts_out)]
+    lines += ["", f"Dashboard: {dashboard_url}"]
+
+    def items(names: Sequence[str]) -> str:
+        return "".join(f"<li>{html.escape(n)}</li>" for n in names)
+
+    body = (
+        f"<p>Hello {html.escape(rep_name)},</p>"
+        f"<p>Plan {plan_id} changes <b>{html.escape(territory_name)}</b> "
+        f"from {html.escape(str(effective))}.</p>"
+        + (f"<p>Joining ({len(accounts_in)}):</p><ul>{items(accounts_in)}</ul>" if accounts_in else "")
+        + (f"<p>Leaving ({len(accounts_out)}):</p><ul>{items(accounts_out)}</ul>" if accounts_out else "")
+        + f'<p><a href="{html.escape(dashboard_url)}">Open the dashboard</a></p>'
+    )
+    return RenderedEmail(subject, "\n".join(lines) + "\n", body)

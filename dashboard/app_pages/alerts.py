@@ -15,8 +15,8 @@ import streamlit as st
 from core.alerts.rules import SCOPES, SEVERITIES, Rule, describe
 from core.config import Settings, get_settings
 from dashboard import alerts_data as ad
+from dashboard import auth, data
 from dashboard import components as ui
-from dashboard import data
 
 PANELS = ("Open episodes", "History", "Rules", "Outbox")
 FLASH = "alerts-flash"
@@ -54,7 +54,7 @@ def severity_metrics(open_episodes: pd.DataFrame, by_id: dict[int, Rule]) -> Non
 def evaluate_panel(status: data.DataStatus) -> None:
     """'Evaluate now' and when the alerts job last ran."""
     left, right = st.columns([1, 3], vertical_alignment="center")
-    clicked = left.button(
+    clicked = auth.can("jobs.run") and left.button(
         "Evaluate now",
         icon=":material/notifications_active:",
         key="alerts-evaluate",
@@ -200,8 +200,10 @@ def rules_panel(rules: list[Rule], open_episodes: pd.DataFrame, settings: Settin
         "Edit a rule below; it takes effect at the next evaluation. Empty recipients mean the default "
         f"list ({', '.join(settings.recipients) or 'none set'}, TERRITORY_ALERT_RECIPIENTS)."
     )
+    if not auth.can("alerts.edit"):
+        return
     for rule in rules:
-        label = f"{describe(rule)} · {rule.severity} · {'on' if rule.enabled else 'off'}"
+        label = f"{ui.as_text(describe(rule))} · {rule.severity} · {'on' if rule.enabled else 'off'}"
         with st.expander(label, icon=":material/edit:"):
             rule_form(rule)
 
@@ -267,11 +269,15 @@ def save_rule(rule: Rule, **form: object) -> None:
     if problem:
         st.error(f"Not saved: {problem}.", icon=":material/error:")
         return
+    from core.audit import record_event
+
     try:
+        actor = auth.acting("alerts.edit")
         text = edit_rule(data.engine(), rule.key, **changes)
-    except RuleEditError as error:
+    except (RuleEditError, PermissionError) as error:
         st.error(f"Not saved: {error}.", icon=":material/error:")
         return
+    record_event(data.engine(), actor.email, "alerts.edit", f"rule {rule.key}: {text}", "page")
     st.session_state[FLASH] = ("success", f"Saved {text}. It takes effect at the next evaluation.")
     st.rerun()
 
@@ -345,6 +351,8 @@ def preview(status: data.DataStatus, version: str, sent: pd.DataFrame) -> None:
 
 
 def test_email_form(settings: Settings) -> None:
+    if not auth.can("email.test"):
+        return
     with st.form("alerts-test-email"):
         to = st.text_input(
             "Send a test email to", value=(settings.recipients or [""])[0], key="alerts-test-to"
@@ -368,8 +376,12 @@ def send_test(settings: Settings, to: str) -> None:
     if problem:
         st.error(f"Not sent: {problem}.", icon=":material/error:")
         return
+    from core.audit import record_event
+
     try:
+        actor = auth.acting("email.test")
         send_test_email(settings, to)
+        record_event(data.engine(), actor.email, "email.test", f"test email to {to}", "page")
     except (OSError, smtplib.SMTPException, ValueError) as error:
         st.error(
             f"The test email to {to} could not be sent through {settings.smtp_host}:"

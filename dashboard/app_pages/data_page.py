@@ -9,8 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from core.book import SPECS
+from dashboard import auth, data
 from dashboard import components as ui
-from dashboard import data
 
 IMPORT_FLASH = "data-import-flash"
 KINDS = ("reps", "accounts", "revenue", "activities", "opportunities", "quotas")
@@ -18,6 +18,9 @@ KINDS = ("reps", "accounts", "revenue", "activities", "opportunities", "quotas")
 
 def import_form() -> None:
     """One uploader per kind; everything is validated first and nothing is written on any problem."""
+    if not auth.can("import"):
+        st.caption("Imports are for admins.")
+        return
     with st.form("import", clear_on_submit=False, border=True):
         st.markdown(
             "Upload any of the six CSV exports. Rows upsert by CRM id; on any problem **nothing** is "
@@ -43,10 +46,12 @@ def run_import(uploads: dict) -> None:  # type: ignore[type-arg]
     if not uploads:
         st.warning("Choose at least one file to import.")
         return
+    from core.audit import record_event
     from core.db import upgrade_schema
     from core.importing import ImportValidationError, import_files
 
     engine = data.engine()
+    actor = auth.acting("import")
     with tempfile.TemporaryDirectory(prefix="territory-import-") as folder:
         files = {kind: _save(Path(folder), upload) for kind, upload in uploads.items()}
         upgrade_schema(engine)
@@ -55,6 +60,7 @@ def run_import(uploads: dict) -> None:  # type: ignore[type-arg]
         except ImportValidationError as error:
             show_problems(error.problems)
             return
+    record_event(engine, actor.email, "import", f"imported {', '.join(sorted(files))}: {result}", "page")
     data.clear_caches()
     # Rerun so the notices at the top of the page (drawn before this import ran) describe this import,
     # not a failed one before it; the message waits in the session for that run.

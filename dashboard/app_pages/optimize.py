@@ -10,9 +10,19 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from core.plans import PlanError, apply_plan, approve_plan, get_plan, list_plans, plan_export
+from core.auth import AuthError
+from core.plans import (
+    PlanError,
+    apply_plan,
+    approve_plan,
+    get_plan,
+    list_plans,
+    plan_export,
+    reject_plan,
+    submit_plan,
+)
 from core.rebalance import Scenario
-from dashboard import components, data, maps
+from dashboard import auth, components, data, maps
 from dashboard.optimize_view import (
     FormValues,
     arcs_deck,
@@ -205,6 +215,8 @@ def show_result() -> None:
         show_frontier(run)
     elif view == "Where to hire":
         show_hire(run)
+    if not auth.can("plan.create"):
+        return
     with st.form("save_plan"):
         name = st.text_input("Plan name", value=f"{run.problem.scenario.name} {date.today():%Y-%m-%d}")
         if st.form_submit_button("Save as draft"):
@@ -219,8 +231,8 @@ def save_once(run, name: str) -> None:  # type: ignore[no-untyped-def]
         st.info(f"Already saved as draft plan {saved[1]}. Review it under Saved plans.")
         return
     try:
-        plan_id = save_run(engine, run, name=name, created_by="dashboard")
-    except ValueError as error:
+        plan_id = save_run(engine, run, name=name, created_by=auth.acting("plan.create").email)
+    except (ValueError, AuthError) as error:
         st.error(str(error))
     else:
         st.session_state["optimize_saved"] = (run, plan_id)  # the run itself: an id() could be reused
@@ -312,16 +324,14 @@ def saved_plans() -> None:
     )
     st.query_params["plan"] = str(plan_id)  # the address of this plan, to share
     plan = get_plan(engine, plan_id)
-    st.write(f"**{plan.name}** — {plan.status}, {len(plan.moves)} moves")
+    st.text(f"{plan.name} — {plan.status}, {len(plan.moves)} moves")  # a plan name is text, never Markdown
+    if plan.review_comment:
+        st.text(f"Review comment: {plan.review_comment}")
     left, middle, right = st.columns(3)
-    if left.button("Approve", disabled=plan.status != "draft"):
-        act(lambda: approve_plan(engine, plan_id, approver="dashboard"), f"Plan {plan_id} approved.")
-    effective = middle.date_input("Effective date", value=date.today())
-    if middle.button("Apply", type="primary", disabled=plan.status != "approved"):
-        act(
-            lambda: apply_plan(engine, plan_id, actor="dashboard", effective_date=effective),
-            f"Plan {plan_id} applied: accounts moved, audit log written, cooldown started.",
-        )
+    review_buttons(left, plan)
+    if auth.can("plan.apply") and plan.status == "approved":
+        effective = middle.date_input("Effective date", value=date.today())
+        confirm_apply(middle, plan, effective)
     right.download_button(
         "Export CRM CSV",
         plan_export(engine, plan_id).to_csv(index=False),
@@ -330,10 +340,61 @@ def saved_plans() -> None:
     )
 
 
+def review_buttons(column, plan) -> None:  # type: ignore[no-untyped-def]
+    """Submit (planner, on a draft), approve or reject with a comment (approver, on a submitted plan)."""
+    email = auth.current_actor().email if auth.current_actor() else ""
+    if auth.can("plan.submit") and plan.status in ("draft", "rejected"):
+        if column.button("Submit for approval"):
+            act(
+                lambda: submit_plan(engine, plan.id, actor=email, source="page"), f"Plan {plan.id} submitted."
+            )
+    if auth.can("plan.approve") and plan.status == "submitted":
+        comment = column.text_input("Comment", key=f"review-comment-{plan.id}")
+        if column.button("Approve"):
+            act(
+                lambda: approve_plan(engine, plan.id, approver=email, comment=comment or None, source="page"),
+                f"Plan {plan.id} approved.",
+            )
+        if column.button("Reject"):
+            act(
+                lambda: reject_plan(engine, plan.id, actor=email, comment=comment, source="page"),
+                f"Plan {plan.id} rejected.",
+            )
+
+
+def confirm_apply(column, plan, effective: date) -> None:  # type: ignore[no-untyped-def]
+    """Apply after a confirmation that shows what will change (kept across reruns until answered)."""
+    key = "optimize-confirm-apply"
+    if column.button("Apply…", type="primary"):
+        st.session_state[key] = plan.id
+    if st.session_state.get(key) != plan.id:
+        return
+    with st.container(border=True):
+        st.text(
+            f"Apply plan {plan.id}? {len(plan.moves)} accounts change territory on {effective}; "
+            "the affected reps get an email."
+        )
+        moves = [{"account": m.account, "from": m.from_territory, "to": m.to_territory} for m in plan.moves]
+        st.dataframe(pd.DataFrame(moves), hide_index=True)
+        yes, no = st.columns(2)
+        if no.button("Cancel"):
+            st.session_state.pop(key, None)
+            st.rerun()
+        if yes.button("Apply now", type="primary"):
+            st.session_state.pop(key, None)
+            actor = auth.acting("plan.apply")
+            act(
+                lambda: apply_plan(
+                    engine, plan.id, actor=actor.email, effective_date=effective, source="page"
+                ),
+                f"Plan {plan.id} applied: accounts moved, audit log written, cooldown started.",
+            )
+
+
 def act(action, message: str) -> None:  # type: ignore[no-untyped-def]
     try:
         action()
-    except PlanError as error:
+    except (PlanError, AuthError) as error:
         st.error(str(error))
         return
     data.clear_caches()

@@ -80,9 +80,12 @@ def health_table(kpis: pd.DataFrame) -> None:
 def deductions_markdown(ranked: pd.DataFrame) -> str:
     lines = []
     for row in ranked[ranked["deduction_list"].map(len) > 0].itertuples():
-        reasons = "\n".join(f"  - −{float(d['points']):.1f} {d['reason']}" for d in row.deduction_list)
+        reasons = "\n".join(
+            f"  - −{float(d['points']):.1f} {ui.as_text(d['reason'])}" for d in row.deduction_list
+        )
+        name, owner = ui.as_text(row.name), ui.as_text(ui.owner(row.rep_name))  # imported names are text
         score = f"{HEALTH.heading.lower()} {HEALTH.text(row.health)}"
-        lines.append(f"- **{row.name}** ({ui.owner(row.rep_name)}) — {score}\n{reasons}")
+        lines.append(f"- **{name}** ({owner}) — {score}\n{reasons}")
     return "\n".join(lines) or "No territory has a deduction."
 
 

@@ -40,7 +40,10 @@ def pick_territory(kpis: pd.DataFrame) -> pd.Series:
     labels = kpis.set_index("external_id")
     wanted = st.query_params.get("id") or st.query_params.get("territory")
     if wanted and wanted not in ids:
-        st.warning(f"There is no territory `{wanted}` in the latest snapshot; showing the least healthy one.")
+        st.warning(
+            f"There is no territory {ui.as_text(wanted)} in the latest snapshot; "
+            "showing the least healthy one."
+        )
     chosen = st.selectbox(
         "Territory",
         ids,
@@ -70,7 +73,9 @@ def headline(row: pd.Series) -> None:
     if row["deduction_list"]:
         st.markdown(
             "**Why points were deducted**\n"
-            + "\n".join(f"- {d['reason']} — **−{float(d['points']):.1f}**" for d in row["deduction_list"])
+            + "\n".join(
+                f"- {ui.as_text(d['reason'])} — **−{float(d['points']):.1f}**" for d in row["deduction_list"]
+            )
         )
     else:
         st.success("No deductions: every rule is within its limit.")

@@ -8,6 +8,7 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import select
 
+from core.auth import SYSTEM_ACTOR, create_user
 from core.db import session_scope
 from core.models import Account, AssignmentHistory, Rep, Territory
 from core.plans import (
@@ -20,12 +21,17 @@ from core.plans import (
     list_plans,
     plan_export,
     save_plan,
+    submit_plan,
 )
 from core.rebalance import Move, RebalanceResult, TeamMetrics, TerritoryChange, TerritoryMetrics
+
+LEAD, PLANNER = "lead@example.com", "planner@example.com"
 
 
 @pytest.fixture
 def book(engine):
+    create_user(engine, LEAD, role="approver", password=None, actor=SYSTEM_ACTOR)
+    create_user(engine, PLANNER, role="planner", password=None, actor=SYSTEM_ACTOR)
     with session_scope(engine) as session:
         reps = [
             Rep(external_id=f"R{i}", name=name) for i, name in enumerate(["=cmd|' /C calc'!A0", "Bo Li"], 1)
@@ -73,16 +79,17 @@ def test_apply_moves_accounts_once_and_writes_the_audit_log(book):
         fingerprint=assignments_fingerprint(book),
     )
     with pytest.raises(PlanError, match="approve it"):
-        apply_plan(book, plan_id, actor="lead")
-    approve_plan(book, plan_id, approver="lead")
-    assert apply_plan(book, plan_id, actor="lead", effective_date=date(2026, 12, 1)) == 1
+        apply_plan(book, plan_id, actor=LEAD)
+    submit_plan(book, plan_id, actor=PLANNER)
+    approve_plan(book, plan_id, approver=LEAD)
+    assert apply_plan(book, plan_id, actor=LEAD, effective_date=date(2026, 12, 1)) == 1
     assert territory_of(book, "A1") == ("T1", date(2026, 12, 1))  # the cooldown starts on the effective date
     with session_scope(book) as session:
         history = session.execute(select(AssignmentHistory)).scalars().all()
-    assert [(h.source, h.plan_id, h.actor) for h in history] == [("plan", plan_id, "lead")]
+    assert [(h.source, h.plan_id, h.actor) for h in history] == [("plan", plan_id, LEAD)]
     assert get_plan(book, plan_id).status == "applied"
     with pytest.raises(PlanError, match="applied"):
-        apply_plan(book, plan_id, actor="lead")
+        apply_plan(book, plan_id, actor=LEAD)
 
 
 def test_apply_is_refused_when_assignments_changed(book):
@@ -93,14 +100,15 @@ def test_apply_is_refused_when_assignments_changed(book):
         result=result(("A1", "T2", "T1")),
         fingerprint=assignments_fingerprint(book),
     )
-    approve_plan(book, plan_id, approver="lead")
+    submit_plan(book, plan_id, actor=PLANNER)
+    approve_plan(book, plan_id, approver=LEAD)
     with session_scope(book) as session:  # someone moves A1 in the CRM meanwhile
         account = session.execute(select(Account).where(Account.external_id == "A1")).scalar_one()
         account.territory_id = session.execute(
             select(Territory.id).where(Territory.external_id == "T1")
         ).scalar()
     with pytest.raises(PlanError, match="1 of its 1 accounts changed"):
-        apply_plan(book, plan_id, actor="lead")
+        apply_plan(book, plan_id, actor=LEAD)
     assert get_plan(book, plan_id).status == "approved"
 
 
@@ -156,11 +164,11 @@ def test_a_saved_plan_reads_back_typed_and_equal_to_what_was_saved(book):
         scenario_toml='name = "typed"\n',
         result=solved.to_json_dict(),
         fingerprint=assignments_fingerprint(book),
-        created_by="lead",
+        created_by=PLANNER,
     )
     plan = get_plan(book, plan_id)
     assert isinstance(plan, SavedPlan)
-    assert (plan.id, plan.name, plan.status, plan.created_by) == (plan_id, "typed", "draft", "lead")
+    assert (plan.id, plan.name, plan.status, plan.created_by) == (plan_id, "typed", "draft", PLANNER)
     assert (plan.solver_status, plan.objective, plan.gap) == ("FEASIBLE", 12.5, 0.04)
     assert plan.scenario_toml == 'name = "typed"\n' and isinstance(plan.created_at, datetime)
     assert plan.approved_at is None and plan.applied_at is None and plan.effective_date is None
@@ -173,9 +181,10 @@ def test_a_saved_plan_reads_back_typed_and_equal_to_what_was_saved(book):
     with pytest.raises(AttributeError):  # frozen
         plan.status = "applied"  # type: ignore[misc]
     assert {f.name for f in fields(SavedPlan)} >= {"moves", "territories", "team_before", "team_after"}
-    approve_plan(book, plan_id, approver="lead")
+    submit_plan(book, plan_id, actor=PLANNER)
+    approve_plan(book, plan_id, approver=LEAD)
     approved = get_plan(book, plan_id)
-    assert (approved.status, approved.approved_by) == ("approved", "lead")
+    assert (approved.status, approved.approved_by) == ("approved", LEAD)
     assert isinstance(approved.approved_at, datetime)
 
 

@@ -1,6 +1,7 @@
 """Fixtures for the dashboard tests: one real southwest database per session, copies for tests that write.
 
-Pages run through the real app shell with Streamlit's AppTest. Streamlit's caches are process-wide,
+Pages run through the real app shell with Streamlit's AppTest, signed in (as admin unless a test
+says which role). Streamlit's caches are process-wide,
 but every loader is keyed by the database URL and its data version, so tests on different copies
 never see each other's frames.
 """
@@ -32,8 +33,40 @@ def make_sample_db(path: Path, sample: str = "southwest", **options: object) -> 
     engine = get_engine(url)
     initialise(engine, sample=sample, **options)  # type: ignore[arg-type]
     refresh_kpis(engine)
+    add_role_users(url)
     engine.dispose()
     return url
+
+
+ROLES = ("viewer", "planner", "approver", "admin")
+PASSWORD = "a long password"
+
+
+def role_email(role: str) -> str:
+    return f"{role}@example.com"
+
+
+def add_role_users(url: str) -> None:
+    """One local user per role (``viewer@example.com`` ... ``admin@example.com``, password PASSWORD)."""
+    from core.auth import SYSTEM_ACTOR, create_user, list_users
+    from core.db import upgrade_schema
+
+    engine = get_engine(url)
+    upgrade_schema(engine)
+    known = {u.email for u in list_users(engine)}
+    for role in ROLES:
+        if role_email(role) not in known:
+            create_user(engine, role_email(role), role=role, password=PASSWORD, actor=SYSTEM_ACTOR)
+
+
+def signed_in(at: AppTest, url: str, role: str) -> None:
+    """Give an AppTest the signed session of ``role``'s user (what the sign-in form leaves behind)."""
+    from core.auth import redeem_ticket, start_session
+    from dashboard.auth import STATE
+
+    add_role_users(url)  # on a new database, what `territory run` does first: the schema and an admin
+    engine = get_engine(url)
+    at.session_state[STATE] = redeem_ticket(engine, start_session(engine, role_email(role)))
 
 
 @pytest.fixture(scope="session")
@@ -67,9 +100,11 @@ def use_db(monkeypatch) -> Callable[[str], str]:
 def app(use_db) -> Callable[..., AppTest]:
     """Run the whole app (navigation, notices) on a page, optionally with URL query parameters."""
 
-    def run(url: str, page: str = "overview", **query: str) -> AppTest:
+    def run(url: str, page: str = "overview", *, role: str | None = "admin", **query: str) -> AppTest:
         use_db(url)
         at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+        if role is not None:
+            signed_in(at, url, role)
         for key, value in query.items():
             at.query_params[key] = value
         at.run()
@@ -84,9 +119,13 @@ def app(use_db) -> Callable[..., AppTest]:
 def page(use_db) -> Callable[..., AppTest]:
     """Run one page script on its own (as a deep link opens it), with URL query parameters."""
 
-    def run(url: str, name: str, **query: str) -> AppTest:
+    def run(url: str, name: str, *, role: str = "admin", **query: str) -> AppTest:
+        from core.auth import Actor
+        from dashboard.auth import ACTOR
+
         use_db(url)
         at = AppTest.from_file(str(DASHBOARD / "app_pages" / f"{name}.py"), default_timeout=TIMEOUT)
+        at.session_state[ACTOR] = Actor(role_email(role), role)  # what the app's sign-in gate sets
         for key, value in query.items():
             at.query_params[key] = value
         return at.run()

@@ -24,7 +24,9 @@ from urllib.parse import urlparse
 import pytest
 from PIL import Image
 
-from tests.dashboard.conftest import APP, make_sample_db
+from tests.dashboard.conftest import APP, PASSWORD, make_sample_db, role_email
+
+SERVER = APP.parent / "server.py"  # the app with its sign-in routes, as `territory run` starts it
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -81,7 +83,7 @@ def wait_healthy(base: str, process: subprocess.Popen, timeout: float = 90.0) ->
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[str]:
-    """`streamlit run dashboard/streamlit_app.py` on a fresh southwest database, headless, on a free port."""
+    """`streamlit run dashboard/server.py` on a fresh southwest database, headless, on a free port."""
     folder = tmp_path_factory.mktemp("e2e")
     url = make_sample_db(folder / "southwest.db")
     port = free_port()
@@ -93,7 +95,7 @@ def server(tmp_path_factory) -> Iterator[str]:
             "-m",
             "streamlit",
             "run",
-            str(APP),
+            str(SERVER),
             "--server.headless",
             "true",
             "--server.port",
@@ -130,8 +132,19 @@ def browser_page(server) -> Iterator:  # type: ignore[type-arg]
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
         page.outside_requests = []  # type: ignore[attr-defined]
         page.on("request", lambda request: _note_outside(page, request.url))
+        sign_in_as_admin(page, server)
         yield page
         browser.close()
+
+
+def sign_in_as_admin(page, base: str) -> None:  # type: ignore[no-untyped-def]
+    """Every page needs a session: sign in once (the cookie serves every later URL)."""
+    page.goto(base)
+    page.get_by_role("button", name="Sign in").wait_for(timeout=90_000)
+    page.get_by_label("Email", exact=True).fill(role_email("admin"))
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_selector("h1:has-text('Overview')", timeout=90_000)
 
 
 def _note_outside(page, url: str) -> None:  # type: ignore[no-untyped-def]

@@ -60,7 +60,7 @@ def test_default_scenario_follows_the_book() -> None:
 
 @pytest.mark.slow
 def test_solve_save_approve_apply_from_the_page(app, writable_db):
-    at = app(writable_db, "optimize")
+    at = app(writable_db, "optimize", role="planner")
     assert not at.exception
     at.selectbox(key="base_scenario").set_value("southwest").run()
     at.button[0].click().run()  # the form's Solve button
@@ -85,8 +85,14 @@ def test_solve_save_approve_apply_from_the_page(app, writable_db):
     assert any("Saved as draft plan" in s.value for s in at.success)
     at.segmented_control(key="optimize_panel").set_value("Saved plans").run()
     assert not at.exception
+    assert not any(b.label in ("Approve", "Apply…") for b in at.button)  # a planner submits
+    next(b for b in at.button if b.label == "Submit for approval").click().run()
+    at = app(writable_db, "optimize", role="approver")  # another person reviews and applies
+    at.segmented_control(key="optimize_panel").set_value("Saved plans").run()
     next(b for b in at.button if b.label == "Approve").click().run()
-    next(b for b in at.button if b.label == "Apply").click().run()
+    next(b for b in at.button if b.label == "Apply…").click().run()  # asks for confirmation first
+    assert any("accounts change territory" in t.value for t in at.text)
+    next(b for b in at.button if b.label == "Apply now").click().run()
     assert any("applied" in s.value for s in at.success), [e.value for e in at.error]
     engine = get_engine(writable_db)
     with session_scope(engine) as session:
@@ -134,3 +140,32 @@ def test_frontier_and_where_to_hire_from_the_page(app, writable_db):
     assert not at.exception, at.exception
     hired = at.session_state["optimize_hire"]
     assert len(hired.plan.hires) == 1 and hired.plan.hires[0].state in {"AZ", "NM", "NV", "UT"}
+
+
+def test_review_buttons_follow_the_role(page, writable_db):
+    """A planner submits a draft; only an approver sees Approve and Reject on a submitted plan."""
+    from core.plans import assignments_fingerprint, save_plan, submit_plan
+    from tests.dashboard.conftest import add_role_users, role_email
+
+    add_role_users(writable_db)
+    engine = get_engine(writable_db)
+    plan_id = save_plan(
+        engine,
+        name="**[x](http://evil.example)**",
+        scenario_toml="",
+        result={"status": "OPTIMAL", "moves": []},
+        fingerprint=assignments_fingerprint(engine),
+        created_by=role_email("planner"),
+    )
+
+    def buttons(role: str) -> set[str]:
+        at = page(writable_db, "optimize", role=role)
+        at.segmented_control(key="optimize_panel").set_value("Saved plans").run()
+        assert not at.exception
+        assert "**[x](http://evil.example)** — " in " ".join(t.value for t in at.text)  # a name is text
+        return {b.label for b in at.button}
+
+    assert "Submit for approval" in buttons("planner") and "Approve" not in buttons("planner")
+    submit_plan(engine, plan_id, actor=role_email("planner"))
+    assert {"Approve", "Reject"} <= buttons("approver")
+    assert not {"Approve", "Reject", "Submit for approval"} & buttons("planner")

@@ -165,13 +165,19 @@ def test_stale_kpis_are_flagged(app, writable_db):
 # --------------------------------------------------------------------------- empty database
 
 
-def test_no_database_file_shows_onboarding_and_creates_nothing(app, tmp_path):
+def test_no_database_file_shows_only_the_sign_in_and_creates_nothing(app, tmp_path):
     missing = tmp_path / "nowhere" / "territory.db"
-    at = app(f"sqlite:///{missing}")
+    at = app(f"sqlite:///{missing}", role=None)
+    no_exception(at)
+    assert at.subheader[0].value == "Sign in" and "No one can sign in yet" in at.info[0].value
+    assert not missing.exists()
+
+
+def test_an_admin_on_a_new_database_sees_onboarding(app, tmp_path):
+    at = app(f"sqlite:///{tmp_path / 'new.db'}")
     no_exception(at)
     assert at.title[0].value == "Welcome to Territory Health"
     assert at.button(key="load-sample").label == "Load the southwest sample"
-    assert not missing.exists()
 
 
 @pytest.mark.parametrize("name", ["overview", "map", "territory", "drift"])

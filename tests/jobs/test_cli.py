@@ -15,6 +15,7 @@ from tests.databases import BACKENDS, drop_database, new_database
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
+ADMIN, PLANNER, APPROVER, VIEWER = (f"{r}@example.com" for r in ("admin", "planner", "approver", "viewer"))
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -22,6 +23,13 @@ def db(request, tmp_path_factory) -> Iterator[str]:
     url = new_database(request.param, tmp_path_factory.mktemp("cli"), name="cli")
     result = runner.invoke(app, ["init", "--db", url, "--sample", "southwest", "--as-of", "2026-11-23"])
     assert result.exit_code == 0, result.output
+    for email, role in ((ADMIN, "admin"), (PLANNER, "planner"), (APPROVER, "approver"), (VIEWER, "viewer")):
+        added = runner.invoke(
+            app,
+            ["users", "add", email, "--role", role, "--password-stdin", "--db", url, "--as", "system"],
+            input="a long password\n",
+        )
+        assert added.exit_code == 0, added.output
     yield url
     drop_database(url)
 
@@ -79,7 +87,7 @@ def test_kpis_json_matches_the_snapshot(db):
 def test_import_refuses_bad_file_and_writes_nothing(db, tmp_path):
     bad = tmp_path / "accounts.csv"
     bad.write_text("account_id,name,lat,lon\nX1,Acme,95,10\n")
-    result = invoke("import", "--db", db, "--accounts", str(bad))
+    result = invoke("import", "--db", db, "--accounts", str(bad), "--as", ADMIN)
     assert result.exit_code == 1
     assert "accounts.csv" in result.output and "row 2" in result.output and "lat" in result.output
     assert json.loads(invoke("status", "--db", db, "--json").output)["accounts"] == 450
@@ -88,13 +96,23 @@ def test_import_refuses_bad_file_and_writes_nothing(db, tmp_path):
 def test_alerts_set_and_list(db):
     assert invoke("refresh", "alerts", "--db", db).exit_code == 0
     result = invoke(
-        "alerts", "set", "coverage_low", "--db", db, "--threshold", "0.8", "--severity", "critical"
+        "alerts",
+        "set",
+        "coverage_low",
+        "--db",
+        db,
+        "--threshold",
+        "0.8",
+        "--severity",
+        "critical",
+        "--as",
+        ADMIN,
     )
     assert result.exit_code == 0 and "Coverage below 80%" in result.output
     assert "critical" in invoke("alerts", "list", "--db", db).output
-    bad = invoke("alerts", "set", "coverage_low", "--db", db, "--severity", "urgent")
+    bad = invoke("alerts", "set", "coverage_low", "--db", db, "--severity", "urgent", "--as", ADMIN)
     assert bad.exit_code == 1 and "severity must be one of" in bad.output
-    assert invoke("alerts", "set", "nope", "--db", db).exit_code == 1
+    assert invoke("alerts", "set", "nope", "--db", db, "--as", ADMIN).exit_code == 1
 
 
 @pytest.mark.slow
@@ -121,6 +139,8 @@ def test_optimize_save_approve_apply_export(db, tmp_path):
         "--json",
         str(out),
         "--save",
+        "--as",
+        PLANNER,
         "--as-of",
         "2026-11-23",
     )
@@ -133,9 +153,10 @@ def test_optimize_save_approve_apply_export(db, tmp_path):
     assert set(plan["team"]["before"]) >= {"cv", "max_min_ratio"}
     plan_id = "1"
     assert "draft" in invoke("plans", "list", "--db", db).output
-    assert invoke("plans", "apply", plan_id, "--db", db).exit_code == 1  # not approved yet
-    assert invoke("plans", "approve", plan_id, "--db", db, "--by", "vp").exit_code == 0
-    applied = invoke("plans", "apply", plan_id, "--db", db, "--by", "vp", "--effective", "2026-12-01")
+    assert invoke("plans", "apply", plan_id, "--db", db, "--as", APPROVER).exit_code == 1  # not approved yet
+    assert invoke("plans", "submit", plan_id, "--db", db, "--as", PLANNER).exit_code == 0
+    assert invoke("plans", "approve", plan_id, "--db", db, "--as", APPROVER).exit_code == 0
+    applied = invoke("plans", "apply", plan_id, "--db", db, "--as", APPROVER, "--effective", "2026-12-01")
     assert applied.exit_code == 0 and f"{len(plan['moves'])} accounts moved" in applied.output
     export = tmp_path / "moves.csv"
     assert invoke("plans", "export", plan_id, "--db", db, "--csv", str(export)).exit_code == 0
@@ -184,3 +205,37 @@ def test_optimize_frontier_json_and_hire(db, tmp_path):
     assert "where to hire 1 rep(s)" in result.output
     (new_rep,) = json.loads(hired.read_text())["hire"]["hires"]
     assert new_rep["territory"] == "NEW-1" and new_rep["accounts"]
+
+
+def test_writing_commands_are_refused_without_the_role(db, tmp_path):
+    viewer = invoke("alerts", "set", "coverage_low", "--db", db, "--threshold", "0.5", "--as", VIEWER)
+    assert viewer.exit_code == 1
+    assert viewer.output.strip() == (
+        "refused: viewer@example.com (viewer) may not edit alert rules: that needs the admin role"
+    )
+    nobody = invoke("import", "--db", db, "--accounts", str(tmp_path / "x.csv"))
+    assert nobody.exit_code == 1 and "no user given: pass --as EMAIL or set TERRITORY_USER" in nobody.output
+    planner = invoke("users", "add", "x@example.com", "--role", "admin", "--db", db, "--as", PLANNER)
+    assert planner.exit_code == 1 and "may not manage users" in planner.output
+
+
+def test_users_and_audit_commands(db, monkeypatch):
+    monkeypatch.setenv("TERRITORY_USER", ADMIN)
+    assert invoke("users", "add", "new@example.com", "--role", "viewer", "--db", db).exit_code == 0
+    assert invoke("users", "set-role", "new@example.com", "--role", "planner", "--db", db).exit_code == 0
+    reset = runner.invoke(
+        app, ["users", "reset-password", "new@example.com", "--db", db], input="another one!\n"
+    )
+    assert reset.exit_code == 0, reset.output
+    assert invoke("users", "disable", "new@example.com", "--db", db).exit_code == 0
+    users = {u["email"]: u for u in json.loads(invoke("users", "list", "--db", db, "--json").output)}
+    assert (users["new@example.com"]["role"], users["new@example.com"]["active"]) == ("planner", False)
+    assert "another one!" not in invoke("users", "list", "--db", db, "--json").output
+    events = json.loads(invoke("audit", "--db", db, "--json").output)
+    mine = [(e["actor"], e["action"], e["source"]) for e in events if "new@example.com" in e["what"]]
+    assert mine[:4] == [
+        (ADMIN, "users.disable", "cli"),
+        (ADMIN, "users.reset-password", "cli"),
+        (ADMIN, "users.set-role", "cli"),
+        (ADMIN, "users.add", "cli"),
+    ]
