@@ -128,7 +128,7 @@ class Settings(BaseSettings):
     )
     alert_fix_plans: bool = Field(
         default=True,
-        description="When a balance alert opens, prepare a targeted draft plan that fixes it (linked in the email).",
+        description="When a balance alert opens, prepare a targeted draft plan to fix it (linked in emails).",
     )
     alert_fix_time_limit_s: float = Field(
         default=10.0, gt=0, description="Solver time limit in seconds of the draft plan an alert prepares."

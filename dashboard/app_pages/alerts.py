@@ -29,6 +29,12 @@ LINK = st.column_config.LinkColumn(
     width=90,
     help="Open the territory (team-level alerts open the Overview).",
 )
+FIX_LINK = st.column_config.LinkColumn(
+    "Fix plan",
+    display_text=r"plan=(\d+)$",
+    width=80,
+    help="The targeted draft plan prepared when a balance alert opened (Optimize page, Saved plans).",
+)
 
 
 # --------------------------------------------------------------------------- top of the page
@@ -136,6 +142,7 @@ def open_panel(open_episodes: pd.DataFrame, by_id: dict[int, Rule]) -> None:
             "Opened": st.column_config.DatetimeColumn("Opened (UTC)", format=DATETIME),
             "Last notified": st.column_config.DatetimeColumn("Last notified (UTC)", format=DATETIME),
             "Notices": st.column_config.NumberColumn(help="Emails sent about this episode so far."),
+            "Fix plan": FIX_LINK,
         },
     )
 

@@ -34,7 +34,13 @@ from jobs.optimize import churn_frontier, hire, optimize, save_run
 status = components.ready_or_onboarding()
 components.page_header("Optimize", status, "targeted mid-cycle rebalances under churn limits")
 engine = data.engine()
-panel = st.segmented_control("Panel", ["New plan", "Saved plans"], default="New plan", key="optimize_panel")
+linked_plan = st.query_params.get("plan")  # /optimize?plan=ID (an alert's fix plan) opens that plan
+panel = st.segmented_control(
+    "Panel",
+    ["New plan", "Saved plans"],
+    default="Saved plans" if linked_plan else "New plan",
+    key="optimize_panel",
+)
 
 
 def scenario_form() -> Scenario | None:
@@ -313,7 +319,11 @@ def saved_plans() -> None:
     chosen = st.multiselect("Compare side by side", [p.id for p in plans], default=[p.id for p in plans[:2]])
     if chosen:
         st.dataframe(compare_plans([get_plan(engine, i) for i in chosen]), width="stretch")
-    plan_id = st.selectbox("Plan", [p.id for p in plans], format_func=lambda i: f"#{i}")
+    ids = [p.id for p in plans]
+    linked = int(linked_plan) if linked_plan and linked_plan.isdigit() and int(linked_plan) in ids else None
+    plan_id = st.selectbox(
+        "Plan", ids, index=ids.index(linked) if linked else 0, format_func=lambda i: f"#{i}"
+    )
     plan = get_plan(engine, plan_id)
     st.write(f"**{plan.name}** — {plan.status}, {len(plan.moves)} moves")
     left, middle, right = st.columns(3)
