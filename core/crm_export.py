@@ -75,18 +75,18 @@ def move_ids(engine: Engine, plan_id: int) -> pd.DataFrame:
         select(
             col(Account.external_id),
             col(Account.salesforce_id),
-            old.external_id,
-            old.salesforce_id,
-            new.external_id,
-            new.salesforce_id,
-            owner.external_id,
-            owner.salesforce_id,
+            col(old.external_id),
+            col(old.salesforce_id),
+            col(new.external_id),
+            col(new.salesforce_id),
+            col(owner.external_id),
+            col(owner.salesforce_id),
         )
         .select_from(PlanMove)
         .join(Account, col(Account.id) == col(PlanMove.account_id))
-        .join(old, old.id == PlanMove.from_territory_id, isouter=True)  # type: ignore[arg-type]
-        .join(new, new.id == PlanMove.to_territory_id)  # type: ignore[arg-type]
-        .join(owner, owner.id == new.owner_rep_id, isouter=True)  # type: ignore[arg-type]
+        .join(old, col(old.id) == col(PlanMove.from_territory_id), isouter=True)
+        .join(new, col(new.id) == col(PlanMove.to_territory_id))
+        .join(owner, col(owner.id) == col(new.owner_rep_id), isouter=True)
         .where(col(PlanMove.plan_id) == plan_id)
         .order_by(col(Account.external_id))
     )
