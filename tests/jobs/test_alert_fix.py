@@ -161,3 +161,26 @@ def test_the_setting_turns_fix_plans_off(engine, monkeypatch):
     refresh_alerts(engine, now=NOW)
     assert balance_episodes(engine) and plans(engine) == []
     assert {plan_id for _, _, plan_id in balance_episodes(engine)} == {None}
+
+
+def test_a_fix_that_cannot_meet_the_band_says_why_in_the_email(engine, monkeypatch):
+    """No account may move (a churn limit of 0%): no plan, and the digest says why in the solver's words."""
+    import jobs.alerts
+
+    def frozen(*, time_limit_s: float):
+        return fix_scenario(time_limit_s=time_limit_s).with_changes(
+            **{"constraints.churn.max_book_share": 0.0}
+        )
+
+    monkeypatch.setattr(jobs.alerts, "fix_scenario", frozen)
+    refresh_alerts(engine, now=NOW)
+    assert plans(engine) == []
+    assert {plan_id for _, _, plan_id in balance_episodes(engine)} == {None}
+    with session_scope(engine) as session:
+        [note] = session.execute(select(Notification)).scalars().all()
+    lines = {x.strip() for x in note.body_text.splitlines() if "No fix plan could be prepared" in x}
+    assert len(lines) == 1  # the same reason under every balance alert of the run
+    why = lines.pop()  # the solver's explanation and the smallest relaxation that gives a plan
+    assert "No plan keeps every territory's potential within ±15% of the team mean" in why
+    assert "The tightest band a plan meets is" in why
+    assert "optimize?plan" not in note.body_text
