@@ -38,6 +38,10 @@ REP_COLUMNS = (
     Column("left_at", "date"),
     Column("territory_id", "str", description="Territory this rep owns (created when new)"),
     Column("territory_name", "str"),
+    Column("salesforce_id", "str", description="Salesforce User Id (005...), for CRM-ready exports"),
+    Column(
+        "territory_salesforce_id", "str", description="Salesforce Territory2 Id (0MI...) of the territory"
+    ),
 )
 
 ACCOUNT_COLUMNS = (
@@ -59,6 +63,7 @@ ACCOUNT_COLUMNS = (
     Column("wallet_estimate", "float", description="Estimated yearly spend available in our category"),
     Column("annual_revenue", "float", description="The firm's own annual revenue (AnnualRevenue)"),
     Column("employees", "int"),
+    Column("salesforce_id", "str", description="Salesforce Account Id (001...), for CRM-ready exports"),
 )
 
 REVENUE_COLUMNS = (

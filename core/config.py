@@ -131,6 +131,13 @@ class Settings(BaseSettings):
     alert_recipients: str = Field(
         default="revops@localhost", description="Default alert recipients, comma separated."
     )
+    alert_fix_plans: bool = Field(
+        default=True,
+        description="When a balance alert opens, prepare a targeted draft plan to fix it (linked in emails).",
+    )
+    alert_fix_time_limit_s: float = Field(
+        default=10.0, gt=0, description="Solver time limit in seconds of the draft plan an alert prepares."
+    )
     dashboard_url: str = Field(
         default="http://localhost:8501",
         description="Base URL of the dashboard, used for links in emails; when unset, `territory run` "

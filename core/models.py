@@ -34,6 +34,7 @@ class Rep(SQLModel, table=True):
     active: bool = True
     hired_at: date | None = None
     left_at: date | None = None
+    salesforce_id: str | None = Field(default=None, index=True)  # the Salesforce User Id (005...)
 
 
 class Territory(SQLModel, table=True):
@@ -42,6 +43,7 @@ class Territory(SQLModel, table=True):
     name: str
     region: str | None = Field(default=None, index=True)
     owner_rep_id: int | None = Field(default=None, foreign_key="rep.id", index=True)  # None: vacant
+    salesforce_id: str | None = Field(default=None, index=True)  # the Salesforce Territory2 Id (0MI...)
 
 
 class Account(SQLModel, table=True):
@@ -63,6 +65,7 @@ class Account(SQLModel, table=True):
     wallet_estimate: float | None = None
     annual_revenue: float | None = None  # the firm's own revenue (firmographics), not ours
     employees: int | None = None
+    salesforce_id: str | None = Field(default=None, index=True)  # the Salesforce Account Id (001...)
 
 
 class RevenueMonth(SQLModel, table=True):
@@ -218,6 +221,7 @@ class AlertEpisode(SQLModel, table=True):
     last_notified_at: datetime | None = None
     notify_count: int = 0
     resolution_notified: bool = False
+    fix_plan_id: int | None = None  # the draft plan prepared to fix a balance episode (RebalancePlan.id)
 
 
 class Notification(SQLModel, table=True):

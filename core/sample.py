@@ -19,6 +19,7 @@ import pandas as pd
 from core.accounts import account_potential, baseline_forecast_12m
 from core.book import Book, Story
 from core.months import add_months, month_start
+from core.salesforce_ids import ACCOUNT, TERRITORY2, USER, sample_id
 from core.sample_specs import (
     DEFAULT_CUSTOM_STATES,
     FIRST_NAMES,
@@ -101,6 +102,7 @@ class _Generator:
         opportunities = self._opportunities(accounts, reps, quotas)
         if self.spec.stories:
             reps, accounts, activities = self._plant_departed_rep(reps, accounts, activities)
+        reps, accounts = _with_salesforce_ids(reps, accounts, self.spec.prefix)
         return Book(
             reps=reps,
             accounts=accounts.drop(columns=["_t", "_target"]),
@@ -554,6 +556,22 @@ class _Generator:
 
 # --- helpers -------------------------------------------------------------------------------
 _STORY_TERRITORY = {"southwest": {"overload": 0, "churn": 7, "cliff": 9}}
+
+
+def _with_salesforce_ids(
+    reps: pd.DataFrame, accounts: pd.DataFrame, book: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Salesforce-style 18-character ids (User 005, Territory2 0MI, Account 001), numbered from our
+    own ids so that they are the same for every seed and draw nothing (the book is otherwise unchanged)."""
+
+    def ids(prefix: str, external: pd.Series) -> list[str | None]:
+        numbers = external.str.extract(r"(\d+)$", expand=False)
+        return [None if pd.isna(n) else sample_id(prefix, book, int(n)) for n in numbers]
+
+    reps = reps.assign(
+        salesforce_id=ids(USER, reps["rep_id"]), territory_salesforce_id=ids(TERRITORY2, reps["territory_id"])
+    )
+    return reps, accounts.assign(salesforce_id=ids(ACCOUNT, accounts["account_id"]))
 
 
 def _story_territory(spec: BookSpec, story: str) -> int:

@@ -43,6 +43,7 @@ EPISODE_COLUMNS = [
     "last_value",
     "last_notified_at",
     "notify_count",
+    "fix_plan_id",
 ]
 
 
@@ -180,6 +181,7 @@ def episodes(url: str, version: str, status: str) -> pd.DataFrame:
             AlertEpisode.last_value,
             AlertEpisode.last_notified_at,
             AlertEpisode.notify_count,
+            AlertEpisode.fix_plan_id,
         )
         .join(Territory, Territory.id == AlertEpisode.territory_id, isouter=True)
         .where(AlertEpisode.status == status)
@@ -261,6 +263,13 @@ def territory_url(external_id: object) -> str:
     return "overview"
 
 
+def fix_url(plan_id: object) -> str | None:
+    """Relative link to the Optimize page opened on an episode's fix plan (None without one)."""
+    if plan_id is None or pd.isna(plan_id):  # type: ignore[arg-type]
+        return None
+    return f"optimize?plan={int(plan_id)}"  # type: ignore[call-overload]
+
+
 def _place(frame: pd.DataFrame) -> pd.Series:
     return frame["territory_name"].where(frame["territory_name"].notna(), TEAM)
 
@@ -279,6 +288,7 @@ def open_table(frame: pd.DataFrame, by_id: Mapping[int, Rule]) -> pd.DataFrame:
             "First": [reading(rule, v) for rule, v in zip(rules_of, frame["first_value"], strict=True)],
             "Last notified": frame["last_notified_at"],
             "Notices": frame["notify_count"].astype(int),
+            "Fix plan": frame["fix_plan_id"].map(fix_url),
         }
     )
     order = table["Severity"].map(lambda s: SEVERITY_ORDER.get(s, len(SEVERITY_ORDER)))

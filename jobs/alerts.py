@@ -2,30 +2,146 @@
 
 from __future__ import annotations
 
+import logging
 import math
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from sqlalchemy.engine import Engine
 
-from core.config import get_settings
+from core.alerts.fixes import SYSTEM, FixPlan, fix_scenario, is_balance_rule, note_of
+from core.config import Settings, get_settings
 from core.db import session_scope
 from core.models import utcnow
+from core.plans import assignments_fingerprint, discard_plan
 from jobs.runs import record_job
+
+log = logging.getLogger(__name__)
 
 
 def refresh_alerts(engine: Engine, *, now: datetime | None = None, trigger: str = "cli") -> int:
-    """Evaluate alert rules and deliver pending notifications. Returns notifications created."""
+    """Evaluate alert rules and deliver pending notifications. Returns notifications created.
+
+    Before the episodes are updated, a balance rule about to open an episode gets its fix: a
+    targeted draft plan (``prepare_fix``, unless TERRITORY_ALERT_FIX_PLANS is off).
+    """
     from core.alerts import deliver_pending, evaluate_alerts, seed_default_rules
 
     now = now or utcnow()
+    settings = get_settings()
     with record_job(engine, "alerts", trigger=trigger) as job:
         with session_scope(engine) as session:
             seed_default_rules(session)
-            report = evaluate_alerts(session, now=now)
+        fix = prepare_fix(engine, settings=settings) if settings.alert_fix_plans else None
+        with session_scope(engine) as session:
+            report = evaluate_alerts(session, now=now, fix=fix)
         with session_scope(engine) as session:
             deliver_pending(session, get_settings())
         job.rows_written = len(report.notification_ids)
     return job.rows_written
+
+
+@dataclass(frozen=True)
+class _FixNeeds:
+    """What the balance episodes of this run need: a new plan, and which stale drafts it replaces."""
+
+    snapshot_date: date
+    opening: bool  # a balance rule is about to open an episode
+    current: tuple[int, ...]  # linked drafts computed on today's assignments
+    stale: tuple[int, ...]  # linked system drafts computed on assignments that changed since
+
+
+def prepare_fix(engine: Engine, *, settings: Settings) -> FixPlan | None:
+    """The draft plan for the balance episodes this run opens, or replacing stale drafts.
+
+    None when no balance episode needs one. A current draft already linked is reused (one plan per
+    episode, no solve); otherwise the targeted scenario is solved within
+    TERRITORY_ALERT_FIX_TIME_LIMIT_S and saved as a draft by ``system``. Never fails the alert job:
+    a fix that cannot be prepared is logged and the alerts go out without it.
+    """
+    try:
+        needs = _fix_needs(engine)
+        if needs is None or not (needs.opening or needs.stale):
+            return None
+        if needs.current and not needs.stale:
+            return FixPlan(max(needs.current))
+        fix = _solve_fix(engine, needs.snapshot_date, settings)
+        if fix.plan_id is not None and needs.stale:
+            _replace_stale(engine, needs.stale, fix.plan_id)
+        return fix
+    except Exception:  # the alerts matter more than their fix
+        log.exception("no fix plan prepared for the balance alerts")
+        return None
+
+
+def _fix_needs(engine: Engine) -> _FixNeeds | None:
+    from sqlmodel import col, select
+
+    from core.alerts import evaluate, load_rules, load_snapshot
+    from core.models import AlertEpisode, RebalancePlan
+
+    fingerprint = assignments_fingerprint(engine)
+    with session_scope(engine) as session:
+        snapshot = load_snapshot(session)
+        if snapshot is None:
+            return None
+        rules = [r for r in load_rules(session) if r.enabled and is_balance_rule(r)]
+        crossed: set[tuple[int | None, int | None]] = set()
+        for rule in rules:
+            try:
+                crossed |= {
+                    (rule.id, b.territory_id) for b in evaluate(rule, snapshot.territories, snapshot.team)
+                }
+            except ValueError:
+                continue  # evaluate_alerts reports the rule
+        episodes = session.exec(
+            select(AlertEpisode).where(
+                AlertEpisode.status == "open", col(AlertEpisode.rule_id).in_([r.id for r in rules])
+            )
+        ).all()
+        opening = bool(crossed - {(e.rule_id, e.territory_id) for e in episodes})
+        linked = {e.fix_plan_id for e in episodes if e.fix_plan_id is not None}
+        drafts = session.exec(
+            select(RebalancePlan).where(col(RebalancePlan.id).in_(linked), RebalancePlan.status == "draft")
+        ).all()
+        current = tuple(p.id for p in drafts if p.id is not None and p.assignments_fingerprint == fingerprint)
+        stale = tuple(
+            p.id
+            for p in drafts
+            if p.id is not None and p.assignments_fingerprint != fingerprint and p.created_by == SYSTEM
+        )
+    return _FixNeeds(snapshot.snapshot_date, opening, current, stale)
+
+
+def _solve_fix(engine: Engine, snapshot_date: date, settings: Settings) -> FixPlan:
+    from jobs.optimize import optimize, save_run
+
+    scenario = fix_scenario(time_limit_s=settings.alert_fix_time_limit_s)
+    run = optimize(engine, scenario, as_of=snapshot_date)
+    result = run.result
+    note = note_of(result.status, result.explanation, result.relaxation, result.has_plan)
+    if not result.has_plan:
+        log.warning("no fix plan for the balance alerts: %s", note)
+        return FixPlan(None, note)
+    name = f"Fix for the balance alerts of {snapshot_date.isoformat()}"
+    return FixPlan(save_run(engine, run, name=name, created_by=SYSTEM), note)
+
+
+def _replace_stale(engine: Engine, stale: tuple[int, ...], plan_id: int) -> None:
+    """Point the open episodes of stale drafts at the new draft and discard the stale ones."""
+    from sqlmodel import col, select
+
+    from core.models import AlertEpisode
+
+    with session_scope(engine) as session:
+        for episode in session.exec(
+            select(AlertEpisode).where(
+                AlertEpisode.status == "open", col(AlertEpisode.fix_plan_id).in_(stale)
+            )
+        ).all():
+            episode.fix_plan_id = plan_id
+    for old in stale:
+        discard_plan(engine, old)
 
 
 class RuleEditError(ValueError):

@@ -116,10 +116,22 @@ def import_(
     opportunities: Annotated[Path | None, typer.Option(help="Opportunities CSV.")] = None,
     quotas: Annotated[Path | None, typer.Option(help="Quotas CSV.")] = None,
     who: ActorOption = None,
+    salesforce_users: Annotated[
+        Path | None, typer.Option(help="Salesforce User export (Id, Name, Email): maps reps to User ids.")
+    ] = None,
+    salesforce_territories: Annotated[
+        Path | None,
+        typer.Option(help="Salesforce Territory2 export (Id, Name, DeveloperName): maps territories to ids."),
+    ] = None,
 ) -> None:
-    """Import CRM exports: everything is validated first; on any problem nothing is written."""
+    """Import CRM exports: everything is validated first; on any problem nothing is written.
+
+    The Salesforce User and Territory2 exports map our reps and territories to Salesforce ids for
+    `territory plans export --format owners|etm` (after the book files, each file all or nothing).
+    """
     from core.audit import record_event
     from core.importing import ImportValidationError, import_files
+    from core.importing.salesforce import import_salesforce_mapping
 
     files = {
         kind: path
@@ -133,15 +145,29 @@ def import_(
         }.items()
         if path is not None
     }
-    if not files:
+    mappings = {
+        kind: path
+        for kind, path in {
+            "salesforce_users": salesforce_users,
+            "salesforce_territories": salesforce_territories,
+        }.items()
+        if path is not None
+    }
+    if not files and not mappings:
         fail(
             "nothing to import: give at least one of --reps --accounts --revenue --activities "
-            "--opportunities --quotas"
+            "--opportunities --quotas --salesforce-users --salesforce-territories"
         )
     engine = _engine(db)
     actor = _acting(engine, who, "import")
+    done: list[str] = []
     try:
-        result = import_files(engine, files)
+        if files:
+            done.append(str(import_files(engine, files)))
+            typer.echo(done[-1])
+        for kind, path in mappings.items():
+            done.append(str(import_salesforce_mapping(engine, path, kind)))
+            typer.echo(done[-1])
     except ImportValidationError as error:
         typer.secho(
             f"Import refused, nothing was written. {len(error.problems)} problem(s):",
@@ -151,8 +177,13 @@ def import_(
         for problem in error.problems:
             typer.echo(f"  {problem}", err=True)
         raise typer.Exit(1) from None
-    record_event(engine, actor.email, "import", f"imported {', '.join(sorted(files))}: {result}", "cli")
-    typer.echo(str(result))
+    record_event(
+        engine,
+        actor.email,
+        "import",
+        f"imported {', '.join(sorted([*files, *mappings]))}: {'; '.join(done)}",
+        "cli",
+    )
 
 
 @app.command()
@@ -557,20 +588,44 @@ def plans_apply(
 def plans_export(
     plan_id: int,
     csv: Annotated[Path, typer.Option("--csv", help="Output CSV ('-' for stdout).")],
+    format_: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="moves: our CSV of the moves; owners: Salesforce Data Loader update of Account "
+            "(Id, OwnerId); etm: ObjectTerritory2Association inserts, plus the deletes in OUT-delete.csv.",
+        ),
+    ] = "moves",
     db: DbOption = None,
 ) -> None:
-    """CRM-ready moves: account id, old owner, new owner, effective date, reason (spreadsheet-safe)."""
+    """CRM-ready files of a plan (spreadsheet-safe); see docs/crm.md for the Salesforce formats."""
+    from core.crm_export import FORMATS, MissingSalesforceIds, etm_files, owners_file
     from core.plans import PlanError, plan_export
 
+    if format_ not in FORMATS:
+        fail(f"--format must be one of {', '.join(FORMATS)}, not {format_!r}")
+    if format_ == "etm" and str(csv) == "-":
+        fail("--format etm writes two files (inserts and deletes): give --csv a file path")
+    engine = _engine(db)
     try:
-        frame = plan_export(_engine(db), plan_id)
-    except PlanError as error:
+        if format_ == "etm":
+            files = etm_files(engine, plan_id)
+            delete = csv.with_name(f"{csv.stem}-delete{csv.suffix or '.csv'}")
+            files.associate.to_csv(csv, index=False)
+            files.remove.to_csv(delete, index=False)
+            typer.echo(
+                f"wrote {len(files.associate)} associations to insert to {csv} "
+                f"and {len(files.remove)} to delete to {delete}"
+            )
+            return
+        frame = owners_file(engine, plan_id) if format_ == "owners" else plan_export(engine, plan_id)
+    except (PlanError, MissingSalesforceIds) as error:
         fail(str(error))
     if str(csv) == "-":
         frame.to_csv(sys.stdout, index=False)
     else:
         frame.to_csv(csv, index=False)
-        typer.echo(f"wrote {len(frame)} moves to {csv}")
+        typer.echo(f"wrote {len(frame)} {'account owners' if format_ == 'owners' else 'moves'} to {csv}")
 
 
 # --- users and the audit trail ---------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Alerts: rules over the latest KPI snapshot, episodes, and digest emails over SMTP.
 
 ``rules`` holds the rules (machine and human halves), ``episodes`` turns a snapshot into episodes and
-queued digests, ``email`` renders digests and delivers the outbox. See docs/alerts.md.
+queued digests, ``email`` renders digests and delivers the outbox, ``fixes`` holds the targeted draft plan
+a balance episode links to. See docs/alerts.md.
 """
 
 from core.alerts.email import (

@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 from sqlmodel import Session, select
 
+from core.alerts.fixes import FixPlan, fix_sentence, plan_link
 from core.alerts.rules import Breach, condition, describe, resolved_sentence, sentence, value_text
 from core.config import Settings
 from core.models import Notification
@@ -47,6 +48,7 @@ class DigestItem:
     breach: Breach  # for "resolved", the reading that closed the episode
     episode_id: int | None = None
     opened_at: datetime | None = None
+    fix: FixPlan | None = None  # the draft plan prepared for a balance episode (core.alerts.fixes)
 
 
 @dataclass(frozen=True)
@@ -192,8 +194,36 @@ def _text_item(item: DigestItem, dashboard_url: str) -> list[str]:
         f"  {item_sentence(item)}",
         f"  {_facts(item)}",
         f"  {territory_link(dashboard_url, item.breach.territory_external_id)}",
+        *_text_fix(item, dashboard_url),
         "",
     ]
+
+
+def _shown_fix(item: DigestItem) -> FixPlan | None:
+    """The fix an item shows: none once its episode resolved."""
+    return None if item.kind == "resolved" else item.fix
+
+
+def _text_fix(item: DigestItem, dashboard_url: str) -> list[str]:
+    fix = _shown_fix(item)
+    if fix is None:
+        return []
+    lines = [f"  {one_line(fix_sentence(fix))}"]
+    if fix.plan_id is not None:
+        lines.append(f"  Review the fix: {plan_link(dashboard_url, fix.plan_id)}")
+    return lines
+
+
+def _html_fix(item: DigestItem, dashboard_url: str) -> str:
+    fix = _shown_fix(item)
+    if fix is None:
+        return ""
+    text = f"<br><small>{html.escape(one_line(fix_sentence(fix)))}</small>"
+    if fix.plan_id is None:
+        return text
+    return (
+        text + f'<br><a href="{html.escape(plan_link(dashboard_url, fix.plan_id))}">Review the fix plan</a>'
+    )
 
 
 def _footer(recipient: str) -> str:
@@ -226,7 +256,8 @@ def _html_item(item: DigestItem, dashboard_url: str) -> str:
     return (
         f"<li><strong>[{esc(item.breach.rule.severity.upper())}] {esc(headline(item))}</strong><br>"
         f"{esc(item_sentence(item))}<br>"
-        f'<small>{esc(_facts(item))}</small><br><a href="{link}">Open in the dashboard</a></li>'
+        f'<small>{esc(_facts(item))}</small><br><a href="{link}">Open in the dashboard</a>'
+        f"{_html_fix(item, dashboard_url)}</li>"
     )
 
 

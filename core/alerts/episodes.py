@@ -24,6 +24,7 @@ import pandas as pd
 from sqlmodel import Session, col, select
 
 from core.alerts.email import DigestItem, render_digest
+from core.alerts.fixes import FixPlan, is_balance_rule
 from core.alerts.rules import Breach, Rule, evaluate, is_breach, load_rules
 from core.config import Settings, get_settings
 from core.models import AlertEpisode, Notification, TeamKpi, Territory, TerritoryKpi
@@ -146,6 +147,7 @@ def evaluate_alerts(
     snapshot_date: date | None = None,
     now: datetime,
     settings: Settings | None = None,
+    fix: FixPlan | None = None,
 ) -> AlertRunReport:
     """Evaluate every enabled rule stored in AlertRule on the latest snapshot; open, re-notify and
     resolve episodes; queue one digest Notification per recipient with something new.
@@ -153,6 +155,8 @@ def evaluate_alerts(
     ``now`` is the run's clock (aware, or naive meaning UTC); timestamps are stored as aware UTC.
     Flushes, the caller commits.
     Rules are read from the database: call ``seed_default_rules`` once beforehand.
+    ``fix`` is the draft plan prepared for balance episodes (``core.alerts.fixes``): a balance
+    episode opened now, or open without a plan, links to it, and its digest item carries it.
     """
     settings = settings or get_settings()
     now = as_utc(now)
@@ -174,7 +178,7 @@ def evaluate_alerts(
             errors.append(str(exc))
             continue
         evaluated, breaches = evaluated + 1, breaches + len(found)
-        items += _update_episodes(session, rule, found, snapshot, now)
+        items += _update_episodes(session, rule, found, snapshot, now, fix if is_balance_rule(rule) else None)
     notifications = _queue_digests(session, items, settings, now)
     return _report(snapshot, evaluated, breaches, items, notifications, errors)
 
@@ -190,7 +194,12 @@ def _open_episodes(session: Session, rule: Rule) -> dict[int | None, AlertEpisod
 
 
 def _update_episodes(
-    session: Session, rule: Rule, breaches: Sequence[Breach], snapshot: Snapshot, now: datetime
+    session: Session,
+    rule: Rule,
+    breaches: Sequence[Breach],
+    snapshot: Snapshot,
+    now: datetime,
+    fix: FixPlan | None = None,
 ) -> list[DigestItem]:
     open_episodes = _open_episodes(session, rule)
     opened: list[tuple[AlertEpisode, Breach]] = []
@@ -198,8 +207,8 @@ def _update_episodes(
     for breach in breaches:
         episode = open_episodes.pop(breach.territory_id, None)
         if episode is None:
-            opened.append((_new_episode(breach, snapshot.snapshot_date, now), breach))
-        elif (item := _continue(episode, breach, now)) is not None:
+            opened.append((_new_episode(breach, snapshot.snapshot_date, now, fix), breach))
+        elif (item := _continue(episode, breach, now, fix)) is not None:
             items.append(item)
     for territory_id, episode in open_episodes.items():
         reading = current_reading(rule, snapshot, territory_id)
@@ -207,10 +216,10 @@ def _update_episodes(
             items.append(_resolve(episode, reading, now))
     session.add_all(episode for episode, _ in opened)
     session.flush()  # one flush for the rule gives the new episodes their ids
-    return [DigestItem("new", breach, episode.id, now) for episode, breach in opened] + items
+    return [DigestItem("new", breach, episode.id, now, fix) for episode, breach in opened] + items
 
 
-def _new_episode(breach: Breach, snapshot_date: date, now: datetime) -> AlertEpisode:
+def _new_episode(breach: Breach, snapshot_date: date, now: datetime, fix: FixPlan | None) -> AlertEpisode:
     assert breach.rule.id is not None  # rules are loaded from the database
     return AlertEpisode(
         rule_id=breach.rule.id,
@@ -221,16 +230,20 @@ def _new_episode(breach: Breach, snapshot_date: date, now: datetime) -> AlertEpi
         last_value=breach.value,
         last_notified_at=now,
         notify_count=1,
+        fix_plan_id=None if fix is None else fix.plan_id,
     )
 
 
-def _continue(episode: AlertEpisode, breach: Breach, now: datetime) -> DigestItem | None:
+def _continue(episode: AlertEpisode, breach: Breach, now: datetime, fix: FixPlan | None) -> DigestItem | None:
     episode.last_value = breach.value
+    if episode.fix_plan_id is None and fix is not None:
+        episode.fix_plan_id = fix.plan_id
     last = as_utc(episode.last_notified_at or episode.opened_at)
     if now - last < timedelta(hours=breach.rule.renotify_hours):
         return None
     episode.last_notified_at, episode.notify_count = now, episode.notify_count + 1
-    return DigestItem("reminder", breach, episode.id, as_utc(episode.opened_at))
+    linked = None if episode.fix_plan_id is None else FixPlan(episode.fix_plan_id)
+    return DigestItem("reminder", breach, episode.id, as_utc(episode.opened_at), linked)
 
 
 def _resolve(episode: AlertEpisode, reading: Breach, now: datetime) -> DigestItem:

@@ -25,6 +25,8 @@ The modules, in the order an import runs through them:
 * ``checks``: checks across rows and files; ``validation``: read and check everything.
 * ``bulk``: bulk writes (``upsert``); ``store`` with ``store_reps``, ``store_accounts``, ``store_sales``:
   one table family each; ``run``: the import job.
+* ``salesforce``: a Salesforce User or Territory2 export mapping reps and territories to Salesforce
+  ids (for the CRM-ready plan files), checked and refused the same way.
 
 Choices where the issue is silent:
 

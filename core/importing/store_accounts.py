@@ -31,6 +31,7 @@ ACCOUNT_COLUMNS = {
     "wallet_estimate": "wallet_estimate",
     "annual_revenue": "annual_revenue",
     "employees": "employees",
+    "salesforce_id": "salesforce_id",
 }
 
 

@@ -25,6 +25,7 @@ REP_COLUMNS = {
     "active": "active",
     "hired_at": "hired_at",
     "left_at": "left_at",
+    "salesforce_id": "salesforce_id",
 }
 
 
@@ -58,7 +59,8 @@ def store_territories(connection: Connection, reps: pd.DataFrame) -> tuple[int, 
             table_of(Territory),
             wanted,
             keys=["external_id"],
-            update_columns=["name", "region", "owner_rep_id"],
+            update_columns=["name", "region", "owner_rep_id"]
+            + (["salesforce_id"] if "salesforce_id" in wanted else []),
         )
     return written, _vacate_territories(connection, reps)
 
@@ -80,7 +82,7 @@ def _territory_rows(connection: Connection, reps: pd.DataFrame) -> pd.DataFrame:
     name = _first_given(first.get("territory_name"), stored["name"].reindex(ids), pd.Series(ids, index=ids))
     region = _first_given(first.get("region"), stored["region"].reindex(ids))
     owner = owners.reindex(ids).map(rep_ids)
-    return pd.DataFrame(
+    rows = pd.DataFrame(
         {
             "external_id": ids,
             "name": name.to_numpy(dtype=object),
@@ -88,6 +90,14 @@ def _territory_rows(connection: Connection, reps: pd.DataFrame) -> pd.DataFrame:
             "owner_rep_id": owner.astype("Int64").to_numpy(dtype=object, na_value=None),
         }
     )
+    if "territory_salesforce_id" in first:  # a file that gives them; otherwise the stored ids stay
+        rows["salesforce_id"] = (
+            first["territory_salesforce_id"]
+            .astype(object)
+            .where(first["territory_salesforce_id"].notna(), None)
+            .to_numpy(dtype=object)
+        )
+    return rows
 
 
 def _first_given(*candidates: pd.Series | None) -> pd.Series:

@@ -24,6 +24,12 @@ DATETIME = "YYYY-MM-DD HH:mm"
 PREVIEW_HEIGHT = 520  # pixels; a long digest scrolls inside
 SEVERITY_LABELS = {"critical": "Critical", "warning": "Warning", "info": "Info"}
 LINK = None  # the row's address: selecting a row opens its territory (team-level rows: the Overview)
+FIX_LINK = st.column_config.LinkColumn(
+    "Fix plan",
+    display_text=r"plan=(\d+)$",
+    width=80,
+    help="The targeted draft plan prepared when a balance alert opened (Optimize page, Saved plans).",
+)
 
 
 # --------------------------------------------------------------------------- top of the page
@@ -132,6 +138,7 @@ def open_panel(open_episodes: pd.DataFrame, by_id: dict[int, Rule]) -> None:
             "Opened": st.column_config.DatetimeColumn("Opened (UTC)", format=DATETIME),
             "Last notified": st.column_config.DatetimeColumn("Last notified (UTC)", format=DATETIME),
             "Notices": st.column_config.NumberColumn(help="Emails sent about this episode so far."),
+            "Fix plan": FIX_LINK,
         },
         on_select="rerun",
         selection_mode="single-row",

@@ -5,7 +5,9 @@ sending once it is back, permanent rejections, login, and the whole run from KPI
 
 from __future__ import annotations
 
+import html as html_module
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
@@ -25,6 +27,7 @@ from core.alerts.email import (
     send_test_email,
     territory_link,
 )
+from core.alerts.fixes import FixPlan
 from core.alerts.rules import DEFAULT_RULES, Breach
 from core.config import Settings
 from core.models import Notification
@@ -336,3 +339,34 @@ def test_sent_at_is_stored_in_utc(session: Session, smtp_server: SmtpServer) -> 
     deliver_pending(session, smtp_settings(smtp_server.port), sleep=Sleeps())
     session.refresh(note)
     assert note.sent_at is not None and note.sent_at.utcoffset() == timedelta(0)
+
+
+# --- the fix an alert brings -----------------------------------------------------------------
+
+
+def with_fix(fix: FixPlan, kind: str = "new") -> DigestItem:
+    base = item("potential_index_band", 1.32, "Phoenix", "T1", kind)
+    return replace(base, fix=fix)
+
+
+def test_a_balance_item_links_to_its_draft_plan():
+    rendered = render_digest("a@x.com", [with_fix(FixPlan(7))], dashboard_url=URL + "/")
+    assert "Review the fix: http://dash.example/optimize?plan=7" in rendered.text
+    assert '<a href="http://dash.example/optimize?plan=7">Review the fix plan</a>' in rendered.html
+
+
+def test_a_draft_that_cannot_meet_the_band_says_why():
+    why = "No plan keeps Phoenix within ±15% of the team mean. Allow ±22% instead."
+    rendered = render_digest("a@x.com", [with_fix(FixPlan(None, why))], dashboard_url=URL)
+    assert f"No fix plan could be prepared: {why}" in rendered.text
+    assert "optimize?plan" not in rendered.text
+    relaxed = render_digest("a@x.com", [with_fix(FixPlan(8, "Solved under ±22%."))], dashboard_url=URL)
+    assert "Draft fix plan #8 cannot meet the band: Solved under ±22%." in relaxed.text
+    assert "optimize?plan=8" in relaxed.text
+
+
+def test_a_resolved_item_shows_no_fix_and_names_are_escaped():
+    rendered = render_digest("a@x.com", [with_fix(FixPlan(7), "resolved")], dashboard_url=URL)
+    assert "optimize?plan" not in rendered.text + rendered.html
+    evil = render_digest("a@x.com", [with_fix(FixPlan(None, SCRIPT_NAME))], dashboard_url=URL)
+    assert SCRIPT_NAME not in evil.html and html_module.escape(SCRIPT_NAME) in evil.html

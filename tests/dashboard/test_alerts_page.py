@@ -364,3 +364,26 @@ def test_history_filters_by_rule_and_place():
     assert ad.history_table(frame, by_id, rule_id=1, external_id="")["Territory"].tolist() == ["the team"]
     assert ad.places(frame) == {"": "the team", "T1": "North (T1)", "T2": "South (T2)"}
     assert whole["First"].tolist() == ["50%", "—", "60%"]
+
+
+def test_an_open_balance_episode_links_to_its_fix_plan():
+    rule = Rule("potential_index_band", "n", "potential_index", "outside", 0.15, id=1)
+    frame = pd.DataFrame(
+        {
+            "episode_id": [1, 2],
+            "rule_id": [1, 1],
+            "territory_id": [10, 11],
+            "external_id": ["T1", "T2"],
+            "territory_name": ["North", "South"],
+            "status": "open",
+            "opened_at": pd.to_datetime(["2026-01-01 09:00", "2026-01-02 09:00"]),
+            "resolved_at": pd.NaT,
+            "first_value": [1.3, 0.7],
+            "last_value": [1.3, 0.7],
+            "last_notified_at": pd.to_datetime(["2026-01-01 09:00", "2026-01-02 09:00"]),
+            "notify_count": [1, 1],
+            "fix_plan_id": [7, None],
+        }
+    )
+    table = ad.open_table(frame, {1: rule})
+    assert table.set_index("Territory")["Fix plan"].to_dict() == {"North": "optimize?plan=7", "South": None}

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from core.db import get_engine, session_scope
 from core.models import AssignmentHistory, RebalancePlan
-from core.plans import get_plan
+from core.plans import assignments_fingerprint, get_plan, save_plan
 from core.rebalance import Scenario
 from dashboard.optimize_view import (
     FormValues,
@@ -169,3 +169,19 @@ def test_review_buttons_follow_the_role(page, writable_db):
     submit_plan(engine, plan_id, actor=role_email("planner"))
     assert {"Approve", "Reject"} <= buttons("approver")
     assert not {"Approve", "Reject", "Submit for approval"} & buttons("planner")
+
+
+@pytest.mark.slow
+def test_a_plan_link_opens_that_saved_plan(page, writable_db):
+    """/optimize?plan=ID (the link of an alert's fix plan) opens Saved plans on that plan."""
+    engine = get_engine(writable_db)
+    fingerprint = assignments_fingerprint(engine)
+    first, _second = (
+        save_plan(engine, name=name, scenario_toml="", result={"status": "FEASIBLE"}, fingerprint=fingerprint)
+        for name in ("linked", "newest")
+    )
+    at = page(writable_db, "optimize", plan=str(first))
+    assert not at.exception, at.exception
+    assert at.segmented_control(key="optimize_panel").value == "Saved plans"
+    assert at.selectbox[0].value == first
+    assert any("**linked**" in m.value for m in at.markdown)

@@ -1,7 +1,7 @@
 """users, sessions, audit events and the plan review columns (sign-in, roles, approval workflow)
 
-Revision ID: 0014
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-11-30 02:00:00
 """
 
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = "0014"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
