@@ -209,9 +209,14 @@ def test_the_cli_writes_owners_and_both_etm_files(url, plan, tmp_path):
 
 
 def test_the_cli_imports_the_salesforce_exports(url, tmp_path):
+    from tests.dashboard.conftest import add_role_users, role_email
+
+    add_role_users(url)  # importing is an admin's write
     users, territories = salesforce_exports(tmp_path)
     args = [
         "import",
+        "--as",
+        role_email("admin"),
         "--salesforce-users",
         str(users),
         "--salesforce-territories",
