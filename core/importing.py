@@ -1762,7 +1762,15 @@ def import_book(engine: Engine, book: Book, *, source: str = "sample", trigger: 
     return _run_job(engine, job=job, trigger=trigger, message=f"book ({source})", work=work, files=("book",))
 
 
-def _run_job(
+def _run_job(engine: Engine, *, job: str, **arguments: Any) -> ImportResult:
+    """Run an import alone (core.liveness: one at a time per database, dead runs marked abandoned)."""
+    from core.liveness import exclusive_job
+
+    with exclusive_job(engine, job):
+        return _run_recorded_job(engine, job=job, **arguments)
+
+
+def _run_recorded_job(
     engine: Engine,
     *,
     job: str,

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from core.db import session_scope
+from core.liveness import exclusive_job
 from core.models import JobRun, utcnow
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,13 @@ class JobHandle:
 
 @contextmanager
 def record_job(engine: Engine, job: str, *, trigger: str = "cli") -> Iterator[JobHandle]:
+    """Run ``job`` alone (core.liveness: one at a time per database, dead runs marked abandoned)."""
+    with exclusive_job(engine, job), _record_job(engine, job, trigger=trigger) as handle:
+        yield handle
+
+
+@contextmanager
+def _record_job(engine: Engine, job: str, *, trigger: str = "cli") -> Iterator[JobHandle]:
     """Wrap a job: a ``running`` row first, then ``success`` with rows written or ``failed``.
 
     A failed run records its error; the exception goes on to the caller.
