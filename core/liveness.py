@@ -30,6 +30,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import col
 
+from core.db import sqlite_path
 from core.models import AccountForecast, AccountPotential, ForecastRun, JobRun, utcnow
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,8 @@ def database_lock(engine: Engine, name: str, *, wait: bool = True) -> Iterator[N
     if engine.url.get_backend_name() == "postgresql":
         with _advisory_lock(engine, name, wait=wait):
             yield
-    elif engine.url.get_backend_name() == "sqlite" and engine.url.database not in (None, "", ":memory:"):
-        with _file_lock(Path(str(engine.url.database)), name, wait=wait):
+    elif (path := sqlite_path(engine.url)) is not None:
+        with _file_lock(path, name, wait=wait):
             yield
     else:
         yield  # an in-memory database lives in one process: nothing to share

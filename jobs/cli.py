@@ -16,29 +16,38 @@ from typing import Annotated, NoReturn
 import typer
 
 from core.config import Settings, get_settings
-from core.db import get_engine, upgrade_schema
+from core.db import open_database, upgrade_schema
+from jobs.cli_errors import DEBUG, ErrorReportingGroup
 
 app = typer.Typer(
     help="Territory Health: continuous sales-territory health monitoring.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=ErrorReportingGroup,
 )
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: TERRITORY_DATABASE_URL).")]
 AsOfOption = Annotated[str | None, typer.Option("--as-of", help="Compute as of this date (YYYY-MM-DD).")]
 
 
-def _engine(db: str | None):  # type: ignore[no-untyped-def]
-    return get_engine(db or get_settings().database_url)
+def _engine(db: str | None, *, create: bool = False):  # type: ignore[no-untyped-def]
+    """The database of --db (else the settings'); only init/run may create one (core.db.open_database)."""
+    return open_database(db or get_settings().database_url, create=create)
+
+
+EARLIEST, LATEST = date(1900, 1, 1), date(2199, 12, 31)
 
 
 def _parse_date(value: str | None, option: str = "--as-of") -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not a date like 2026-11-23", param_hint=option) from None
+    if not EARLIEST <= day <= LATEST:
+        raise typer.BadParameter(f"{value} is out of range ({EARLIEST} to {LATEST})", param_hint=option)
+    return day
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -49,7 +58,9 @@ def fail(message: str, code: int = 1) -> NoReturn:
 @app.callback()
 def _main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")] = False,
 ) -> None:
+    DEBUG["on"] = debug
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -75,7 +86,7 @@ def init(
     """Create the schema (or upgrade it in place, keeping data) and load a sample book."""
     from jobs.setup import initialise
 
-    engine = _engine(db)
+    engine = _engine(db, create=True)
     try:
         report = initialise(
             engine,
@@ -227,9 +238,9 @@ def refresh(
     """Run a job now: forecasts, KPIs, alerts, or all three in that order."""
     if target not in REFRESH_TARGETS:
         fail(f"unknown refresh target {target!r}; choose one of {', '.join(REFRESH_TARGETS)}")
+    day = _parse_date(as_of)
     engine = _engine(db)
     upgrade_schema(engine)
-    day = _parse_date(as_of)
     if target in ("forecasts", "all"):
         _refresh_forecasts(engine, day, full)
     if target in ("kpis", "all"):
@@ -271,8 +282,9 @@ def scheduler(db: DbOption = None) -> None:
     """Run the scheduled jobs (forecasts nightly, KPIs hourly, alerts after each KPI refresh)."""
     from jobs.scheduler import run_scheduler
 
+    engine = _engine(db)
     logging.getLogger().setLevel(logging.INFO)
-    run_scheduler(db or get_settings().database_url)
+    run_scheduler(engine.url.render_as_string(hide_password=False))
 
 
 @app.command()
@@ -320,7 +332,8 @@ def run(
     """Set up the database (sample book when empty), start the scheduler and the dashboard."""
     from jobs.launch import launch
 
-    raise typer.Exit(launch(db or get_settings().database_url, port=port, sample=sample, headless=headless))
+    url = _engine(db, create=True).url.render_as_string(hide_password=False)
+    raise typer.Exit(launch(url, port=port, sample=sample, headless=headless))
 
 
 # --- optimize and plans --------------------------------------------------------------------------
@@ -342,23 +355,28 @@ def optimize_cmd(
     as_of: AsOfOption = None,
 ) -> None:
     """Solve a rebalance scenario on today's book and print a summary (moves, before/after, gap)."""
-    from core.rebalance import Scenario
     from jobs.optimize import churn_frontier, optimize, save_run
     from jobs.optimize_report import frontier_text, result_text
 
-    try:
-        parsed = Scenario.from_toml(scenario)
-    except (OSError, ValueError) as error:
-        fail(f"{scenario}: {error}")
+    parsed = _read_scenario(scenario)
+    budgets = _parse_budgets(frontier_budgets)
+    if time_limit is not None and not 0 < time_limit <= MAX_TIME_LIMIT_S:
+        raise typer.BadParameter(
+            f"{time_limit:g} is not a time limit: give seconds above 0, at most {MAX_TIME_LIMIT_S:g}",
+            param_hint="--time-limit",
+        )
+    day = _parse_date(as_of)
     engine = _engine(db)
     upgrade_schema(engine)
-    run = optimize(engine, parsed, as_of=_parse_date(as_of), time_limit_s=time_limit)
+    try:
+        run = optimize(engine, parsed, as_of=day, time_limit_s=time_limit)
+    except ValueError as error:
+        fail(f"{scenario}: {error}")
     typer.echo(result_text(run.result))
     if json_out is not None:
         json_out.write_text(json.dumps(run.result.to_json_dict(), indent=2, default=str))
         typer.echo(f"wrote {json_out}")
-    if frontier_budgets:
-        budgets = [int(b) for b in frontier_budgets.split(",") if b.strip()]
+    if budgets:
         typer.echo(frontier_text(churn_frontier(run, budgets, time_limit_s=time_limit)))
     if save:
         try:
@@ -370,6 +388,45 @@ def optimize_cmd(
         )
     if not run.result.has_plan:
         raise typer.Exit(2)
+
+
+MAX_TIME_LIMIT_S = 7 * 24 * 3600.0
+
+
+def _read_scenario(path: Path):  # type: ignore[no-untyped-def]
+    """The scenario of a TOML file, or one line naming the file and what is wrong with it."""
+    from pydantic import ValidationError
+
+    from core.rebalance import Scenario
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        fail(f"{path}: cannot read the scenario ({getattr(error, 'strerror', None) or error})")
+    if not text.strip():
+        fail(f"{path}: the scenario file is empty (see scenarios/ for examples)")
+    try:
+        return Scenario.from_toml(text if "\n" in text else text + "\n")
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc']) or 'scenario'}: {problem['msg']}"
+            for problem in error.errors(include_url=False)
+        )
+        fail(f"{path}: {problems}")
+    except ValueError as error:  # TOML syntax
+        fail(f"{path}: {error}")
+
+
+def _parse_budgets(text: str | None) -> list[int]:
+    """``--frontier 0,10,20`` as move budgets (whole numbers, at least 0)."""
+    if text is None:
+        return []
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts or not all(part.isdigit() for part in parts):
+        raise typer.BadParameter(
+            f"{text!r} is not a list of move budgets like 0,10,20,40", param_hint="--frontier"
+        )
+    return [int(part) for part in parts]
 
 
 plans_app = typer.Typer(

@@ -20,6 +20,7 @@ from core.potential import account_potential, baseline_forecast_12m, trailing_re
 from core.queries import load_accounts, load_opportunities, load_potentials, load_revenue, load_territories
 from core.rebalance import FrontierPoint, Problem, RebalanceResult, Scenario, build_problem, frontier, solve
 from core.rebalance.book import _workload as account_workload
+from core.rebalance.validate import check_scenario
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ def problem_frames(engine: Engine, *, as_of: date) -> tuple[pd.DataFrame, pd.Dat
 def load_problem(engine: Engine, scenario: Scenario, *, as_of: date | None = None) -> Problem:
     as_of = as_of or date.today()
     accounts, territories = problem_frames(engine, as_of=as_of)
+    check_scenario(scenario, territories)
     return build_problem(accounts, territories, scenario, as_of=as_of, settings=get_settings())
 
 
