@@ -175,11 +175,17 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _url_has_scheme(cls, value: str) -> str:
+    def _url_is_supported(cls, value: str) -> str:
+        """Any SQLAlchemy URL of a supported backend (percent-encoding included); the message never
+        shows the password."""
+        from core.db import DatabaseError, parse_database_url
+
         if "://" not in value:
-            raise ValueError(
-                f"database_url must be an SQLAlchemy URL such as sqlite:///data/x.db, got {value!r}"
-            )
+            raise ValueError("database_url must be an SQLAlchemy URL such as sqlite:///data/x.db")
+        try:
+            parse_database_url(value)
+        except DatabaseError as error:
+            raise ValueError(str(error)) from None
         return value
 
     @property

@@ -313,8 +313,12 @@ def init_forecast_worker() -> None:
     """Process-pool initializer: quiet logs and import Prophet once, not in the first task.
 
     Workers are spawned, so they leave through ``sys.exit`` and cmdstanpy's ``atexit`` hook removes
-    its per-process temp folder (a forked worker would skip it: ``os._exit``).
+    its per-process temp folder (a forked worker would skip it: ``os._exit``). A worker ends with
+    the process that started it, even one killed by ``kill -9``.
     """
+    from core.liveness import die_with_parent
+
+    die_with_parent()
     quiet_stan_logging()
     import prophet  # noqa: F401
 

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from core.db import session_scope
+from core.liveness import exclusive_job
 from core.models import JobRun, utcnow
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,22 @@ def record_job(
     trigger: str = "cli",
     message: str | None = None,
     refusals: tuple[type[BaseException], ...] = (),
+) -> Iterator[JobHandle]:
+    """Run ``job`` alone and record it (below): one run of a job at a time per database, the leftovers
+    of a dead run cleared first (``core.liveness.exclusive_job``)."""
+    recorded = _recorded(engine, job, trigger=trigger, message=message, refusals=refusals)
+    with exclusive_job(engine, job), recorded as handle:
+        yield handle
+
+
+@contextmanager
+def _recorded(
+    engine: Engine,
+    job: str,
+    *,
+    trigger: str,
+    message: str | None,
+    refusals: tuple[type[BaseException], ...],
 ) -> Iterator[JobHandle]:
     """Wrap a job: a ``running`` row first, then ``success`` with rows written or ``failed``.
 

@@ -12,9 +12,9 @@ from sqlalchemy.engine import Engine
 from core.alerts.fixes import SYSTEM, FixPlan, fix_scenario, is_balance_rule, note_of
 from core.config import Settings, get_settings
 from core.db import session_scope
+from core.jobruns import record_job
 from core.models import utcnow
 from core.plans import assignments_fingerprint, discard_plan
-from jobs.runs import record_job
 
 log = logging.getLogger(__name__)
 

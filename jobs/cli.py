@@ -16,12 +16,14 @@ from typing import Annotated, NoReturn
 import typer
 
 from core.config import Settings, get_settings
-from core.db import get_engine, upgrade_schema
+from core.db import open_database, upgrade_schema
+from jobs.cli_errors import DEBUG, ErrorReportingGroup
 
 app = typer.Typer(
     help="Territory Health: continuous sales-territory health monitoring.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=ErrorReportingGroup,
 )
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: TERRITORY_DATABASE_URL).")]
@@ -31,17 +33,24 @@ ActorOption = Annotated[
 ]
 
 
-def _engine(db: str | None):  # type: ignore[no-untyped-def]
-    return get_engine(db or get_settings().database_url)
+def _engine(db: str | None, *, create: bool = False):  # type: ignore[no-untyped-def]
+    """The database of --db (else the settings'); only init/run may create one (core.db.open_database)."""
+    return open_database(db or get_settings().database_url, create=create)
+
+
+EARLIEST, LATEST = date(1900, 1, 1), date(2199, 12, 31)
 
 
 def _parse_date(value: str | None, option: str = "--as-of") -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not a date like 2026-11-23", param_hint=option) from None
+    if not EARLIEST <= day <= LATEST:
+        raise typer.BadParameter(f"{value} is out of range ({EARLIEST} to {LATEST})", param_hint=option)
+    return day
 
 
 def _acting(engine, who: str | None, action: str):  # type: ignore[no-untyped-def]
@@ -63,7 +72,9 @@ def fail(message: str, code: int = 1) -> NoReturn:
 @app.callback()
 def _main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error.")] = False,
 ) -> None:
+    DEBUG["on"] = debug
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -89,7 +100,7 @@ def init(
     """Create the schema (or upgrade it in place, keeping data) and load a sample book."""
     from jobs.setup import initialise
 
-    engine = _engine(db)
+    engine = _engine(db, create=True)
     try:
         report = initialise(
             engine,
@@ -275,9 +286,9 @@ def refresh(
     """Run a job now: forecasts, KPIs, alerts, or all three in that order."""
     if target not in REFRESH_TARGETS:
         fail(f"unknown refresh target {target!r}; choose one of {', '.join(REFRESH_TARGETS)}")
+    day = _parse_date(as_of)
     engine = _engine(db)
     upgrade_schema(engine)
-    day = _parse_date(as_of)
     if target in ("forecasts", "all"):
         _refresh_forecasts(engine, day, full)
     if target in ("kpis", "all"):
@@ -319,8 +330,9 @@ def scheduler(db: DbOption = None) -> None:
     """Run the scheduled jobs (forecasts nightly, KPIs hourly, alerts after each KPI refresh)."""
     from jobs.scheduler import run_scheduler
 
+    engine = _engine(db)
     logging.getLogger().setLevel(logging.INFO)
-    run_scheduler(db or get_settings().database_url)
+    run_scheduler(engine.url.render_as_string(hide_password=False))
 
 
 @app.command()
@@ -383,9 +395,8 @@ def run(
     """Set up the database (sample book when empty, first admin), start the scheduler and the dashboard."""
     from jobs.launch import launch
 
-    raise typer.Exit(
-        launch(db or get_settings().database_url, port=port, sample=sample, headless=headless, host=host)
-    )
+    url = _engine(db, create=True).url.render_as_string(hide_password=False)
+    raise typer.Exit(launch(url, port=port, sample=sample, headless=headless, host=host))
 
 
 # --- optimize and plans --------------------------------------------------------------------------
@@ -416,28 +427,30 @@ def optimize_cmd(
     who: ActorOption = None,
 ) -> None:
     """Solve a rebalance scenario on today's book and print a summary (moves, before/after, gap)."""
-    from core.rebalance import Scenario
     from jobs.optimize import churn_frontier, hire, optimize, save_run
     from jobs.optimize_report import frontier_text, result_text
 
-    try:
-        parsed = Scenario.from_toml(scenario)
-    except (OSError, ValueError) as error:
-        fail(f"{scenario}: {error}")
+    parsed = _read_scenario(scenario)
+    budgets = _parse_budgets(frontier_budgets)
+    if time_limit is not None and not 0 < time_limit <= MAX_TIME_LIMIT_S:
+        raise typer.BadParameter(
+            f"{time_limit:g} is not a time limit: give seconds above 0, at most {MAX_TIME_LIMIT_S:g}",
+            param_hint="--time-limit",
+        )
+    day = _parse_date(as_of)
     engine = _engine(db)
     upgrade_schema(engine)
     planner = _acting(engine, who, "plan.create") if save else None
-    try:
-        budgets = [int(b) for b in (frontier_budgets or "").split(",") if b.strip()]
-    except ValueError:
-        fail(f"--frontier takes whole move budgets separated by commas, e.g. 0,10,20; got {frontier_budgets}")
     hired = None
-    if hire_reps:
-        hired = hire(engine, parsed, hire_reps, as_of=_parse_date(as_of), time_limit_s=time_limit)
-        run = hired.run
-        typer.echo("\n".join(hired.plan.describe()))
-    else:
-        run = optimize(engine, parsed, as_of=_parse_date(as_of), time_limit_s=time_limit)
+    try:
+        if hire_reps:
+            hired = hire(engine, parsed, hire_reps, as_of=day, time_limit_s=time_limit)
+            run = hired.run
+            typer.echo("\n".join(hired.plan.describe()))
+        else:
+            run = optimize(engine, parsed, as_of=day, time_limit_s=time_limit)
+    except ValueError as error:
+        fail(f"{scenario}: {error}")
     typer.echo(result_text(run.result))
     document = run.result.to_json_dict()
     if hired is not None:
@@ -460,6 +473,45 @@ def optimize_cmd(
         )
     if not run.result.has_plan:
         raise typer.Exit(2)
+
+
+MAX_TIME_LIMIT_S = 7 * 24 * 3600.0
+
+
+def _read_scenario(path: Path):  # type: ignore[no-untyped-def]
+    """The scenario of a TOML file, or one line naming the file and what is wrong with it."""
+    from pydantic import ValidationError
+
+    from core.rebalance import Scenario
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        fail(f"{path}: cannot read the scenario ({getattr(error, 'strerror', None) or error})")
+    if not text.strip():
+        fail(f"{path}: the scenario file is empty (see scenarios/ for examples)")
+    try:
+        return Scenario.from_toml(text if "\n" in text else text + "\n")
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc']) or 'scenario'}: {problem['msg']}"
+            for problem in error.errors(include_url=False)
+        )
+        fail(f"{path}: {problems}")
+    except ValueError as error:  # TOML syntax
+        fail(f"{path}: {error}")
+
+
+def _parse_budgets(text: str | None) -> list[int]:
+    """``--frontier 0,10,20`` as move budgets (whole numbers, at least 0)."""
+    if text is None:
+        return []
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts or not all(part.isdigit() for part in parts):
+        raise typer.BadParameter(
+            f"{text!r} is not a list of move budgets like 0,10,20,40", param_hint="--frontier"
+        )
+    return [int(part) for part in parts]
 
 
 plans_app = typer.Typer(

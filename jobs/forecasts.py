@@ -22,10 +22,10 @@ from sqlmodel import col
 from core.accounts import account_potential, account_wallet
 from core.config import get_settings
 from core.forecast import AccountForecastResult, AccountHistory, forecast_many, history_hash
+from core.jobruns import record_job
 from core.models import AccountForecast, AccountPotential, ForecastRun, utcnow
 from core.months import month_start
 from core.queries import current_forecast_run, load_accounts, load_revenue, read_frame
-from jobs.runs import record_job
 
 log = logging.getLogger(__name__)
 KEEP_RUNS = 3

@@ -20,6 +20,7 @@ from sqlmodel import SQLModel, col
 
 from core.accounts import BASELINE_REVENUE_MONTHS
 from core.config import get_settings
+from core.jobruns import record_job
 from core.kpis import KpiResult, compute_kpis
 from core.models import AccountForecast, ForecastRun, TeamKpi, TerritoryKpi
 from core.months import add_months, month_start
@@ -36,7 +37,6 @@ from core.queries import (
     read_frame,
 )
 from core.snapshot_inputs import BookFrames, kpi_inputs
-from jobs.runs import record_job
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from core.queries import load_accounts, load_opportunities, load_potentials, loa
 from core.rebalance import Frontier, Problem, RebalanceResult, Scenario, build_problem, frontier, solve
 from core.rebalance.frames import BookTables, problem_frames
 from core.rebalance.hire import HirePlan, where_to_hire
+from core.rebalance.validate import check_scenario
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ def load_tables(engine: Engine) -> BookTables:
 def load_problem(engine: Engine, scenario: Scenario, *, as_of: date | None = None) -> Problem:
     as_of = as_of or date.today()
     accounts, territories = problem_frames(load_tables(engine), as_of=as_of, settings=get_settings())
+    check_scenario(scenario, territories)
     return build_problem(accounts, territories, scenario, as_of=as_of, settings=get_settings())
 
 

@@ -5,11 +5,18 @@ next run time instead of adding a second copy; ``coalesce`` folds runs missed wh
 was down into one, ``max_instances=1`` keeps a slow run from overlapping the next, and a misfire
 grace time lets a late run still happen. Job functions are referenced by import path so the store
 can persist them.
+
+Only one scheduler runs jobs per database: it holds a database lock (core.liveness) for as long as
+it runs, and a second one started against the same database (a second dashboard host) says so
+and stands by, taking over when the first stops.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
+import sys
+import threading
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.base import BaseScheduler
@@ -18,6 +25,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from core.config import get_settings
 from core.db import get_engine, upgrade_schema
+from core.liveness import single_instance, sweep_dead_runs
 
 log = logging.getLogger(__name__)
 JOB_TABLE = "apscheduler_jobs"
@@ -67,14 +75,30 @@ def configure(scheduler: BaseScheduler, database_url: str) -> BaseScheduler:
     return scheduler
 
 
-def run_scheduler(database_url: str) -> None:
-    """Block running the scheduled jobs until interrupted."""
-    upgrade_schema(get_engine(database_url))
-    scheduler = configure(BlockingScheduler(timezone="UTC"), database_url)
-    log.info(
-        "scheduler started: forecasts %r, KPIs %r", get_settings().forecast_cron, get_settings().kpi_cron
-    )
+SCHEDULER_LOCK = "scheduler"
+
+
+def run_scheduler(database_url: str, *, standby_poll_s: float = 5.0) -> None:
+    """Block running the scheduled jobs until interrupted (or stand by while another runs them)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop as cleanly as on Ctrl-C
+    engine = get_engine(database_url)
+    upgrade_schema(engine)
+    where = engine.url.render_as_string(hide_password=True)
+
+    def standing_by() -> None:
+        log.warning("another scheduler is running the jobs of %s: standing by until it stops", where)
+
     try:
-        scheduler.start()
+        with single_instance(engine, SCHEDULER_LOCK, poll_s=standby_poll_s, on_wait=standing_by):
+            sweep_dead_runs(engine)
+            scheduler = configure(BlockingScheduler(timezone="UTC"), database_url)
+            log.info(
+                "scheduler started on %s: forecasts %r, KPIs %r",
+                where,
+                get_settings().forecast_cron,
+                get_settings().kpi_cron,
+            )
+            scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         log.info("scheduler stopped")

@@ -16,7 +16,9 @@ from sqlalchemy.engine import Engine
 import core.importing.run
 import core.importing.store
 import core.jobruns
-import jobs.runs
+import jobs.alerts
+import jobs.forecasts
+import jobs.kpis
 from core.importing import ImportValidationError, import_book, import_files
 from core.jobruns import record_job
 from core.models import JobRun
@@ -62,7 +64,8 @@ def finishes(monkeypatch) -> list[tuple[int, str]]:
 
 
 def test_every_job_records_through_the_one_record_job():
-    assert jobs.runs.record_job is record_job
+    for job in (jobs.kpis, jobs.forecasts, jobs.alerts):
+        assert job.record_job is record_job
     assert core.importing.run.record_job is record_job
 
 
