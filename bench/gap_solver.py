@@ -33,26 +33,38 @@ class GapResult:
         return self.status == "OPTIMAL"
 
 
-def greedy_gap(instance: GapInstance, *, maximize: bool = False) -> np.ndarray | None:
+def greedy_gap(
+    instance: GapInstance, *, maximize: bool = False, deadline: float = math.inf
+) -> np.ndarray | None:
     """A feasible start (Martello-Toth regret heuristic): jobs by decreasing regret go to their most
     desirable agent with room, trying cost, resource share and their product as desirability; then
-    shifts. Returns the agent of each job of the cheapest start found, or None when all get stuck."""
+    shifts. Returns the agent of each job of the cheapest start found, or None when all get stuck
+    (or the first is not done by ``deadline``, perf_counter; later ones are skipped after it)."""
     cost = -instance.cost if maximize else instance.cost
     share = instance.resource / np.maximum(instance.capacity[:, None], 1)
-    starts = [_regret_greedy(instance, measure) for measure in (cost, share, cost * share, instance.resource)]
-    found = [_improve_by_shifts(instance, cost, agent, room) for agent, room in starts if agent is not None]
+    found = []
+    for measure in (cost, share, cost * share, instance.resource):
+        agent, room = _regret_greedy(instance, measure, deadline)
+        if agent is not None:
+            found.append(_improve_by_shifts(instance, cost, agent, room, deadline))
+        if time.perf_counter() > deadline:
+            break
     return min(found, key=lambda a: int(cost[a, np.arange(len(a))].sum())) if found else None
 
 
-def _regret_greedy(instance: GapInstance, desirability: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+def _regret_greedy(
+    instance: GapInstance, desirability: np.ndarray, deadline: float = math.inf
+) -> tuple[np.ndarray | None, np.ndarray]:
     m, n = desirability.shape
     room = instance.capacity.astype(np.int64).copy()
     agent = np.full(n, -1)
     unassigned = np.ones(n, dtype=bool)
-    for _ in range(n):
+    for step in range(n):
+        if step % 64 == 0 and time.perf_counter() > deadline:
+            return None, room
         fits = instance.resource <= room[:, None]
         score = np.where(fits, desirability, np.inf)
-        ordered = np.sort(score, axis=0)
+        ordered = np.partition(score, 1, axis=0) if m > 1 else score
         best = ordered[0]
         if np.isinf(best[unassigned]).any():
             return None, room
@@ -68,11 +80,11 @@ def _regret_greedy(instance: GapInstance, desirability: np.ndarray) -> tuple[np.
 
 
 def _improve_by_shifts(
-    instance: GapInstance, cost: np.ndarray, agent: np.ndarray, room: np.ndarray
+    instance: GapInstance, cost: np.ndarray, agent: np.ndarray, room: np.ndarray, deadline: float = math.inf
 ) -> np.ndarray:
-    """Move single jobs to a cheaper agent with room until no shift improves."""
+    """Move single jobs to a cheaper agent with room until no shift improves (or the deadline)."""
     improved = True
-    while improved:
+    while improved and time.perf_counter() <= deadline:
         improved = False
         for j in range(cost.shape[1]):
             i = agent[j]
@@ -126,37 +138,73 @@ def gap_model(
     return model, [x, agents, jobs]
 
 
+# Seconds of the time limit for the greedy start, the first full search and the Lagrangian bound.
+GREEDY_SHARE, FIRST_SHARE, LAGRANGIAN_SHARE = 0.05, 0.3, 0.15
+# Reduced-cost fixing that keeps more than this share of the pairs does not shrink the search enough
+# to pay for a smaller model's restart: the rest of the time goes to the full model instead.
+KEEP_AT_MOST = 0.5
+
+
 def solve_gap(
     instance: GapInstance, *, maximize: bool = False, time_limit_s: float = 60.0, workers: int = 2
 ) -> GapResult:
     """Solve an instance; OPTIMAL means the optimum is proven within the time limit.
 
-    1. CP-SAT on the full model from a greedy start (30% of the time; most instances end here).
-    2. Lagrangian bound: relax "each job exactly once" with multipliers, one knapsack per agent,
+    1. A greedy start (at most 5% of the time).
+    2. CP-SAT on the full model from it (30% of the time; most published a-c instances end here).
+       When that finds no plan at all, the full model keeps the rest of the time (a plain search).
+    3. Lagrangian bound: relax "each job exactly once" with multipliers, one knapsack per agent,
        subgradient steps. Its ceiling is a lower bound often equal to the optimum.
-    3. Reduced-cost fixing: drop every pair whose use provably costs at least the incumbent
-       (keeping the incumbent's own), and let CP-SAT search what is left from the incumbent. The
+    4. Reduced-cost fixing: drop every pair whose use provably costs at least the incumbent
+       (keeping the incumbent's own). Which search gets the rest of the time is read from the
+       instance, not its type: when the fixing keeps at most ``KEEP_AT_MOST`` of the pairs (a tight
+       bound: types a-c), CP-SAT searches the smaller model; otherwise (a loose bound, e.g. cost
+       falling as resource use rises, types d and e) the full model, both from the incumbent. The
        reduced model's optimum is the instance's: CP-SAT proving it, or reaching the Lagrangian
-       bound, proves the instance.
+       bound, proves the instance. The incumbent is only ever replaced by a cheaper plan.
     """
     started = time.perf_counter()
     deadline = started + time_limit_s
     minimizing = -instance.cost if maximize else instance.cost
     problem = GapInstance(instance.name, minimizing, instance.resource, instance.capacity)
-    first = _cp_sat(problem, greedy_gap(problem), None, 0.3 * time_limit_s, workers)
-    if first.status != "FEASIBLE" or first.agent is None:
+    start = greedy_gap(problem, deadline=started + GREEDY_SHARE * time_limit_s)
+    first = _cp_sat(
+        problem,
+        start,
+        None,
+        started + (GREEDY_SHARE + FIRST_SHARE) * time_limit_s - time.perf_counter(),
+        workers,
+    )
+    if first.agent is None and start is not None:
+        first = _Run("FEASIBLE", float(problem.cost[start, np.arange(len(start))].sum()), None, start)
+    if first.agent is None:
+        if first.status != "UNKNOWN":  # INFEASIBLE or MODEL_INVALID: more time changes nothing
+            return _result(instance, first.status, None, None, maximize, started)
+        rest = _cp_sat(problem, None, None, deadline - time.perf_counter(), workers)
+        return _result(instance, rest.status, rest.objective, rest.bound, maximize, started)
+    if first.status == "OPTIMAL":
         return _result(instance, first.status, first.objective, first.bound, maximize, started)
     incumbent, upper = first.agent, int(round(first.objective))  # type: ignore[arg-type]
-    bound, multipliers = lagrangian_bound(problem, upper, deadline=time.perf_counter() + 0.15 * time_limit_s)
-    lower = max(int(round(first.bound)), math.ceil(bound - 1e-6))  # type: ignore[arg-type]
-    if lower < upper:
-        allowed = reduced_cost_pairs(problem, multipliers, bound, upper)
-        allowed[incumbent, np.arange(len(incumbent))] = True  # the incumbent stays a valid start
+    lagrangian_end = min(time.perf_counter() + LAGRANGIAN_SHARE * time_limit_s, deadline - 1.0)
+    bound, multipliers = lagrangian_bound(problem, upper, deadline=lagrangian_end)
+    lower = math.ceil(bound - 1e-6) if math.isfinite(bound) else -(2**62)
+    if first.bound is not None:
+        lower = max(lower, int(round(first.bound)))
+    if lower < upper and deadline - time.perf_counter() > 0.5:
+        allowed: np.ndarray | None = None
+        if math.isfinite(bound):
+            allowed = reduced_cost_pairs(problem, multipliers, bound, upper)
+            allowed[incumbent, np.arange(len(incumbent))] = True  # the incumbent stays a valid start
+            if allowed.mean() > KEEP_AT_MOST:
+                allowed = None
         run = _cp_sat(problem, incumbent, allowed, deadline - time.perf_counter(), workers, lower=lower)
-        if run.agent is not None:
-            upper = int(round(run.objective))  # type: ignore[arg-type]
-            lower = upper if run.status == "OPTIMAL" else max(lower, int(round(run.bound)))  # type: ignore[arg-type]
-            lower = min(lower, upper)
+        if run.agent is not None and run.objective is not None and round(run.objective) <= upper:
+            upper = int(round(run.objective))
+            if run.status == "OPTIMAL":
+                lower = upper
+        if run.agent is not None and run.bound is not None:
+            lower = max(lower, int(round(run.bound)))
+        lower = min(lower, upper)
     status = "OPTIMAL" if lower >= upper else "FEASIBLE"
     return _result(instance, status, upper, lower, maximize, started)
 
@@ -336,3 +384,23 @@ def _prefix_tables(profits: np.ndarray, weights: np.ndarray, capacity: int) -> l
 def _best_split(before: np.ndarray, after: np.ndarray, capacity: int) -> float:
     """max over w of before[w] + after[capacity - w]: items on both sides of one left out."""
     return float(np.max(before[: capacity + 1] + after[capacity::-1][: capacity + 1]))
+
+
+def solve_plain(
+    instance: GapInstance, *, maximize: bool = False, time_limit_s: float = 60.0, workers: int = 2
+) -> GapResult:
+    """The reference: CP-SAT on the plain model (all pairs, no start, no pruning, default parameters)."""
+    started = time.perf_counter()
+    model, _ = gap_model(instance, maximize=maximize)
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = time_limit_s
+    solver.parameters.num_workers = workers
+    status = solver.solve(model)
+    found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    return GapResult(
+        name=instance.name,
+        status=solver.status_name(status),
+        objective=round(solver.objective_value) if found else None,
+        bound=round(solver.best_objective_bound) if found else None,
+        wall_time_s=time.perf_counter() - started,
+    )

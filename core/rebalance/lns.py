@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.sat.python import cp_model
 
-from core.rebalance.build import Build, is_constant
+from core.rebalance.build import Build
 from core.rebalance.objective import POINT
 from core.rebalance.plan import Plan
 from core.rebalance.relax import Relaxation
@@ -58,7 +58,7 @@ def improve(
     model = build.model.clone()  # the caller's model may be in another solver's hands
     proto = model.proto
     indices = np.array([literal.index for literal in build.x], dtype=np.int64)
-    free_literal = np.array([not is_constant(build.model, literal) for literal in build.x], dtype=bool)
+    free_literal = build.free_rows
     lp = relaxation.values[indices]
     accounts = build.pairs["account"].to_numpy()
     territories = build.pairs["territory"].to_numpy()

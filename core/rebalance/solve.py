@@ -84,6 +84,10 @@ def solve(
     fixed = repair(problem, start, time_limit_s=limit / 2, workers=workers)
     if fixed.infeasible:
         return _infeasible(problem, started, limit, explain)
+    if fixed.plan is not None:
+        log.info(
+            "rebalance %s: first valid plan in %.1fs", problem.scenario.name, time.perf_counter() - started
+        )
     build = build_model(problem, hint=fixed.plan or start)
     in_range = LP_BOUND_PAIRS[0] <= len(build.pairs) <= LP_BOUND_PAIRS[1]
     if in_range and workers >= 2 and fixed.plan is not None:
