@@ -55,28 +55,43 @@ def greedy_gap(
 def _regret_greedy(
     instance: GapInstance, desirability: np.ndarray, deadline: float = math.inf
 ) -> tuple[np.ndarray | None, np.ndarray]:
+    """One regret pass. Only the chosen agent's room shrinks at each step, so only the jobs that
+    stop fitting it get their best and second-best agent recomputed (O(n) per step, not O(mn))."""
     m, n = desirability.shape
     room = instance.capacity.astype(np.int64).copy()
     agent = np.full(n, -1)
-    unassigned = np.ones(n, dtype=bool)
+    score = np.where(instance.resource <= room[:, None], desirability, np.inf).astype(float)
+    regret = _regrets(score)
+    if regret is None:
+        return None, room
     for step in range(n):
         if step % 64 == 0 and time.perf_counter() > deadline:
             return None, room
-        fits = instance.resource <= room[:, None]
-        score = np.where(fits, desirability, np.inf)
-        ordered = np.partition(score, 1, axis=0) if m > 1 else score
-        best = ordered[0]
-        if np.isinf(best[unassigned]).any():
-            return None, room
-        second = ordered[1] if m > 1 else np.full(n, np.inf)
-        regret = np.full(n, np.inf)  # a job with one agent left goes first
-        finite = np.isfinite(second)
-        regret[finite] = second[finite] - best[finite]
-        regret = np.where(unassigned, regret, -np.inf)
         j = int(np.argmax(regret))
         i = int(np.argmin(score[:, j]))
-        agent[j], room[i], unassigned[j] = i, room[i] - instance.resource[i, j], False
+        agent[j], room[i], regret[j] = i, room[i] - instance.resource[i, j], -np.inf
+        stops = np.isfinite(score[i]) & (instance.resource[i] > room[i]) & (agent < 0)
+        if stops.any():
+            score[i, stops] = np.inf
+            columns = np.flatnonzero(stops)
+            changed = _regrets(score[:, columns])
+            if changed is None:
+                return None, room
+            regret[columns] = changed
     return agent, room
+
+
+def _regrets(score: np.ndarray) -> np.ndarray | None:
+    """Second-best minus best score per job (inf with one agent left); None when one has none."""
+    ordered = np.partition(score, 1, axis=0) if score.shape[0] > 1 else score
+    best = ordered[0]
+    if np.isinf(best).any():
+        return None
+    second = ordered[1] if score.shape[0] > 1 else np.full(score.shape[1], np.inf)
+    regret = np.full(score.shape[1], np.inf)  # a job with one agent left goes first
+    finite = np.isfinite(second)
+    regret[finite] = second[finite] - best[finite]
+    return regret
 
 
 def _improve_by_shifts(
@@ -127,22 +142,24 @@ def gap_model(
     # Objective: the per-pair costs.
     total = weighted_sum(x, instance.cost[agents, jobs])
     model.maximize(total) if maximize else model.minimize(total)
-    # Hint: a start, complete.
+    # Hint: a start, complete (a job with one allowed agent has the constant 1, no hint).
     if start is not None:
-        for literal, j, i in zip(x, jobs, agents, strict=True):
-            if not (
-                len(model.proto.variables[literal.index].domain) == 2
-                and model.proto.variables[literal.index].domain[0] == 1
-            ):
-                model.add_hint(literal, int(start[j] == i))
+        own = np.bincount(jobs, minlength=instance.cost.shape[1])[jobs] > 1
+        hint = model.proto.solution_hint
+        hint.vars.extend([x[r].index for r in np.flatnonzero(own).tolist()])
+        hint.values.extend((start[jobs[own]] == agents[own]).astype(int).tolist())
     return model, [x, agents, jobs]
 
 
-# Seconds of the time limit for the greedy start, the first full search and the Lagrangian bound.
-GREEDY_SHARE, FIRST_SHARE, LAGRANGIAN_SHARE = 0.05, 0.3, 0.15
-# Reduced-cost fixing that keeps more than this share of the pairs does not shrink the search enough
-# to pay for a smaller model's restart: the rest of the time goes to the full model instead.
+# Shares of the time limit: the greedy start, the Lagrangian probe, the first full search (when
+# pruning is worth it) and the Lagrangian bound after it.
+GREEDY_SHARE, PROBE_SHARE, FIRST_SHARE, LAGRANGIAN_SHARE = 0.05, 0.1, 0.3, 0.15
+# Reduced-cost fixing that would keep more than this share of the pairs, even against a plan only
+# PROBE_MARGIN above the Lagrangian bound, does not shrink the search enough to pay for a second
+# model (CP-SAT's presolve of an 80 x 1,600 instance alone takes 3-10 s): the plain search gets
+# the whole time instead.
 KEEP_AT_MOST = 0.5
+PROBE_MARGIN = 0.005
 
 
 def solve_gap(
@@ -151,52 +168,55 @@ def solve_gap(
     """Solve an instance; OPTIMAL means the optimum is proven within the time limit.
 
     1. A greedy start (at most 5% of the time).
-    2. CP-SAT on the full model from it (30% of the time; most published a-c instances end here).
-       When that finds no plan at all, the full model keeps the rest of the time (a plain search).
-    3. Lagrangian bound: relax "each job exactly once" with multipliers, one knapsack per agent,
-       subgradient steps. Its ceiling is a lower bound often equal to the optimum.
-    4. Reduced-cost fixing: drop every pair whose use provably costs at least the incumbent
-       (keeping the incumbent's own). Which search gets the rest of the time is read from the
-       instance, not its type: when the fixing keeps at most ``KEEP_AT_MOST`` of the pairs (a tight
-       bound: types a-c), CP-SAT searches the smaller model; otherwise (a loose bound, e.g. cost
-       falling as resource use rises, types d and e) the full model, both from the incumbent. The
-       reduced model's optimum is the instance's: CP-SAT proving it, or reaching the Lagrangian
-       bound, proves the instance. The incumbent is only ever replaced by a cheaper plan.
+    2. Probe (at most 10%): a Lagrangian bound (relax "each job exactly once" with multipliers, one
+       knapsack per agent, subgradient steps), and the share of pairs reduced-cost fixing would
+       keep against a plan 0.5% above that bound. Whether pruning pays is read from the instance
+       this way, not from its type: on types a-c the bound is tight and fixing drops most pairs;
+       where cost falls as resource use rises (types d, e) it keeps nearly all of them.
+    3. Pruning does not pay: CP-SAT on the full model from the greedy start for the rest of the
+       time, one search, as a plain CP-SAT model gets (stopping early at the Lagrangian bound).
+    4. Pruning pays: CP-SAT on the full model from the greedy start (30% of the time); the
+       Lagrangian bound again from the probe's multipliers against its plan; reduced-cost fixing
+       drops every pair whose use provably costs at least the incumbent (keeping the incumbent's
+       own) and CP-SAT searches what is left from the incumbent. The reduced model's optimum is
+       the instance's: CP-SAT proving it, or reaching the Lagrangian bound, proves the instance.
+    The incumbent is only ever replaced by a cheaper plan.
     """
     started = time.perf_counter()
     deadline = started + time_limit_s
     minimizing = -instance.cost if maximize else instance.cost
     problem = GapInstance(instance.name, minimizing, instance.resource, instance.capacity)
     start = greedy_gap(problem, deadline=started + GREEDY_SHARE * time_limit_s)
-    first = _cp_sat(
-        problem,
-        start,
-        None,
-        started + (GREEDY_SHARE + FIRST_SHARE) * time_limit_s - time.perf_counter(),
-        workers,
-    )
-    if first.agent is None and start is not None:
-        first = _Run("FEASIBLE", float(problem.cost[start, np.arange(len(start))].sum()), None, start)
-    if first.agent is None:
-        if first.status != "UNKNOWN":  # INFEASIBLE or MODEL_INVALID: more time changes nothing
-            return _result(instance, first.status, None, None, maximize, started)
-        rest = _cp_sat(problem, None, None, deadline - time.perf_counter(), workers)
-        return _result(instance, rest.status, rest.objective, rest.bound, maximize, started)
-    if first.status == "OPTIMAL":
-        return _result(instance, first.status, first.objective, first.bound, maximize, started)
+    lower, multipliers, prune = -(2**62), None, False
+    if start is not None:
+        upper = int(problem.cost[start, np.arange(len(start))].sum())
+        probe_end = time.perf_counter() + PROBE_SHARE * time_limit_s
+        bound, multipliers = lagrangian_bound(problem, upper, deadline=probe_end)
+        if math.isfinite(bound):
+            lower = math.ceil(bound - 1e-6)
+            if lower >= upper:
+                return _result(instance, "OPTIMAL", upper, upper, maximize, started)
+            hoped = min(upper, math.floor(bound + PROBE_MARGIN * abs(bound)) + 1)
+            prune = reduced_cost_pairs(problem, multipliers, bound, hoped).mean() <= KEEP_AT_MOST
+    if not prune:
+        run = _cp_sat(problem, start, None, deadline - time.perf_counter(), workers, lower=lower)
+        return _best_of(instance, problem, run, start, lower, maximize, started)
+    first_end = time.perf_counter() + FIRST_SHARE * time_limit_s
+    first = _cp_sat(problem, start, None, first_end - time.perf_counter(), workers, lower=lower)
+    if first.agent is None or first.status == "OPTIMAL":
+        if first.agent is None and first.status == "UNKNOWN":  # keep searching the full model
+            first = _cp_sat(problem, start, None, deadline - time.perf_counter(), workers, lower=lower)
+        return _best_of(instance, problem, first, start, lower, maximize, started)
     incumbent, upper = first.agent, int(round(first.objective))  # type: ignore[arg-type]
-    lagrangian_end = min(time.perf_counter() + LAGRANGIAN_SHARE * time_limit_s, deadline - 1.0)
-    bound, multipliers = lagrangian_bound(problem, upper, deadline=lagrangian_end)
-    lower = math.ceil(bound - 1e-6) if math.isfinite(bound) else -(2**62)
     if first.bound is not None:
         lower = max(lower, int(round(first.bound)))
+    lagrangian_end = min(time.perf_counter() + LAGRANGIAN_SHARE * time_limit_s, deadline - 1.0)
+    bound, multipliers = lagrangian_bound(problem, upper, deadline=lagrangian_end, multipliers=multipliers)
+    if math.isfinite(bound):
+        lower = max(lower, math.ceil(bound - 1e-6))
     if lower < upper and deadline - time.perf_counter() > 0.5:
-        allowed: np.ndarray | None = None
-        if math.isfinite(bound):
-            allowed = reduced_cost_pairs(problem, multipliers, bound, upper)
-            allowed[incumbent, np.arange(len(incumbent))] = True  # the incumbent stays a valid start
-            if allowed.mean() > KEEP_AT_MOST:
-                allowed = None
+        allowed = reduced_cost_pairs(problem, multipliers, bound, upper)
+        allowed[incumbent, np.arange(len(incumbent))] = True  # the incumbent stays a valid start
         run = _cp_sat(problem, incumbent, allowed, deadline - time.perf_counter(), workers, lower=lower)
         if run.agent is not None and run.objective is not None and round(run.objective) <= upper:
             upper = int(round(run.objective))
@@ -204,9 +224,34 @@ def solve_gap(
                 lower = upper
         if run.agent is not None and run.bound is not None:
             lower = max(lower, int(round(run.bound)))
-        lower = min(lower, upper)
-    status = "OPTIMAL" if lower >= upper else "FEASIBLE"
-    return _result(instance, status, upper, lower, maximize, started)
+    lower = min(lower, upper)
+    return _result(instance, "OPTIMAL" if lower >= upper else "FEASIBLE", upper, lower, maximize, started)
+
+
+def _best_of(
+    instance: GapInstance,
+    problem: GapInstance,
+    run: _Run,
+    start: np.ndarray | None,
+    lower: int,
+    maximize: bool,
+    started: float,
+) -> GapResult:
+    """A search's result, or the start when the search found nothing better; the better bound."""
+    objective, status = run.objective, run.status
+    if start is not None:
+        start_cost = int(problem.cost[start, np.arange(len(start))].sum())
+        if objective is None or start_cost < objective:
+            objective, status = start_cost, "FEASIBLE"
+    if objective is None:
+        return _result(instance, status, None, None, maximize, started)
+    bound = max(lower, int(round(run.bound))) if run.bound is not None else lower
+    bound = min(bound, round(objective))
+    if bound <= -(2**62):
+        return _result(instance, status, objective, None, maximize, started)
+    return _result(
+        instance, "OPTIMAL" if bound >= objective else "FEASIBLE", objective, bound, maximize, started
+    )
 
 
 @dataclass(frozen=True)
@@ -310,10 +355,17 @@ def _relaxed(instance: GapInstance, multipliers: np.ndarray) -> tuple[float, np.
 
 
 def lagrangian_bound(
-    instance: GapInstance, upper: float, *, deadline: float, iterations: int = 400
+    instance: GapInstance,
+    upper: float,
+    *,
+    deadline: float,
+    iterations: int = 400,
+    multipliers: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray]:
-    """The best Lagrangian lower bound found by subgradient steps, and its multipliers."""
-    multipliers = np.sort(instance.cost, axis=0)[min(1, instance.cost.shape[0] - 1)].astype(float)
+    """The best Lagrangian lower bound found by subgradient steps (from ``multipliers``, default
+    each job's second-cheapest cost), and its multipliers."""
+    if multipliers is None:
+        multipliers = np.sort(instance.cost, axis=0)[min(1, instance.cost.shape[0] - 1)].astype(float)
     best, best_multipliers, step_size, stall = -np.inf, multipliers.copy(), 2.0, 0
     for _ in range(iterations):
         value, x = _relaxed(instance, multipliers)
