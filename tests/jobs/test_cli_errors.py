@@ -13,11 +13,14 @@ from sqlalchemy import func, select
 from sqlmodel import SQLModel
 from typer.testing import CliRunner
 
+from core.auth import SYSTEM_ACTOR, create_user
+from core.config import get_settings
 from core.db import get_engine
 from jobs.cli import app
 from tests.databases import drop_database, new_database, postgres_server
 
 runner = CliRunner()
+ADMIN = "admin@example.com"
 SECRET = "s%40cret"  # the password of the URLs below, percent-encoded ("s@cret")
 GOOD_SCENARIO = 'name = "ok"\ntime_limit_s = 5\n[constraints.churn]\nmax_moves = 3\n'
 UNREACHABLE = f"postgresql+psycopg://territory:{SECRET}@127.0.0.1:1/territory"
@@ -194,6 +197,7 @@ def book(tmp_path_factory) -> Iterator[str]:
         app, ["init", "--db", url, "--sample", "custom", "--reps", "3", "--accounts", "24", "--states", "AZ"]
     )
     assert result.exit_code == 0, result.output
+    create_user(get_engine(url), ADMIN, role="admin", password=None, actor=SYSTEM_ACTOR)
     yield url
     drop_database(url)
 
@@ -218,8 +222,10 @@ def missing_pg() -> Iterator[str]:
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_bad_input_gets_one_line_and_changes_nothing(name, book, tmp_path, request):
+def test_bad_input_gets_one_line_and_changes_nothing(name, book, tmp_path, request, monkeypatch):
     case = CASES[name]
+    monkeypatch.setenv("TERRITORY_USER", ADMIN)  # an admin acts: what is refused is the input
+    get_settings.cache_clear()
     territory = row_territory(book)
     values = {
         "db": book,
@@ -272,11 +278,15 @@ def test_a_percent_encoded_password_works_everywhere(tmp_path):
             if "://" in url and ":" not in url.split("://")[1].split("@")[0]
             else url
         )
+        assert runner.invoke(app, ["init", "--db", with_password, "--sample", "none"]).exit_code == 0
+        create_user(get_engine(url), ADMIN, role="admin", password=None, actor=SYSTEM_ACTOR)
         for args in (
             ["init", "--db", with_password, "--sample", "none"],
             ["status", "--db", with_password],
             [
                 "import",
+                "--as",
+                ADMIN,
                 "--db",
                 with_password,
                 "--reps",
