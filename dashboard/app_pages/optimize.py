@@ -7,7 +7,6 @@ import threading
 import time
 from datetime import date
 
-import pandas as pd
 import streamlit as st
 
 from core.plans import PlanError, apply_plan, approve_plan, get_plan, list_plans, plan_export
@@ -24,9 +23,11 @@ from dashboard.optimize_view import (
     move_arcs,
     moves_table,
     potential_chart_frame,
+    saved_plans_table,
     scenario_from_form,
     shipped_scenarios,
     team_summary,
+    territory_labels,
 )
 from jobs.optimize import churn_frontier, hire, optimize, save_run
 
@@ -46,6 +47,7 @@ def scenario_form() -> Scenario | None:
     files = shipped_scenarios()
     territories = data.territories(status.url, status.version)
     ids = territories["external_id"].tolist()
+    labels = territory_labels(territories)  # "Phoenix North · Maria Lopez": pickers show names
     names = list(files)
     base_name = st.selectbox(
         "Start from",
@@ -68,7 +70,9 @@ def scenario_form() -> Scenario | None:
         scope_region = left.selectbox(
             "Region (scope = region)", sorted(territories["region"].dropna().unique())
         )
-        scope_territories = left.multiselect("Territories (scope = territories)", ids)
+        scope_territories = left.multiselect(
+            "Territories (scope = territories)", ids, format_func=lambda t: labels.get(t, t)
+        )
         band = constraints.potential
         pmin = middle.number_input(
             "Potential min ($M)",
@@ -108,7 +112,12 @@ def scenario_form() -> Scenario | None:
             "Strategic above revenue ($)", value=constraints.strategic_revenue, min_value=0.0, step=50_000.0
         )
         state_lines = left.checkbox("Respect state lines", value=constraints.state_lines)
-        vacated = middle.multiselect("What-if: these reps leave", ids, default=base.what_if.vacated)
+        vacated = middle.multiselect(
+            "What-if: these reps leave",
+            ids,
+            default=[t for t in base.what_if.vacated if t in ids],
+            format_func=lambda t: labels.get(t, t),
+        )
         limit = right.slider("Time limit (s)", 5, 300, int(base.time_limit_s))
         if not st.form_submit_button("Solve", type="primary"):
             return None
@@ -198,7 +207,7 @@ def show_result() -> None:
         st.bar_chart(potential_chart_frame(result), stack=False, y_label="potential ($M)")
         st.dataframe(before_after_table(result), hide_index=True, width="stretch")
     elif view == "Moves":
-        st.dataframe(moves_table(result), hide_index=True, width="stretch")
+        show_moves(run)
     elif view == "Map":
         show_arcs(run)
     elif view == "Frontier":
@@ -225,6 +234,24 @@ def save_once(run, name: str) -> None:  # type: ignore[no-untyped-def]
     else:
         st.session_state["optimize_saved"] = (run, plan_id)  # the run itself: an id() could be reused
         st.success(f"Saved as draft plan {plan_id}. Review it under Saved plans.")
+
+
+def show_moves(run) -> None:  # type: ignore[no-untyped-def]
+    """The moves by name, each with its whole reason (a table cell would cut it): ids in the last
+    columns and in the CSV."""
+    accounts = data.accounts(status.url, status.version, status.as_of)
+    names = accounts.set_index("external_id")["name"] if "name" in accounts else None
+    table = moves_table(run.result, run.problem.territories, names)
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        row_height=components.WRAPPED_ROW_PX,
+        column_config=components.wrapped_text_columns(["reason", "from", "to"]),
+    )
+    st.download_button(
+        "Download moves (CSV)", table.to_csv(index=False), file_name="moves.csv", mime="text/csv"
+    )
 
 
 def show_arcs(run) -> None:  # type: ignore[no-untyped-def]
@@ -297,8 +324,7 @@ def saved_plans() -> None:
     if not plans:
         st.info("No saved plans yet: solve a scenario and save it as a draft.")
         return
-    table = pd.DataFrame([p.__dict__ for p in plans])
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(saved_plans_table(plans), hide_index=True, width="stretch")
     chosen = st.multiselect("Compare side by side", [p.id for p in plans], default=[p.id for p in plans[:2]])
     if chosen:
         st.dataframe(compare_plans([get_plan(engine, i) for i in chosen]), width="stretch")
@@ -308,7 +334,7 @@ def saved_plans() -> None:
         "Plan",
         ids,
         index=ids.index(int(wanted)) if wanted.isdigit() and int(wanted) in ids else 0,
-        format_func=lambda i: f"#{i}",
+        format_func=lambda i: f"#{i} {next(p.name for p in plans if p.id == i)}",
     )
     st.query_params["plan"] = str(plan_id)  # the address of this plan, to share
     plan = get_plan(engine, plan_id)
