@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pydeck as pdk
 
-from core.format import count, hours, money, moment_label, number, pct, risk_words, solver_words
+from core.format import count, hours, moment_label, money, number, pct, risk_words, solver_words
 from core.plans import SavedPlan
 from core.rebalance import Frontier, RebalanceResult, Scenario
 from core.rebalance.hire import HirePlan
