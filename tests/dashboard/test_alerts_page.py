@@ -107,7 +107,7 @@ def test_open_episode_counts_are_the_database_counts(page, alerts_db):
     at = page(alerts_db, "alerts")
     no_exception(at)
     total = open_count(alerts_db)
-    assert total == 18  # the documented southwest list (tests/jobs/test_alert_detection.py)
+    assert total == 12  # the documented southwest list (tests/jobs/test_alert_detection.py)
     assert metric(at, "Open episodes") == str(total)
     for severity in ("critical", "warning", "info"):
         expected = scalar(
@@ -127,8 +127,15 @@ def test_open_episodes_are_most_severe_first_and_link_to_their_territory(page, a
     at = page(alerts_db, "alerts")
     table = at.dataframe[0].value
     assert table["Severity"].iloc[0] == "critical"
-    first = table.iloc[0][["Rule", "Territory", "Current"]].tolist()
-    assert first == ["Drift below -10 points", "NM · Hobbs", "-30 points"]
+    # Grouped by territory: Hobbs (the cliff and the stall: two critical alerts) first, its
+    # critical alerts on top, each with its one-line reason.
+    hobbs = table[table["Territory"] == "NM · Hobbs"]
+    assert hobbs.index.tolist() == list(range(len(hobbs)))
+    drift = hobbs[hobbs["Rule"] == "Drift below -15 points"].iloc[0]
+    assert (drift["Severity"], drift["Current"]) == ("critical", "-30 points")
+    assert drift["Reason"] == "Drift in NM · Hobbs is -30 points, below the -15-point threshold."
+    places = table["Territory"].tolist()
+    assert all(places.index(p) == i or places[i - 1] == p for i, p in enumerate(places))  # contiguous
     with get_engine(alerts_db).connect() as connection:
         ids = set(
             connection.execute(
