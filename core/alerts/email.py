@@ -109,18 +109,21 @@ def _severity_rank(item: DigestItem) -> int:
 
 def _sorted(items: Iterable[DigestItem]) -> list[DigestItem]:
     """By kind (new, still open, resolved); within a kind by territory, the territory with the most
-    severe alert first (then by name), and within a territory the most severe alert first."""
+    severe alert first (then the most alerts of that severity, then by name), and within a territory
+    the most severe alert first."""
     items = list(items)
-    worst: dict[tuple[str, str], int] = {}
+    ranks: dict[tuple[str, str], list[int]] = {}
     for item in items:
-        place = (item.kind, item.breach.place)
-        worst[place] = min(worst.get(place, 3), _severity_rank(item))
+        ranks.setdefault((item.kind, item.breach.place), []).append(_severity_rank(item))
 
-    def key(item: DigestItem) -> tuple[int, int, str, int, str]:
+    def key(item: DigestItem) -> tuple[int, int, int, str, int, str]:
         breach = item.breach
-        return (
+        group = ranks[(item.kind, breach.place)]
+        worst = min(group)
+        return (  # the group with the most alerts of its worst severity first, as on the Alerts page
             KINDS.index(item.kind),
-            worst[(item.kind, breach.place)],
+            worst,
+            -group.count(worst),
             breach.place,
             _severity_rank(item),
             breach.rule.key,
