@@ -9,6 +9,7 @@ from datetime import date
 
 import streamlit as st
 
+from core.format import solver_words
 from core.plans import PlanError, apply_plan, approve_plan, get_plan, list_plans, plan_export
 from core.rebalance import Scenario
 from dashboard import components, data, maps
@@ -187,7 +188,7 @@ def show_result() -> None:
         return
     result = run.result
     if not result.has_plan:
-        st.error(f"No plan ({result.status}). " + " ".join(result.explanation))
+        st.error(f"No plan ({solver_words(result.status)}). " + " ".join(result.explanation))
         if result.relaxation:
             st.info("To get a plan: " + " ".join(result.relaxation))
         return
@@ -295,7 +296,12 @@ def show_frontier(run) -> None:  # type: ignore[no-untyped-def]
                 "the chart leaves them out."
             )
         st.line_chart(solved.set_index("budget")[["cv"]], x_label="move budget", y_label="CV of potential")
-        st.dataframe(frame, hide_index=True, width="stretch")
+        st.dataframe(
+            frame,
+            hide_index=True,
+            width="stretch",
+            column_config={"cv": st.column_config.NumberColumn("CV of potential", format="%.3f")},
+        )
 
 
 def show_hire(run) -> None:  # type: ignore[no-untyped-def]
