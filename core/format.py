@@ -11,8 +11,9 @@ The KPI registry (``core.kpi_registry``) gives every KPI its unit.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import TypeGuard
 
 DASH = "—"
@@ -24,15 +25,24 @@ def _given(value: float | None) -> TypeGuard[float]:
 
 
 def money(value: float | None) -> str:
-    """$4.2M, $850K, $920; negative amounts keep their sign."""
+    """Money at the scale a person reads it; negative amounts keep their sign.
+
+    Under $1,000 in dollars ($920); thousands as K with one decimal under $10K ($9.5K) and none from
+    there ($850K); millions and billions with one decimal ($4.2M, $1.3B). A value that rounds up to
+    the next scale is written in it: 999,960 -> $1.0M, not $1000K.
+    """
     if not _given(value):
         return DASH
     sign = "-" if value < 0 else ""
     value = abs(float(value))
-    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if value >= limit:
-            return f"{sign}${value / limit:.1f}{suffix}"
-    return f"{sign}${value:,.0f}"
+    if round(value) < 1000:
+        return f"{sign}${value:,.0f}"
+    for limit, suffix in ((1e3, "K"), (1e6, "M"), (1e9, "B")):
+        scaled = value / limit
+        digits = 0 if suffix == "K" and scaled >= 9.95 else 1
+        if round(scaled, digits) < 1000 or suffix == "B":
+            break
+    return f"{sign}${scaled:.{digits}f}{suffix}"
 
 
 def pct(value: float | None, digits: int = 0) -> str:
@@ -163,3 +173,75 @@ NUMBER = Unit("number", number, _signed(2), lambda v, decimals: f"{v:.{decimals 
 SCORE = Unit("score", lambda v: number(v, 0), _signed(0), lambda v, decimals: f"{v:.{decimals}f}")
 HOURS = Unit("hours", hours, _signed(0, " h"), lambda v, decimals: f"{v:,.{decimals}f} h", suffix=" h")
 UNITS = (MONEY, COUNT, SHARE, SIGNED_SHARE, POINTS, INDEX, RATIO, NUMBER, SCORE, HOURS)
+
+
+# --- dates -------------------------------------------------------------------------------------
+
+MONTH_AXIS = "%b %Y"  # a chart's month axis (Vega/d3 time format): "Mar 2026", never a bare "Mar"
+
+
+def _missing_moment(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or str(value) in ("NaT", "nan")
+
+
+def month_label(value: date | datetime | str | None) -> str:
+    """A month with its year: date(2026, 3, 14) -> "Mar 2026"; "—" when unknown."""
+    if _missing_moment(value):
+        return DASH
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return f"{moment:%b %Y}"
+
+
+def day_label(value: date | datetime | str | None) -> str:
+    """A day: 2026-11-23; "—" when unknown."""
+    if _missing_moment(value):
+        return DASH
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return f"{moment:%Y-%m-%d}"
+
+
+def moment_label(value: datetime | str | None) -> str:
+    """A time of day, to the minute: 2026-11-23 09:00; "—" when unknown."""
+    if _missing_moment(value):
+        return DASH
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return f"{moment:%Y-%m-%d %H:%M}"
+
+
+# --- words for codes ---------------------------------------------------------------------------
+
+# What the solver's status means to a person (CP-SAT's names, and the runner's own).
+SOLVER_WORDS = {
+    "OPTIMAL": "best possible plan",
+    "FEASIBLE": "good plan (time limit reached)",
+    "INFEASIBLE": "no plan meets the rules",
+    "MODEL_INVALID": "the scenario is not valid",
+    "UNKNOWN": "no plan found in time",
+    "TIMEOUT": "no plan found in time",
+    "HEURISTIC": "quick plan (no solver proof)",
+    "CURRENT": "today's book (no move needed)",
+}
+
+# A move's risks (core.rebalance.result.RISKS) in words.
+RISK_WORDS = {
+    "large_revenue": "large revenue",
+    "open_opportunity": "open opportunity",
+    "long_tenure": "long-held account",
+}
+
+
+def solver_words(status: str | None) -> str:
+    """The solver's status as a person reads it: OPTIMAL -> "best possible plan"."""
+    if not status:
+        return DASH
+    return SOLVER_WORDS.get(status, status.replace("_", " ").lower())
+
+
+def risk_words(risks: Iterable[str]) -> str:
+    """A move's risks in words: ("large_revenue", "long_tenure") -> "large revenue, long-held account"."""
+    return ", ".join(RISK_WORDS.get(r, r.replace("_", " ")) for r in risks)
+
+
+def seconds(value: float | None) -> str:
+    """A duration in seconds: 12.34 -> 12.3 s."""
+    return f"{float(value):,.1f} s" if _given(value) else DASH

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from core.alerts.email import SEVERITY_ORDER
-from core.alerts.rules import Breach, Rule, describe, load_rules, seed_default_rules, value_text
+from core.alerts.rules import Breach, Rule, describe, load_rules, seed_default_rules, sentence, value_text
 from core.db import session_scope
 from core.models import AlertEpisode, Notification, Territory
 from core.queries import read_frame
@@ -274,14 +274,29 @@ def _place(frame: pd.DataFrame) -> pd.Series:
     return frame["territory_name"].where(frame["territory_name"].notna(), TEAM)
 
 
+def reason(rule: Rule | None, value: float | None, place: str | None) -> str:
+    """The episode's one-line reason at its latest value, as the digest writes it:
+    "Coverage in Phoenix North is 58%, below the 70% threshold." ("—" when unknown)."""
+    if rule is None or value is None or pd.isna(value):
+        return "—"
+    return " ".join(sentence(Breach(rule=rule, value=float(value), territory_name=place)).split())
+
+
 def open_table(frame: pd.DataFrame, by_id: Mapping[int, Rule]) -> pd.DataFrame:
-    """Open episodes for people, most severe first, then oldest first."""
+    """Open episodes for people, grouped by territory: the territory with the most severe alerts
+    first (most of that severity, then oldest), and within a territory the most severe alert first,
+    then the oldest. Each row carries its one-line reason."""
     rules_of = frame["rule_id"].map(lambda rid: by_id.get(int(rid)))
+    places = _place(frame)
     table = pd.DataFrame(
         {
             "Severity": rules_of.map(severity_of),
+            "Territory": places,
             "Rule": [rule_text(rule, int(rid)) for rule, rid in zip(rules_of, frame["rule_id"], strict=True)],
-            "Territory": _place(frame),
+            "Reason": [
+                reason(rule, value, None if place == TEAM else place)
+                for rule, value, place in zip(rules_of, frame["last_value"], places, strict=True)
+            ],
             "Detail": frame["external_id"].map(territory_url),
             "Opened": frame["opened_at"],
             "Current": [reading(rule, v) for rule, v in zip(rules_of, frame["last_value"], strict=True)],
@@ -292,10 +307,14 @@ def open_table(frame: pd.DataFrame, by_id: Mapping[int, Rule]) -> pd.DataFrame:
         }
     )
     order = table["Severity"].map(lambda s: SEVERITY_ORDER.get(s, len(SEVERITY_ORDER)))
+    group = table.assign(_order=order).groupby("Territory", dropna=False)
+    worst = group["_order"].transform("min")
+    at_worst = (order == worst).groupby(table["Territory"], dropna=False).transform("sum")
+    first = group["Opened"].transform("min")
     return (
-        table.assign(_order=order)
-        .sort_values(["_order", "Opened", "Rule"])
-        .drop(columns="_order")
+        table.assign(_worst=worst, _many=-at_worst, _first=first, _order=order)
+        .sort_values(["_worst", "_many", "_first", "Territory", "_order", "Opened", "Rule"])
+        .drop(columns=["_worst", "_many", "_first", "_order"])
         .reset_index(drop=True)
     )
 

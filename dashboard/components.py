@@ -14,7 +14,7 @@ from sqlalchemy import select
 from streamlit.errors import StreamlitAPIException
 
 from core.config import get_settings
-from core.format import money, number, pct, points, ratio
+from core.format import Unit, money, number, pct, points, ratio
 from core.kpi_registry import Good, Kpi
 from core.models import JobRun
 from dashboard import data
@@ -78,6 +78,32 @@ def table_height(rows: int, row_height: int = 35, max_rows: int = 15) -> int:
 
 
 MONEY_FORMAT = "$%,.0f"  # sortable money columns in tables: $165,942
+
+# How a sortable number column is written, by registry unit (``core.format.Unit.name``): the cell
+# keeps the number (sorting, CSV) and shows it as the unit's ``text`` would, near enough.
+COLUMN_FORMATS = {
+    "money": MONEY_FORMAT,
+    "count": "%,d",
+    "share": "percent",
+    "signed share": "percent",
+    "points": "%+.1f pts",
+    "index": "%.2f",
+    "ratio": "%.1f×",
+    "number": "%.2f",
+    "score": "%.0f",
+    "hours": "%,.0f h",
+}
+WRAPPED_ROW_PX = 60  # a row two or three lines high: long text wraps instead of being cut
+
+
+def number_column(unit: Unit, label: str | None = None, **options: Any) -> Any:
+    """A sortable number column written in a registry unit: ``number_column(kpi.unit, kpi.label)``."""
+    return st.column_config.NumberColumn(label, format=COLUMN_FORMATS.get(unit.name, "%.2f"), **options)
+
+
+def wrapped_text_columns(names: list[str]) -> dict[str, Any]:
+    """Wide text columns for long sentences (with ``row_height=WRAPPED_ROW_PX`` they wrap)."""
+    return {name: st.column_config.TextColumn(width="large") for name in names}
 
 
 def owner(rep_name: object) -> str:

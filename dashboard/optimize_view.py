@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pydeck as pdk
 
-from core.format import money, pct
+from core.format import count, hours, moment_label, money, number, pct, risk_words, solver_words
 from core.plans import SavedPlan
 from core.rebalance import Frontier, RebalanceResult, Scenario
 from core.rebalance.hire import HirePlan
@@ -82,49 +82,83 @@ def scenario_from_form(base: Scenario, values: FormValues) -> Scenario:
     return base.with_changes(**changes)
 
 
+def territory_label(territory_id: str, territories: pd.DataFrame | None) -> str:
+    """A territory as a person knows it: "Phoenix North · Maria Lopez" (its id when unknown)."""
+    if territories is None or territory_id not in set(territories["external_id"]):
+        return territory_id
+    row = territories.set_index("external_id").loc[territory_id]
+    rep = row.get("rep_name")
+    name = row["name"] if isinstance(row["name"], str) and row["name"] else territory_id
+    return f"{name} · {rep}" if isinstance(rep, str) and rep else f"{name} · vacant"
+
+
+def territory_labels(territories: pd.DataFrame) -> dict[str, str]:
+    """Every territory id with its label, for pickers (``format_func``)."""
+    return {t: territory_label(t, territories) for t in territories["external_id"]}
+
+
 def before_after_table(result: RebalanceResult) -> pd.DataFrame:
+    """One row per territory, its name first and its id last (for export); figures as text."""
     rows = [
         {
-            "territory": c.territory,
-            "name": c.name,
+            "territory": c.name,
             "potential before": money(c.before.potential),
             "potential after": money(c.after.potential),
-            "index before": c.before.potential_index,
-            "index after": c.after.potential_index,
-            "accounts before": c.before.accounts,
-            "accounts after": c.after.accounts,
-            "workload h before": round(c.before.workload_hours),
-            "workload h after": round(c.after.workload_hours),
+            "index before": number(c.before.potential_index),
+            "index after": number(c.after.potential_index),
+            "accounts before": count(c.before.accounts),
+            "accounts after": count(c.after.accounts),
+            "workload before": hours(c.before.workload_hours),
+            "workload after": hours(c.after.workload_hours),
+            "territory id": c.territory,
         }
         for c in result.territories
     ]
     return pd.DataFrame(rows)
 
 
+# The chart's series, named so that their alphabetical order (the chart's) is the reading order.
+BEFORE, AFTER = "before", "with the plan"
+
+
 def potential_chart_frame(result: RebalanceResult) -> pd.DataFrame:
-    """Potential per territory before and after, in $M, for a grouped bar chart."""
+    """Potential per territory before and with the plan, in $M, for a grouped bar chart ("before"
+    drawn first: the chart orders series by name)."""
     return pd.DataFrame(
         {
-            "before": [c.before.potential / 1e6 for c in result.territories],
-            "after": [c.after.potential / 1e6 for c in result.territories],
+            BEFORE: [c.before.potential / 1e6 for c in result.territories],
+            AFTER: [c.after.potential / 1e6 for c in result.territories],
         },
         index=[c.name for c in result.territories],
     )
 
 
-def moves_table(result: RebalanceResult) -> pd.DataFrame:
+MOVE_COLUMNS = ["account", "from", "to", "risks", "reason", "account id", "from id", "to id"]
+
+
+def moves_table(
+    result: RebalanceResult,
+    territories: pd.DataFrame | None = None,
+    account_names: pd.Series | None = None,
+) -> pd.DataFrame:
+    """One row per move in words: the account's name, "territory · rep" before and after, the risks
+    in words and the full reason; the ids last, for export. ``account_names``: name by external id."""
+    names = {} if account_names is None else account_names.dropna().to_dict()
     return pd.DataFrame(
         [
             {
-                "account": m.account,
-                "from": m.from_territory,
-                "to": m.to_territory,
-                "risks": ", ".join(m.risks),
+                "account": names.get(m.account, m.account),
+                "from": territory_label(m.from_territory, territories),
+                "to": territory_label(m.to_territory, territories),
+                "risks": risk_words(m.risks),
                 "reason": m.reason,
+                "account id": m.account,
+                "from id": m.from_territory,
+                "to id": m.to_territory,
             }
             for m in result.moves
         ],
-        columns=["account", "from", "to", "risks", "reason"],
+        columns=MOVE_COLUMNS,
     )
 
 
@@ -134,7 +168,8 @@ def move_arcs(result: RebalanceResult, accounts: pd.DataFrame, territories: pd.D
         return pd.DataFrame(columns=["account", "from_lon", "from_lat", "to_lon", "to_lat", "tip"])
     places = accounts.set_index("external_id")[["lon", "lat"]]
     homes = territories.set_index("external_id")[["home_lon", "home_lat", "name"]]
-    moves = moves_table(result)
+    moves = moves_table(result)[["account id", "to id", "reason"]]
+    moves = moves.rename(columns={"account id": "account", "to id": "to"})
     frame = moves.join(places, on="account").join(homes, on="to")
     frame = frame.rename(
         columns={"lon": "from_lon", "lat": "from_lat", "home_lon": "to_lon", "home_lat": "to_lat"}
@@ -216,12 +251,31 @@ def team_summary(result: RebalanceResult) -> dict[str, str]:
         "max / min": f"{before.max_min_ratio:.2f} → {after.max_min_ratio:.2f}",
         "out of band": f"{before.out_of_band} → {after.out_of_band}",
         "moves": f"{len(result.moves)} ({sum(1 for m in result.moves if m.risks)} risky)",
-        "optimality gap": pct(result.gap, 2) if result.gap is not None else "—",
+        "optimality gap": pct(result.gap, 1),
     }
 
 
 def _fixed(value: float | None, digits: int) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
+    return number(value, digits)
+
+
+def saved_plans_table(plans: list) -> pd.DataFrame:  # type: ignore[type-arg]
+    """The saved plans in words (PlanSummary rows): name, status, moves, solver, gap, created; id last."""
+    return pd.DataFrame(
+        [
+            {
+                "plan": p.name,
+                "status": p.status,
+                "moves": count(p.moves),
+                "solver": solver_words(p.solver_status),
+                "gap": pct(p.gap, 1),
+                "created": moment_label(p.created_at),
+                "plan id": p.id,
+            }
+            for p in plans
+        ],
+        columns=["plan", "status", "moves", "solver", "gap", "created", "plan id"],
+    )
 
 
 def compare_plans(plans: list[SavedPlan]) -> pd.DataFrame:
@@ -231,15 +285,15 @@ def compare_plans(plans: list[SavedPlan]) -> pd.DataFrame:
         before, after = plan.team_before, plan.team_after
         columns[f"#{plan.id} {plan.name}"] = {
             "status": plan.status,
-            "solver": plan.solver_status,
-            "gap": pct(plan.gap, 2) if plan.gap is not None else "—",
+            "solver": solver_words(plan.solver_status),
+            "gap": pct(plan.gap, 1),
             "moves": len(plan.moves),
             "risky moves": sum(1 for m in plan.moves if m.risks),
             "CV after": _fixed(None if after is None else after.cv, 3),
             "CV before": _fixed(None if before is None else before.cv, 3),
             "max/min after": _fixed(None if after is None else after.max_min_ratio, 2),
             "out of band after": "—" if after is None else after.out_of_band,
-            "created": f"{plan.created_at:%Y-%m-%d %H:%M}",
+            "created": moment_label(plan.created_at),
         }
     return pd.DataFrame(columns).astype(str)  # one column mixes counts and words: show all as text
 
@@ -252,10 +306,10 @@ def frontier_frame(curve: Frontier) -> pd.DataFrame:
             "moves": p.moves,
             "cv": p.cv,
             "out of band": p.out_of_band if p.out_of_band >= 0 else None,
-            "max deviation": None if p.max_deviation is None else round(p.max_deviation, 4),
+            "max deviation": pct(p.max_deviation, 1),
             "in band": p.out_of_band == 0,
-            "status": p.status,
-            "gap": pct(p.gap, 1) if p.gap is not None else "—",
+            "status": solver_words(p.status),
+            "gap": pct(p.gap, 1),
         }
         for p in curve
     ]

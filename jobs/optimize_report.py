@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from core.format import money, pct
+from core.format import moment_label, money, number, pct, seconds, solver_words
 from core.plans import SavedPlan
 from core.rebalance import Frontier, RebalanceResult
 
 
 def _num(value: float | None, digits: int = 3) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
+    return number(value, digits)
 
 
 def result_text(result: RebalanceResult) -> str:
     lines = [
-        f"status {result.status} in {result.wall_time_s:.1f} s; objective {_num(result.objective)}, "
-        f"best bound {_num(result.best_bound)}, gap {pct(result.gap, 2) if result.gap is not None else '—'}"
+        f"status {result.status} ({solver_words(result.status)}) in {seconds(result.wall_time_s)}; "
+        f"objective {_num(result.objective)}, best bound {_num(result.best_bound)}, gap {pct(result.gap, 2)}"
     ]
     if not result.has_plan:
         lines.append("no plan: " + ("\n  ".join(result.explanation) or "see the solver status"))
@@ -57,9 +57,9 @@ def frontier_text(curve: Frontier) -> str:
     for p in curve:
         lines.append(
             f"{p.budget:>7}{p.moves:>7}{_num(p.cv):>8}"
-            f"{pct(p.max_deviation, 1) if p.max_deviation is not None else '—':>9}"
+            f"{pct(p.max_deviation, 1):>9}"
             f"{p.out_of_band if p.out_of_band >= 0 else '—':>13}{p.status:>10}"
-            f"{pct(p.gap, 1) if p.gap is not None else '—':>8}"
+            f"{pct(p.gap, 1):>8}"
         )
     lines.append(curve.describe())
     return "\n".join(lines)
@@ -67,15 +67,15 @@ def frontier_text(curve: Frontier) -> str:
 
 def plan_text(plan: SavedPlan) -> str:
     lines = [
-        f"plan {plan.id} '{plan.name}': {plan.status}, created {plan.created_at:%Y-%m-%d %H:%M}",
-        f"solver {plan.solver_status}, gap {pct(plan.gap, 2) if plan.gap is not None else '—'}, "
+        f"plan {plan.id} '{plan.name}': {plan.status}, created {moment_label(plan.created_at)}",
+        f"solver {plan.solver_status} ({solver_words(plan.solver_status)}), gap {pct(plan.gap, 2)}, "
         f"{len(plan.moves)} moves",
     ]
     if plan.approved_at:
-        lines.append(f"approved by {plan.approved_by} at {plan.approved_at:%Y-%m-%d %H:%M}")
+        lines.append(f"approved by {plan.approved_by} at {moment_label(plan.approved_at)}")
     if plan.applied_at:
         lines.append(
-            f"applied by {plan.applied_by} at {plan.applied_at:%Y-%m-%d %H:%M}, "
+            f"applied by {plan.applied_by} at {moment_label(plan.applied_at)}, "
             f"effective {plan.effective_date}"
         )
     for move in plan.moves:

@@ -187,3 +187,42 @@ def _synthetic_quotas(rng: np.random.Generator, territories: pd.DataFrame, day: 
             "amount": rng.uniform(2e5, 6e5, reps.size * starts.size).round(-3),
         }
     )
+
+
+# The alert thresholds the hand-worked alert cases were written for (the first defaults: potential
+# band ±15%, workload band ±20%, drift below -10 points; only drift critical). The shipped defaults are wider
+# (docs/alerts.md, "Defaults"); the worked cases test how a rule reads and fires, not its default.
+WORKED_THRESHOLDS = {"potential_index_band": 0.15, "workload_index_band": 0.20, "drift_low": -10.0}
+WORKED_SEVERITIES = {"coverage_low": "warning", "activity_drop": "warning", "team_potential_cv": "warning"}
+
+
+def worked_rules():  # type: ignore[no-untyped-def]
+    """The default rules keyed by key, with the thresholds of the hand-worked cases."""
+    from dataclasses import replace
+
+    from core.alerts.rules import DEFAULT_RULES, describe
+
+    rules = {
+        r.key: replace(
+            r,
+            threshold=WORKED_THRESHOLDS.get(r.key, r.threshold),
+            severity=WORKED_SEVERITIES.get(r.key, r.severity),
+        )
+        for r in DEFAULT_RULES
+    }
+    return {key: replace(rule, name=describe(rule)) for key, rule in rules.items()}
+
+
+def seed_worked_rules(session) -> None:  # type: ignore[no-untyped-def]
+    """Seed the default rules, then set the worked cases' thresholds (and names) on the stored rows."""
+    from sqlmodel import select
+
+    from core.alerts.rules import seed_default_rules
+    from core.models import AlertRule
+
+    seed_default_rules(session)
+    rules = worked_rules()
+    for row in session.exec(select(AlertRule)).all():
+        rule = rules[row.key]
+        row.threshold, row.name, row.severity = rule.threshold, rule.name, rule.severity
+    session.flush()

@@ -105,12 +105,54 @@ def item_sentence(item: DigestItem) -> str:
     return one_line(text)
 
 
+def _severity_rank(item: DigestItem) -> int:
+    return SEVERITY_ORDER.get(item.breach.rule.severity, 3)
+
+
 def _sorted(items: Iterable[DigestItem]) -> list[DigestItem]:
-    def key(item: DigestItem) -> tuple[int, int, str, str]:
-        rule = item.breach.rule
-        return (KINDS.index(item.kind), SEVERITY_ORDER.get(rule.severity, 3), rule.key, item.breach.place)
+    """By kind (new, still open, resolved); within a kind by territory, the territory with the most
+    severe alert first (then the most alerts of that severity, then by name), and within a territory
+    the most severe alert first."""
+    items = list(items)
+    ranks: dict[tuple[str, str], list[int]] = {}
+    for item in items:
+        ranks.setdefault((item.kind, item.breach.place), []).append(_severity_rank(item))
+
+    def key(item: DigestItem) -> tuple[int, int, int, str, int, str]:
+        breach = item.breach
+        group = ranks[(item.kind, breach.place)]
+        worst = min(group)
+        return (  # the group with the most alerts of its worst severity first, as on the Alerts page
+            KINDS.index(item.kind),
+            worst,
+            -group.count(worst),
+            breach.place,
+            _severity_rank(item),
+            breach.rule.key,
+        )
 
     return sorted(items, key=key)
+
+
+def by_territory(items: Sequence[DigestItem]) -> list[tuple[str, list[DigestItem]]]:
+    """Sorted items (``_sorted``) in runs of one place: [("Tucson (TUC)", [...]), ("team", [...])]."""
+    groups: list[tuple[str, list[DigestItem]]] = []
+    for item in items:
+        breach = item.breach
+        place = breach.place if breach.rule.scope != "team" else "Team"
+        if breach.territory_external_id and breach.territory_external_id != breach.place:
+            place = f"{breach.place} ({breach.territory_external_id})"
+        if groups and groups[-1][0] == place:
+            groups[-1][1].append(item)
+        else:
+            groups.append((place, [item]))
+    return groups
+
+
+def _group_heading(place: str, group: Sequence[DigestItem]) -> str:
+    """ "Tucson (TUC) — critical, 2 alerts" """
+    severity = min((item.breach.rule.severity for item in group), key=lambda s: SEVERITY_ORDER.get(s, 3))
+    return f"{one_line(place)} — {severity}, {len(group)} alert{'s' if len(group) != 1 else ''}"
 
 
 # --- render (pure) --------------------------------------------------------------------------
@@ -182,8 +224,10 @@ def _digest_text(recipient: str, items: Sequence[DigestItem], dashboard_url: str
         if not group:
             continue
         lines += [f"{KIND_HEADINGS[kind]} ({len(group)})", ""]
-        for item in group:
-            lines += _text_item(item, dashboard_url)
+        for place, alerts in by_territory(group):  # one block per territory, the most severe first
+            lines += [_group_heading(place, alerts), ""]
+            for item in alerts:
+                lines += _text_item(item, dashboard_url)
     lines += [f"All alerts: {alerts_link(dashboard_url)}", "", "--", _footer(recipient)]
     return "\n".join(lines) + "\n"
 
@@ -242,7 +286,9 @@ def _digest_html(recipient: str, items: Sequence[DigestItem], dashboard_url: str
         group = [item for item in items if item.kind == kind]
         if group:
             parts.append(f"<h3>{esc(KIND_HEADINGS[kind])} ({len(group)})</h3>")
-            parts.append("<ul>" + "".join(_html_item(item, dashboard_url) for item in group) + "</ul>")
+            for place, alerts in by_territory(group):  # one block per territory, the most severe first
+                parts.append(f"<h4>{esc(_group_heading(place, alerts))}</h4>")
+                parts.append("<ul>" + "".join(_html_item(item, dashboard_url) for item in alerts) + "</ul>")
     link = esc(alerts_link(dashboard_url))
     parts.append(f'<p><a href="{link}">All alerts in the dashboard</a></p>')
     parts.append(f'<p style="color: #666; font-size: small">{esc(_footer(recipient))}</p>')

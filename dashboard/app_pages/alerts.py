@@ -122,7 +122,8 @@ def open_panel(open_episodes: pd.DataFrame, by_id: dict[int, Rule]) -> None:
         return
     table = ad.open_table(open_episodes, by_id)
     st.caption(
-        "Select a row to open its territory. Most severe first, then oldest. "
+        "Select a row to open its territory. Grouped by territory, the most severe first; each row "
+        "says why it fired. "
         "*Current* is the value at the latest evaluation, *First* "
         "the value that opened the episode; an episode notifies again after its rule's re-notify "
         "interval."
@@ -131,9 +132,11 @@ def open_panel(open_episodes: pd.DataFrame, by_id: dict[int, Rule]) -> None:
         table,
         hide_index=True,
         width="stretch",
-        height=ui.table_height(len(table), max_rows=20),
+        height=ui.table_height(len(table), row_height=ui.WRAPPED_ROW_PX, max_rows=12),
+        row_height=ui.WRAPPED_ROW_PX,  # the reason wraps instead of being cut
         column_config={
             "Rule": st.column_config.TextColumn(width="medium"),
+            "Reason": st.column_config.TextColumn(width="large"),
             "Detail": LINK,
             "Opened": st.column_config.DatetimeColumn("Opened (UTC)", format=DATETIME),
             "Last notified": st.column_config.DatetimeColumn("Last notified (UTC)", format=DATETIME),

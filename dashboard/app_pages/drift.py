@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
+from core.format import MONTH_AXIS
 from core.kpi_registry import KPIS, kpi
 from dashboard import components as ui
 from dashboard import data
@@ -67,7 +68,7 @@ def gap_chart(history: pd.DataFrame, highlighted: list[int]) -> None:
     frame = frame.assign(
         snapshot_date=pd.to_datetime(frame["snapshot_date"]), mover=frame["territory_id"].isin(highlighted)
     )
-    x = {"field": "snapshot_date", "type": "temporal", "title": None}
+    x = {"field": "snapshot_date", "type": "temporal", "title": None, "axis": {"format": MONTH_AXIS}}
     gap = KPIS["attainment_gap"]
     y = {"field": "attainment_gap", "type": "quantitative", "title": f"{gap.label} ({gap.unit.typed_in})"}
     tooltip = [

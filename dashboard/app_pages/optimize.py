@@ -7,10 +7,10 @@ import threading
 import time
 from datetime import date
 
-import pandas as pd
 import streamlit as st
 
 from core.auth import AuthError
+from core.format import solver_words
 from core.plans import (
     PlanError,
     apply_plan,
@@ -34,9 +34,11 @@ from dashboard.optimize_view import (
     move_arcs,
     moves_table,
     potential_chart_frame,
+    saved_plans_table,
     scenario_from_form,
     shipped_scenarios,
     team_summary,
+    territory_labels,
 )
 from jobs.optimize import churn_frontier, hire, optimize, save_run
 
@@ -56,6 +58,7 @@ def scenario_form() -> Scenario | None:
     files = shipped_scenarios()
     territories = data.territories(status.url, status.version)
     ids = territories["external_id"].tolist()
+    labels = territory_labels(territories)  # "Phoenix North · Maria Lopez": pickers show names
     names = list(files)
     base_name = st.selectbox(
         "Start from",
@@ -78,7 +81,9 @@ def scenario_form() -> Scenario | None:
         scope_region = left.selectbox(
             "Region (scope = region)", sorted(territories["region"].dropna().unique())
         )
-        scope_territories = left.multiselect("Territories (scope = territories)", ids)
+        scope_territories = left.multiselect(
+            "Territories (scope = territories)", ids, format_func=lambda t: labels.get(t, t)
+        )
         band = constraints.potential
         pmin = middle.number_input(
             "Potential min ($M)",
@@ -118,7 +123,12 @@ def scenario_form() -> Scenario | None:
             "Strategic above revenue ($)", value=constraints.strategic_revenue, min_value=0.0, step=50_000.0
         )
         state_lines = left.checkbox("Respect state lines", value=constraints.state_lines)
-        vacated = middle.multiselect("What-if: these reps leave", ids, default=base.what_if.vacated)
+        vacated = middle.multiselect(
+            "What-if: these reps leave",
+            ids,
+            default=[t for t in base.what_if.vacated if t in ids],
+            format_func=lambda t: labels.get(t, t),
+        )
         limit = right.slider("Time limit (s)", 5, 300, int(base.time_limit_s))
         if not st.form_submit_button("Solve", type="primary"):
             return None
@@ -188,16 +198,13 @@ def show_result() -> None:
         return
     result = run.result
     if not result.has_plan:
-        st.error(f"No plan ({result.status}). " + " ".join(result.explanation))
+        st.error(f"No plan ({solver_words(result.status)}). " + " ".join(result.explanation))
         if result.relaxation:
             st.info("To get a plan: " + " ".join(result.relaxation))
         return
     if result.relaxation:
         st.warning(" ".join(result.relaxation))
-    summary = list(team_summary(result).items())
-    for row in (summary[:3], summary[3:]):  # three a row: "0.271 → 0.105" fits a third of the page
-        for column, (label, value) in zip(st.columns(3), row, strict=False):
-            column.metric(label, value)
+    summary_cards(team_summary(result))
     view = st.segmented_control(
         "Result",
         ["Before / after", "Moves", "Map", "Frontier", "Where to hire"],
@@ -208,7 +215,7 @@ def show_result() -> None:
         st.bar_chart(potential_chart_frame(result), stack=False, y_label="potential ($M)")
         st.dataframe(before_after_table(result), hide_index=True, width="stretch")
     elif view == "Moves":
-        st.dataframe(moves_table(result), hide_index=True, width="stretch")
+        show_moves(run)
     elif view == "Map":
         show_arcs(run)
     elif view == "Frontier":
@@ -221,6 +228,15 @@ def show_result() -> None:
         name = st.text_input("Plan name", value=f"{run.problem.scenario.name} {date.today():%Y-%m-%d}")
         if st.form_submit_button("Save as draft"):
             save_once(run, name)
+
+
+def summary_cards(summary: dict[str, str]) -> None:
+    """The team figures as cards, three a row: "0.271 → 0.105" fits a third of a 1400 px page, not
+    a fifth."""
+    items = list(summary.items())
+    for start in range(0, len(items), 3):
+        for column, (label, value) in zip(st.columns(3), items[start : start + 3], strict=False):
+            column.metric(label, value)
 
 
 def save_once(run, name: str) -> None:  # type: ignore[no-untyped-def]
@@ -237,6 +253,24 @@ def save_once(run, name: str) -> None:  # type: ignore[no-untyped-def]
     else:
         st.session_state["optimize_saved"] = (run, plan_id)  # the run itself: an id() could be reused
         st.success(f"Saved as draft plan {plan_id}. Review it under Saved plans.")
+
+
+def show_moves(run) -> None:  # type: ignore[no-untyped-def]
+    """The moves by name, each with its whole reason (a table cell would cut it): ids in the last
+    columns and in the CSV."""
+    accounts = data.accounts(status.url, status.version, status.as_of)
+    names = accounts.set_index("external_id")["name"] if "name" in accounts else None
+    table = moves_table(run.result, run.problem.territories, names)
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        row_height=components.WRAPPED_ROW_PX,
+        column_config=components.wrapped_text_columns(["reason", "from", "to"]),
+    )
+    st.download_button(
+        "Download moves (CSV)", table.to_csv(index=False), file_name="moves.csv", mime="text/csv"
+    )
 
 
 def show_arcs(run) -> None:  # type: ignore[no-untyped-def]
@@ -274,7 +308,12 @@ def show_frontier(run) -> None:  # type: ignore[no-untyped-def]
                 "the chart leaves them out."
             )
         st.line_chart(solved.set_index("budget")[["cv"]], x_label="move budget", y_label="CV of potential")
-        st.dataframe(frame, hide_index=True, width="stretch")
+        st.dataframe(
+            frame,
+            hide_index=True,
+            width="stretch",
+            column_config={"cv": st.column_config.NumberColumn("CV of potential", format="%.3f")},
+        )
 
 
 def show_hire(run) -> None:  # type: ignore[no-untyped-def]
@@ -292,9 +331,7 @@ def show_hire(run) -> None:  # type: ignore[no-untyped-def]
     if hired is None:
         return
     st.dataframe(hire_table(hired.plan), hide_index=True, width="stretch")
-    summary = team_summary(hired.run.result)
-    for column, (label, value) in zip(st.columns(len(summary)), summary.items(), strict=True):
-        column.metric(label, value)
+    summary_cards(team_summary(hired.run.result))
     for note in hired.plan.describe()[len(hired.plan.hires) + 1 :]:
         st.caption(note)
     if hired.run.result.has_plan:
@@ -309,8 +346,7 @@ def saved_plans() -> None:
     if not plans:
         st.info("No saved plans yet: solve a scenario and save it as a draft.")
         return
-    table = pd.DataFrame([p.__dict__ for p in plans])
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(saved_plans_table(plans), hide_index=True, width="stretch")
     chosen = st.multiselect("Compare side by side", [p.id for p in plans], default=[p.id for p in plans[:2]])
     if chosen:
         st.dataframe(compare_plans([get_plan(engine, i) for i in chosen]), width="stretch")
@@ -320,7 +356,7 @@ def saved_plans() -> None:
         "Plan",
         ids,
         index=ids.index(int(wanted)) if wanted.isdigit() and int(wanted) in ids else 0,
-        format_func=lambda i: f"#{i}",
+        format_func=lambda i: f"#{i} {next(p.name for p in plans if p.id == i)}",
     )
     st.query_params["plan"] = str(plan_id)  # the address of this plan, to share
     plan = get_plan(engine, plan_id)

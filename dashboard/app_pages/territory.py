@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.format import MONTH_AXIS
 from core.kpi_registry import HEALTH, KPIS, kpi
 from core.kpis import DRIFT_DAYS
 from dashboard import components as ui
@@ -29,8 +30,8 @@ ACCOUNT_COLUMNS = {
     "industry": "Industry",
     "segment": "Segment",
     "state": "State",
-    "revenue_ttm": st.column_config.NumberColumn(KPIS["revenue_ttm"].label, format=ui.MONEY_FORMAT),
-    "potential": st.column_config.NumberColumn(KPIS["potential"].label, format=ui.MONEY_FORMAT),
+    "revenue_ttm": ui.number_column(KPIS["revenue_ttm"].unit, KPIS["revenue_ttm"].label),
+    "potential": ui.number_column(KPIS["potential"].unit, KPIS["potential"].label),
 }
 
 
@@ -171,8 +172,8 @@ def forecast_panel(book: pd.DataFrame, status: data.DataStatus) -> None:
 
 def revenue_chart(series: pd.DataFrame) -> None:
     """Actual months as a solid line; the forecast dashed, inside its shaded interval."""
-    money_tip = [{"field": "month", "type": "temporal", "timeUnit": "yearmonth"}]
-    x = {"field": "month", "type": "temporal", "title": None}
+    money_tip = [{"field": "month", "type": "temporal", "timeUnit": "yearmonth", "format": MONTH_AXIS}]
+    x = {"field": "month", "type": "temporal", "title": None, "axis": {"format": MONTH_AXIS}}
     st.vega_lite_chart(
         series.assign(month=pd.to_datetime(series["month"])),
         {

@@ -28,13 +28,14 @@ from core.alerts.email import (
     territory_link,
 )
 from core.alerts.fixes import FixPlan
-from core.alerts.rules import DEFAULT_RULES, Breach
+from core.alerts.rules import Breach
 from core.config import Settings
 from core.models import Notification
 from tests.core.test_alerts_episodes import DAY, T0, AlertDb, make_settings
+from tests.factories import worked_rules
 from tests.smtp_server import SmtpServer, free_port
 
-RULES = {rule.key: rule for rule in DEFAULT_RULES}
+RULES = worked_rules()  # the thresholds the worked cases below use (tests/factories.py)
 URL = "http://dash.example"
 EVIL_NAME = "Evil\r\nBcc: x@y"
 SCRIPT_NAME = "<script>alert(1)</script>"
@@ -370,3 +371,28 @@ def test_a_resolved_item_shows_no_fix_and_names_are_escaped():
     assert "optimize?plan" not in rendered.text + rendered.html
     evil = render_digest("a@x.com", [with_fix(FixPlan(None, SCRIPT_NAME))], dashboard_url=URL)
     assert SCRIPT_NAME not in evil.html and html_module.escape(SCRIPT_NAME) in evil.html
+
+
+def test_the_digest_groups_alerts_by_territory_the_critical_territory_first() -> None:
+    """Phoenix North has a warning (potential) and Tucson a warning (pipeline) and a critical (drift):
+    Tucson's block comes first, its critical alert on top; each alert keeps its one-line reason."""
+    items = [
+        item("potential_index_band", 1.4, "Phoenix North", "PHX-N"),
+        item("pipeline_coverage_low", 1.5, "Tucson", "TUC"),
+        item("drift_low", -30.0, "Tucson", "TUC"),
+    ]
+    email = render_digest("revops@example.com", items, dashboard_url=URL)
+    text = email.text
+    tucson, phoenix = (
+        text.index("Tucson (TUC) — critical, 2 alerts"),
+        text.index("Phoenix North (PHX-N) — warning"),
+    )
+    assert tucson < text.index("Drift below -10 points in Tucson") < text.index("Pipeline coverage below 3×")
+    assert text.index("Pipeline coverage below 3×") < phoenix < text.index("Potential index outside ±15%")
+    assert "Drift in Tucson is -30 points, below the -10-point threshold." in text  # the reason, one line
+    assert email.html.index("<h4>Tucson (TUC) — critical, 2 alerts</h4>") < email.html.index(
+        "<h4>Phoenix North"
+    )
+    assert email.subject.startswith(
+        "[Territory Health] 3 new alerts: Drift below -10 points in Tucson, Pipeline"
+    )

@@ -15,10 +15,10 @@ import pytest
 from sqlmodel import Session, select
 
 from core.alerts.episodes import evaluate_alerts, load_snapshot, nearest_trend_date
-from core.alerts.rules import seed_default_rules
 from core.config import Settings
 from core.db import get_engine, upgrade_schema
 from core.models import AlertEpisode, AlertRule, Notification, Rep, TeamKpi, Territory, TerritoryKpi
+from tests.factories import seed_worked_rules
 
 DAY = date(2025, 6, 2)
 T0 = datetime(2025, 6, 2, 6, 0, tzinfo=UTC)
@@ -59,7 +59,7 @@ class AlertDb:
                 session.flush()
                 assert territory.id is not None
                 self.ids[external_id] = territory.id
-            seed_default_rules(session)
+            seed_worked_rules(session)  # the thresholds these worked cases use
             session.commit()
 
     def session(self) -> Session:

@@ -163,7 +163,7 @@ def test_a_label_changed_in_the_registry_reaches_every_surface(monkeypatch) -> N
 
 def test_a_unit_changed_in_the_registry_reaches_the_report_and_the_sentence(monkeypatch) -> None:
     monkeypatch.setitem(KPIS, "drift", replace(KPIS["drift"], unit=RATIO))
-    rule = next(r for r in DEFAULT_RULES if r.key == "drift_low")
+    rule = replace(next(r for r in DEFAULT_RULES if r.key == "drift_low"), threshold=-10.0)
     breach = Breach(rule=rule, value=-14.0, territory_id=1, territory_name="T")
     assert sentence(breach) == "Drift in T is -14.0×, below the -10× threshold."
     assert "0.5×" in snapshot_report().as_text()

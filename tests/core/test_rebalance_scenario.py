@@ -74,7 +74,7 @@ def test_every_rule_has_a_human_half() -> None:
     rules = scenario.constraints
     assert rules.potential.describe() == "potential between $4.0M and $5.0M"
     assert rules.accounts.describe_min() == "at least 35 accounts"
-    assert rules.describe_strategic() == "strategic accounts (over $200.0K revenue) stay with their territory"
+    assert rules.describe_strategic() == "strategic accounts (over $200K revenue) stay with their territory"
     assert "50%" in rules.specialists.describe()
     assert scenario.objective.describe() == "minimise potential balance ×0.01, continuity ×1"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from sqlalchemy import select
@@ -185,3 +186,83 @@ def test_a_plan_link_opens_that_saved_plan(page, writable_db):
     assert at.segmented_control(key="optimize_panel").value == "Saved plans"
     assert at.selectbox[0].value == first
     assert any("**linked**" in m.value for m in at.markdown)
+
+
+def test_the_moves_table_names_accounts_territories_and_reps_and_keeps_the_ids() -> None:
+    import pandas as pd
+
+    from core.rebalance.result import Move, RebalanceResult
+    from dashboard.optimize_view import moves_table, territory_labels
+
+    reason = "balances potential: " + "Phoenix North is 22% above the team mean, Tucson 18% below " * 3
+    result = RebalanceResult(
+        "OPTIMAL", 1.0, 1.0, 0.0, 0.5, moves=(Move("A1", "T1", "T2", reason, ("large_revenue",)),)
+    )
+    territories = pd.DataFrame(
+        {"external_id": ["T1", "T2"], "name": ["Phoenix North", "Tucson"], "rep_name": ["Maria Lopez", None]}
+    )
+    table = moves_table(result, territories, pd.Series({"A1": "Acme Foods"}))
+    row = table.iloc[0]
+    assert (row["account"], row["from"], row["to"]) == (
+        "Acme Foods",
+        "Phoenix North · Maria Lopez",
+        "Tucson · vacant",
+    )
+    assert row["reason"] == reason and row["risks"] == "large revenue"  # the whole reason, risks in words
+    assert (row["account id"], row["from id"], row["to id"]) == ("A1", "T1", "T2")
+    assert territory_labels(territories)["T1"] == "Phoenix North · Maria Lopez"
+    assert moves_table(result)["from"].iloc[0] == "T1"  # no names known: the ids
+
+
+def test_before_after_chart_draws_before_first() -> None:
+    from core.rebalance.result import RebalanceResult
+    from dashboard.optimize_view import AFTER, BEFORE, potential_chart_frame
+
+    frame = potential_chart_frame(RebalanceResult("OPTIMAL", 1.0, 1.0, 0.0, 0.5))
+    assert list(frame.columns) == [BEFORE, AFTER] and sorted(frame.columns) == [BEFORE, AFTER]
+
+
+RAW_NAME = re.compile(r"\b[a-z]+_[a-z_]+\b")  # wall_time_s, solver_status, large_revenue
+
+
+def rendered_text(at) -> str:  # type: ignore[no-untyped-def]
+    """Everything a person reads on the page: text, labels, cards, options and table cells."""
+    parts: list[str] = []
+    for kind in ("markdown", "caption", "info", "warning", "error", "success", "header", "title"):
+        parts += [str(e.value) for e in at.get(kind)]
+    parts += [f"{m.label} {m.value}" for m in at.metric]
+    for widget in (*at.selectbox, *at.multiselect):
+        parts.append(widget.label)
+        parts += [str(o) for o in widget.options]
+    for frame in at.dataframe:
+        value = frame.value
+        parts += [str(c) for c in value.columns] + [str(c) for c in value.index]
+        parts += [str(v) for v in value.astype(str).to_numpy().ravel()]
+    return "\n".join(parts)
+
+
+@pytest.mark.slow
+def test_the_page_shows_names_and_whole_reasons_and_no_raw_field_names(app, writable_db):
+    at = app(writable_db, "optimize")
+    at.selectbox(key="base_scenario").set_value("southwest").run()
+    vacated = next(m for m in at.multiselect if m.label == "What-if: these reps leave")
+    assert all(" · " in o for o in vacated.options)  # "territory · rep", not codes
+    next(s for s in at.slider if s.label == "Time limit (s)").set_value(5)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    run = at.session_state["optimize_run"]
+    at.segmented_control(key="optimize_view").set_value("Moves").run()
+    table = at.dataframe[0].value
+    move = run.result.moves[0]
+    row = table[table["account id"] == move.account].iloc[0]
+    assert row["account"] != move.account and row["from"].startswith(
+        run.problem.territories.set_index("external_id").at[move.from_territory, "name"]
+    )
+    assert row["reason"] == move.reason  # whole, not cut
+    assert not RAW_NAME.findall(rendered_text(at))
+    at.button[-1].click().run()  # Save as draft
+    at.segmented_control(key="optimize_panel").set_value("Saved plans").run()
+    assert not at.exception, at.exception
+    text = rendered_text(at)
+    assert not RAW_NAME.findall(text), RAW_NAME.findall(text)
+    assert "best possible plan" in text or "good plan" in text
