@@ -7,6 +7,7 @@ import threading
 import time
 from datetime import date
 
+import pandas as pd
 import streamlit as st
 
 from core.auth import AuthError
