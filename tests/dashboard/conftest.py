@@ -8,8 +8,7 @@ never see each other's frames.
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.config import get_settings
 from core.db import get_engine
+from tests.databases import BACKENDS, clone_database, drop_database, new_database
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "dashboard"
 APP = DASHBOARD / "streamlit_app.py"
@@ -24,12 +24,13 @@ PAGES = ("overview", "map", "territory", "drift", "alerts", "optimize", "data_pa
 TIMEOUT = 120
 
 
-def make_sample_db(path: Path, sample: str = "southwest", **options: object) -> str:
-    """A database with a sample book, its backfilled KPI history and today's snapshot."""
+def make_sample_db(path: Path | str, sample: str = "southwest", **options: object) -> str:
+    """A database (a SQLite file at ``path``, or a database URL) with a sample book, its backfilled
+    KPI history and today's snapshot."""
     from jobs.kpis import refresh_kpis
     from jobs.setup import initialise
 
-    url = f"sqlite:///{path}"
+    url = path if isinstance(path, str) else f"sqlite:///{path}"
     engine = get_engine(url)
     initialise(engine, sample=sample, **options)  # type: ignore[arg-type]
     refresh_kpis(engine)
@@ -69,19 +70,20 @@ def signed_in(at: AppTest, url: str, role: str) -> None:
     at.session_state[STATE] = redeem_ticket(engine, start_session(engine, role_email(role)))
 
 
-@pytest.fixture(scope="session")
-def sample_db(tmp_path_factory) -> str:
-    return make_sample_db(tmp_path_factory.mktemp("dashboard") / "southwest.db")
+@pytest.fixture(scope="session", params=BACKENDS)
+def sample_db(request, tmp_path_factory) -> Iterator[str]:
+    """The southwest sample on each backend (PostgreSQL skipped where no server is configured)."""
+    url = new_database(request.param, tmp_path_factory.mktemp("dashboard"), name="southwest")
+    yield make_sample_db(url)
+    drop_database(url)
 
 
 @pytest.fixture
-def writable_db(sample_db, tmp_path) -> str:
-    """A private copy of the sample database (SQLite's backup API copies the WAL too)."""
-    source = sample_db.removeprefix("sqlite:///")
-    target = tmp_path / "copy.db"
-    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
-        src.backup(dst)
-    return f"sqlite:///{target}"
+def writable_db(sample_db, tmp_path) -> Iterator[str]:
+    """A private copy of the sample database, on the same backend."""
+    url = clone_database(sample_db, tmp_path)
+    yield url
+    drop_database(url)
 
 
 @pytest.fixture

@@ -55,15 +55,14 @@ def test_job_and_import_buttons_are_for_admins(app, sample_db, role, buttons):
     assert (len(data_page.get("file_uploader")) == 6) is buttons
 
 
-def test_imported_names_render_as_text_everywhere(app, writable_db):
+def test_imported_names_render_as_text_everywhere(app, writable_db, tmp_path):
     """A rep and a territory named with Markdown (a link and a remote image) show literally."""
     engine = get_engine(writable_db)
     with session_scope(engine) as session:
         rep = session.execute(select(Rep).order_by(Rep.id)).scalars().first()
         territory = session.execute(select(Territory).where(Territory.owner_rep_id == rep.id)).scalar_one()
         rep_id, territory_id = rep.external_id, territory.external_id
-    folder = engine.url.database.rsplit("/", 1)[0]
-    reps = f"{folder}/reps.csv"
+    reps = tmp_path / "reps.csv"
     with open(reps, "w") as handle:
         handle.write(
             f'rep_id,name,territory_id,territory_name\n{rep_id},"{INJECTION}",{territory_id},"{INJECTION}"\n'
