@@ -15,6 +15,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from core.audit import record
+from core.auth import SYSTEM_ACTOR, Actor, require
 from core.book import Book
 from core.db import session_scope
 from core.importing.checks import load_existing_ids
@@ -40,29 +42,47 @@ class ImportResult:
 
 
 def import_files(
-    engine: Engine, files: Mapping[str, Path | str], *, trigger: str = "cli", today: date | None = None
+    engine: Engine,
+    files: Mapping[str, Path | str],
+    *,
+    trigger: str = "cli",
+    today: date | None = None,
+    actor: Actor = SYSTEM_ACTOR,
 ) -> ImportResult:
     """Validate CRM exports, then write them in one transaction; raise ``ImportValidationError``
-    listing every problem (nothing written) when any is found. The run is recorded as a JobRun."""
+    listing every problem (nothing written) when any is found. The run is recorded as a JobRun.
+
+    ``actor`` must be allowed to import (``core.auth``, checked before anything is read); the audit
+    event is written in the import's own transaction, so an import exists exactly when its event does.
+    """
+    require(actor, "import")
     names = tuple(Path(p).name for p in files.values())
     return _run_job(
         engine,
         job="import",
         trigger=trigger,
         message=f"files: {', '.join(names)}",
-        work=lambda: _import_files(engine, files, today=today),
+        work=lambda: _import_files(engine, files, today=today, actor=actor, trigger=trigger),
         files=names,
     )
 
 
 def _import_files(
-    engine: Engine, files: Mapping[str, Path | str], *, today: date | None
+    engine: Engine, files: Mapping[str, Path | str], *, today: date | None, actor: Actor, trigger: str
 ) -> tuple[Book, StoreReport]:
     book, problems = validate_book(files, existing=load_existing_ids(engine), today=today)
     if problems:
         raise ImportValidationError(problems)
     with session_scope(engine) as session:
-        return book, store_book(session, book, source="import", today=today)
+        report = store_book(session, book, source="import", today=today)
+        names = ", ".join(sorted(files))
+        record(session, actor.email, "import", f"imported {names}: {report}", _source(trigger))
+        return book, report
+
+
+def _source(trigger: str) -> str:
+    """Where an import came from, as the audit trail says it: the page or the CLI."""
+    return "page" if trigger == "dashboard" else "cli"
 
 
 def import_book(engine: Engine, book: Book, *, source: str = "sample", trigger: str = "cli") -> ImportResult:

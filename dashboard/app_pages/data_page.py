@@ -46,7 +46,6 @@ def run_import(uploads: dict) -> None:  # type: ignore[type-arg]
     if not uploads:
         st.warning("Choose at least one file to import.")
         return
-    from core.audit import record_event
     from core.db import upgrade_schema
     from core.importing import ImportValidationError, import_files
 
@@ -56,11 +55,10 @@ def run_import(uploads: dict) -> None:  # type: ignore[type-arg]
         files = {kind: _save(Path(folder), upload) for kind, upload in uploads.items()}
         upgrade_schema(engine)
         try:
-            result = import_files(engine, files, trigger="dashboard")
+            result = import_files(engine, files, trigger="dashboard", actor=actor)
         except ImportValidationError as error:
             show_problems(error.problems)
             return
-    record_event(engine, actor.email, "import", f"imported {', '.join(sorted(files))}: {result}", "page")
     data.clear_caches()
     # Rerun so the notices at the top of the page (drawn before this import ran) describe this import,
     # not a failed one before it; the message waits in the session for that run.
