@@ -81,10 +81,24 @@ def run_together(url: str, jobs: tuple[str, ...]) -> list[str]:
     processes = [context.Process(target=run_job, args=(url, job, barrier, results)) for job in jobs]
     for process in processes:
         process.start()
-    outcomes = [results.get(timeout=600) for _ in processes]
+    outcomes = [_result(results, processes) for _ in processes]
     for process in processes:
         process.join(timeout=60)
     return [f"{job}: {outcome}" for job, outcome in outcomes if outcome != "ok"]
+
+
+def _result(results, processes) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """The next child's report; a child that died without one is a failure, not a ten-minute wait."""
+    import queue
+
+    for _ in range(600):
+        try:
+            return results.get(timeout=1)
+        except queue.Empty:
+            dead = [p for p in processes if p.exitcode not in (None, 0)]
+            if dead:
+                return ("?", f"a process died without a report (exit code {dead[0].exitcode})")
+    return ("?", "no report within 600 s")
 
 
 @pytest.mark.slow
