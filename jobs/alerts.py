@@ -10,6 +10,8 @@ from datetime import date, datetime
 from sqlalchemy.engine import Engine
 
 from core.alerts.fixes import SYSTEM, FixPlan, fix_scenario, is_balance_rule, note_of
+from core.audit import record
+from core.auth import SYSTEM_ACTOR, Actor, require
 from core.config import Settings, get_settings
 from core.db import session_scope
 from core.jobruns import record_job
@@ -158,8 +160,14 @@ def edit_rule(
     recipients: str | None = None,
     renotify_hours: float | None = None,
     enabled: bool | None = None,
+    actor: Actor = SYSTEM_ACTOR,
+    source: str = "cli",
 ) -> str:
-    """Change the given fields of one stored rule; returns the rule in words."""
+    """Change the given fields of one stored rule; returns the rule in words.
+
+    ``actor`` must be allowed to edit alert rules (checked here, whoever calls); the audit event is
+    written in the edit's own transaction.
+    """
     from sqlmodel import select
 
     from core.alerts import describe
@@ -167,6 +175,7 @@ def edit_rule(
     from core.comparators import comparator_named
     from core.models import AlertRule
 
+    require(actor, "alerts.edit")
     if severity is not None and severity not in SEVERITIES:
         raise RuleEditError(f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
     if scope is not None and scope not in SCOPES:
@@ -201,9 +210,11 @@ def edit_rule(
             if value is not None:
                 setattr(row, field, value)
         session.flush()
-        return f"{row.key}: {describe(rule_from_row(row))}, {row.severity}, " + (
+        text = f"{row.key}: {describe(rule_from_row(row))}, {row.severity}, " + (
             "on" if row.enabled else "off"
         )
+        record(session, actor.email, "alerts.edit", f"rule {key}: {text}", source)
+        return text
 
 
 def alert_overview(engine: Engine) -> str:

@@ -837,7 +837,6 @@ def alerts_set(
     who: ActorOption = None,
 ) -> None:
     """Edit one alert rule."""
-    from core.audit import record_event
     from jobs.alerts import RuleEditError, edit_rule
 
     engine = _engine(db)
@@ -852,10 +851,10 @@ def alerts_set(
             recipients=recipients,
             renotify_hours=renotify_hours,
             enabled=enabled,
+            actor=actor,
         )
     except RuleEditError as error:
         fail(str(error))
-    record_event(engine, actor.email, "alerts.edit", f"rule {key}: {rule}", "cli")
     typer.echo(f"updated: {rule}")
 
 

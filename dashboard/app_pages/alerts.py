@@ -279,15 +279,13 @@ def save_rule(rule: Rule, **form: object) -> None:
     if problem:
         st.error(f"Not saved: {problem}.", icon=":material/error:")
         return
-    from core.audit import record_event
 
     try:
         actor = auth.acting("alerts.edit")
-        text = edit_rule(data.engine(), rule.key, **changes)
+        text = edit_rule(data.engine(), rule.key, **changes, actor=actor, source="page")
     except (RuleEditError, PermissionError) as error:
         st.error(f"Not saved: {error}.", icon=":material/error:")
         return
-    record_event(data.engine(), actor.email, "alerts.edit", f"rule {rule.key}: {text}", "page")
     st.session_state[FLASH] = ("success", f"Saved {text}. It takes effect at the next evaluation.")
     st.rerun()
 
