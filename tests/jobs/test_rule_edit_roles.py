@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from core.alerts import seed_default_rules
-from core.db import session_scope
 from core.auth import Actor, AuthError
+from core.db import session_scope
 from core.models import AlertRule, AuditEvent
 from jobs.alerts import edit_rule
 
