@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from core.db import get_engine, session_scope
 from core.models import Account, AssignmentHistory, RebalancePlan, Rep, Territory
 from core.plans import assignments_fingerprint, save_plan
+from tests.processes import clean_main
 
 WORKERS = 5
 pytestmark = pytest.mark.slow  # spawns processes: about a minute per backend
@@ -93,8 +94,9 @@ def _race(url: str, action: str, plan_id: int, actors: list[str]) -> list[tuple[
         ctx.Process(target=_race_worker, args=(url, action, plan_id, actor, barrier, results))
         for actor in actors
     ]
-    for process in processes:
-        process.start()
+    with clean_main():
+        for process in processes:
+            process.start()
     outcomes = [results.get(timeout=120) for _ in processes]
     for process in processes:
         process.join(timeout=60)

@@ -140,10 +140,10 @@ def browser_page(server) -> Iterator:  # type: ignore[type-arg]
 def sign_in_as_admin(page, base: str) -> None:  # type: ignore[no-untyped-def]
     """Every page needs a session: sign in once (the cookie serves every later URL)."""
     page.goto(base)
-    page.get_by_role("button", name="Sign in").wait_for(timeout=90_000)
+    page.get_by_role("button", name="Sign in", exact=True).wait_for(timeout=90_000)
     page.get_by_label("Email", exact=True).fill(role_email("admin"))
     page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_selector("h1:has-text('Overview')", timeout=90_000)
 
 

@@ -96,7 +96,7 @@ def browser() -> Iterator:  # type: ignore[type-arg]
 
 
 def wait_for_sign_in(page) -> None:  # type: ignore[no-untyped-def]
-    page.get_by_role("button", name="Sign in").wait_for(timeout=90_000)
+    page.get_by_role("button", name="Sign in", exact=True).wait_for(timeout=90_000)
     settle(page)
 
 
@@ -105,7 +105,7 @@ def sign_in(page, base: str, email: str, password: str = PASSWORD) -> None:  # t
     wait_for_sign_in(page)
     page.get_by_label("Email", exact=True).fill(email)
     page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_selector("h1:has-text('Overview')", timeout=90_000)
     settle(page)
 
@@ -136,7 +136,7 @@ def test_a_wrong_password_is_refused_without_saying_which_part(browser, server):
     wait_for_sign_in(page)
     page.get_by_label("Email", exact=True).fill(role_email("viewer"))
     page.get_by_label("Password", exact=True).fill("not the password")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.get_by_text("wrong email or password").wait_for(timeout=30_000)
     assert page.context.cookies() == [] or all(
         c["name"] != "territory_session" for c in page.context.cookies()

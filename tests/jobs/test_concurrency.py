@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from core.db import get_engine
 from core.models import ForecastRun, JobRun, TeamKpi
 from tests.databases import BACKENDS, drop_database, new_database
+from tests.processes import clean_main
 
 TRIES = int(os.environ.get("TERRITORY_TEST_CONCURRENCY_TRIES", "3"))
 AS_OF = date(2026, 11, 23)
@@ -79,8 +80,9 @@ def run_together(url: str, jobs: tuple[str, ...]) -> list[str]:
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(len(jobs)), context.Queue()
     processes = [context.Process(target=run_job, args=(url, job, barrier, results)) for job in jobs]
-    for process in processes:
-        process.start()
+    with clean_main():
+        for process in processes:
+            process.start()
     outcomes = [_result(results, processes) for _ in processes]
     for process in processes:
         process.join(timeout=60)

@@ -26,19 +26,23 @@ def test_the_first_admin_from_the_environment_is_not_printed(engine, capsys, mon
     assert verify_password(engine, "boss@example.com", "from the environment").role == "admin"
 
 
-def test_the_dashboard_listens_on_this_machine_unless_told(db_url, monkeypatch):
+def test_the_dashboard_listens_on_this_machine_unless_told(db_url, engine, monkeypatch):
     calls: list[list[str]] = []
+
+    class Finished:
+        def wait(self, timeout: float | None = None) -> int:
+            return 0
+
+        def poll(self) -> int:
+            return 0
+
     monkeypatch.setattr(launch, "current_forecast_run", lambda engine: object())
     monkeypatch.setattr("jobs.setup.initialise", lambda engine, sample: "ready")
     monkeypatch.setattr(launch, "first_admin", lambda engine: None)
-    monkeypatch.setattr(
-        launch.subprocess,
-        "Popen",
-        lambda *a, **k: type("P", (), {"terminate": lambda s: None, "wait": lambda s, timeout: 0})(),
-    )
-    monkeypatch.setattr(launch.subprocess, "call", lambda args, **k: calls.append(args) or 0)
+    monkeypatch.setattr(launch, "_child", lambda command, env, **options: calls.append(command) or Finished())
     launch.launch(db_url, port=8599, sample="none", headless=True)
     launch.launch(db_url, port=8599, sample="none", headless=True, host="0.0.0.0")
+    calls = [args for args in calls if "--server.address" in args]
     addresses = [args[args.index("--server.address") + 1] for args in calls]
     assert addresses == ["127.0.0.1", "0.0.0.0"]
     assert all(args[4].endswith("dashboard/server.py") for args in calls)  # the app with its sign-in routes
