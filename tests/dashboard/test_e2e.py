@@ -53,6 +53,7 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", ""}
 
 pytestmark = [
     pytest.mark.e2e,
+    pytest.mark.xdist_group("browser"),  # one at a time: two app servers on 2 cores time pages out
     pytest.mark.slow,
     pytest.mark.skipif(
         not CHROMIUM.exists(),

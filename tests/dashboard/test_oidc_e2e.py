@@ -26,6 +26,7 @@ from tests.dashboard.test_signin_e2e import nav_links, start_server, stop_server
 
 pytestmark = [
     pytest.mark.e2e,
+    pytest.mark.xdist_group("browser"),  # one at a time: two app servers on 2 cores time pages out
     pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +31,7 @@ VISIBLE = {
 
 pytestmark = [
     pytest.mark.e2e,
+    pytest.mark.xdist_group("browser"),  # one at a time: two app servers on 2 cores time pages out
     pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
 ]
@@ -110,6 +112,28 @@ def sign_in(page, base: str, email: str, password: str = PASSWORD) -> None:  # t
     settle(page)
 
 
+def eventually(read, expected, seconds: float = 15.0):  # type: ignore[no-untyped-def]
+    """``read()`` once it equals ``expected`` (a page still drawing its sidebar or uploaders), else its
+    last value, for the assertion to show."""
+    value = read()
+    for _ in range(int(seconds * 10)):
+        if value == expected:
+            break
+        time.sleep(0.1)
+        value = read()
+    return value
+
+
+def session_cookie(context):  # type: ignore[no-untyped-def]
+    """The session cookie, once the sign-in redirect has set it (the page may draw a moment before)."""
+    for _ in range(100):
+        found = [c for c in context.cookies() if c["name"] == "territory_session"]
+        if found:
+            return found[0]
+        time.sleep(0.1)
+    raise AssertionError("no territory_session cookie after signing in")
+
+
 def nav_links(page) -> set[str]:  # type: ignore[no-untyped-def]
     links = page.locator("[data-testid='stSidebarNav'] a")
     return {links.nth(i).inner_text().strip().split("\n")[-1] for i in range(links.count())}  # after the icon
@@ -149,9 +173,9 @@ def test_each_role_sees_its_pages_and_stays_signed_in(browser, server, role):
     context = browser.new_context(viewport={"width": 1400, "height": 1200})
     page = context.new_page()
     sign_in(page, server, role_email(role))
-    cookie = next(c for c in context.cookies() if c["name"] == "territory_session")
+    cookie = session_cookie(context)
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
-    assert nav_links(page) == VISIBLE[role]
+    assert eventually(lambda: nav_links(page), VISIBLE[role]) == VISIBLE[role]
     assert page.get_by_text(f"{role_email(role)} · {role}").count() == 1
 
     page.reload()  # a reload keeps the session
@@ -161,8 +185,9 @@ def test_each_role_sees_its_pages_and_stays_signed_in(browser, server, role):
     data_tab.goto(f"{server}/data")
     data_tab.wait_for_selector("h1:has-text('Data')", timeout=90_000)
     settle(data_tab)
-    uploads = data_tab.locator("[data-testid='stFileUploader']").count()
-    assert uploads == (6 if role == "admin" else 0)  # imports are for admins
+    wanted = 6 if role == "admin" else 0  # imports are for admins
+    uploads = eventually(lambda: data_tab.locator("[data-testid='stFileUploader']").count(), wanted)
+    assert uploads == wanted
     if role in ("viewer",):
         data_tab.goto(f"{server}/optimize")  # not in its navigation: Streamlit opens the default page
         settle(data_tab)
