@@ -87,41 +87,11 @@ def server(tmp_path_factory) -> Iterator[str]:
     """`streamlit run dashboard/server.py` on a fresh southwest database, headless, on a free port."""
     folder = tmp_path_factory.mktemp("e2e")
     url = make_sample_db(folder / "southwest.db")
-    port = free_port()
-    env = {**os.environ, "TERRITORY_DATABASE_URL": url}
-    log = (folder / "streamlit.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(SERVER),
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=APP.parent.parent,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    base, process, log = start_server(url, folder)
     try:
-        wait_healthy(base, process)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        stop_server(process, log)
 
 
 @pytest.fixture(scope="module")
@@ -278,3 +248,42 @@ def test_the_plan_map_draws_moves_over_territories_and_states(browser_page, serv
     assert drawn_share(image) > 0.2, "the plan map has no ground or territories under the arcs"
     assert browser_page.evaluate(TRUNCATED_METRICS) == [], "a metric card's value is cut off"
     assert browser_page.locator("[data-testid='stException']").count() == 0
+
+
+def start_server(url: str, folder: Path, *extra: str, port: int | None = None):  # type: ignore[no-untyped-def]
+    port = port or free_port()
+    log = (folder / "streamlit.log").open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(SERVER),
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+            *extra,
+        ],
+        cwd=SERVER.parent.parent,
+        env={**os.environ, "TERRITORY_DATABASE_URL": url},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    wait_healthy(base, process)
+    return base, process, log
+
+
+def stop_server(process, log) -> None:  # type: ignore[no-untyped-def]
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()

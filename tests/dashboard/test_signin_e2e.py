@@ -8,9 +8,6 @@ URL and a new tab, and signing out in one tab ends it in the others.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.dashboard.conftest import PASSWORD, make_sample_db, role_email
-from tests.dashboard.test_e2e import CHROMIUM, CHROMIUM_ARGS, free_port, settle, wait_healthy
+from tests.dashboard.test_e2e import CHROMIUM, CHROMIUM_ARGS, settle, start_server, stop_server
 
 SERVER = Path(__file__).resolve().parents[2] / "dashboard" / "server.py"
 NAV = ("Overview", "Map", "Territory", "Drift", "Alerts", "Optimize", "Data", "Users and audit")
@@ -35,45 +32,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
 ]
-
-
-def start_server(url: str, folder: Path, *extra: str, port: int | None = None):  # type: ignore[no-untyped-def]
-    port = port or free_port()
-    log = (folder / "streamlit.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(SERVER),
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-            *extra,
-        ],
-        cwd=SERVER.parent.parent,
-        env={**os.environ, "TERRITORY_DATABASE_URL": url},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    wait_healthy(base, process)
-    return base, process, log
-
-
-def stop_server(process, log) -> None:  # type: ignore[no-untyped-def]
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
 
 
 @pytest.fixture(scope="module")
