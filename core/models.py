@@ -245,7 +245,7 @@ class RebalancePlan(SQLModel, table=True):
     name: str
     status: str = Field(
         default="draft", index=True
-    )  # draft | submitted | approved | rejected | applied | discarded
+    )  # draft | submitted | approved | rejected | scheduled | applied | refused | discarded
     created_at: datetime = Field(default_factory=utcnow)
     created_by: str | None = None
     submitted_at: datetime | None = None
@@ -258,6 +258,10 @@ class RebalancePlan(SQLModel, table=True):
     applied_at: datetime | None = None
     applied_by: str | None = None
     effective_date: date | None = None
+    scheduled_at: datetime | None = None  # when an approver applied it for a future effective date
+    scheduled_by: str | None = None
+    quota_method: str | None = None  # none | potential | revenue, chosen at apply time
+    revision: int = 1  # +1 for every move-by-move edit or re-solve (PlanEdit rows)
     scenario: str = Field(sa_column=Column(Text))  # TOML
     result: str = Field(sa_column=Column(Text))  # JSON of the solve result
     assignments_fingerprint: str  # hash of the assignments the plan was computed on
@@ -275,6 +279,42 @@ class PlanMove(SQLModel, table=True):
     to_territory_id: int = Field(foreign_key="territory.id")
     reason: str = ""
     risks: str = ""  # comma separated flags
+
+
+class PlanEdit(SQLModel, table=True):
+    """One move-by-move edit of a plan under review (a plan revision): reject, pin, or re-solve."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="rebalanceplan.id", index=True)
+    revision: int  # the plan's revision this edit produced
+    kind: str  # reject | pin | resolve
+    account_id: int | None = Field(default=None, foreign_key="account.id")
+    territory_id: int | None = Field(default=None, foreign_key="territory.id")  # pin: where it stays
+    reason: str = Field(default="", sa_column=Column(Text))
+    detail: str = Field(default="{}", sa_column=Column(Text))  # JSON, e.g. what a re-solve cost in balance
+    actor: str
+    at: datetime = Field(default_factory=utcnow)
+
+
+class QuotaAdjustment(SQLModel, table=True):
+    """A change of one rep's quota for one period from a date on (quota following moved accounts).
+
+    The rep's quota for the period as of day d = ``Quota.amount`` + the adjustments effective on or
+    before d. A transfer is two rows of opposite sign with the same plan, so the team total is conserved.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    rep_id: int = Field(foreign_key="rep.id", index=True)
+    territory_id: int | None = Field(default=None, foreign_key="territory.id")
+    period_start: date
+    period_end: date
+    effective_date: date = Field(index=True)
+    amount: float  # signed dollars, rounded to the cent
+    method: str = "potential"  # none | potential | revenue
+    plan_id: int | None = Field(default=None, foreign_key="rebalanceplan.id", index=True)
+    reason: str = Field(default="", sa_column=Column(Text))
+    actor: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class AssignmentHistory(SQLModel, table=True):
