@@ -64,6 +64,18 @@ def _acting(engine, who: str | None, action: str):  # type: ignore[no-untyped-de
         fail(f"refused: {error}")
 
 
+def _job_actor(engine, who: str | None, what: str) -> str:  # type: ignore[no-untyped-def]
+    """Who runs a job from the command line, audited: ``--as`` (or TERRITORY_USER) needs the admin
+    role; without either the job runs as ``system``, as the scheduler's do (jobs only derive data)."""
+    from core.audit import record_event
+    from core.auth import SYSTEM
+
+    email = who or get_settings().user
+    actor = _acting(engine, email, "jobs.run").email if email else SYSTEM
+    record_event(engine, actor, "jobs.run", what, "cli")
+    return actor
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     typer.secho(message, fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
@@ -96,11 +108,25 @@ def init(
     force: Annotated[
         bool, typer.Option(help="Load the sample even when the database already holds accounts.")
     ] = False,
+    who: ActorOption = None,
 ) -> None:
-    """Create the schema (or upgrade it in place, keeping data) and load a sample book."""
+    """Create the schema (or upgrade it in place, keeping data) and load a sample book.
+
+    Loading a sample into a database that already has users needs an admin (--as or TERRITORY_USER);
+    re-running init where it only upgrades the schema and reports needs no one.
+    """
+    from core.auth import count_users
+    from core.queries import table_counts
     from jobs.setup import initialise
 
     engine = _engine(db, create=True)
+    upgrade_schema(engine)
+    loads = sample != "none" and (force or not table_counts(engine=engine)["accounts"])
+    if loads and count_users(engine):
+        actor = _acting(engine, who or get_settings().user, "jobs.run")
+        from core.audit import record_event
+
+        record_event(engine, actor.email, "jobs.run", f"init: load the {sample} sample", "cli")
     try:
         report = initialise(
             engine,
@@ -279,13 +305,18 @@ def refresh(
     full: Annotated[
         bool, typer.Option("--full", help="Refit every account, not only changed histories.")
     ] = False,
+    who: ActorOption = None,
 ) -> None:
-    """Run a job now: forecasts, KPIs, alerts, or all three in that order."""
+    """Run a job now: forecasts, KPIs, alerts, or all three in that order.
+
+    With --as (or TERRITORY_USER) the user must be an admin; without, the job runs as ``system``.
+    """
     if target not in REFRESH_TARGETS:
         fail(f"unknown refresh target {target!r}; choose one of {', '.join(REFRESH_TARGETS)}")
     day = _parse_date(as_of)
     engine = _engine(db)
     upgrade_schema(engine)
+    _job_actor(engine, who, f"refresh {target}" + (f" as of {day}" if day else ""))
     if target in ("forecasts", "all"):
         _refresh_forecasts(engine, day, full)
     if target in ("kpis", "all"):
@@ -323,11 +354,16 @@ def _refresh_forecasts(engine, day: date | None, full: bool) -> None:  # type: i
 
 
 @app.command()
-def scheduler(db: DbOption = None) -> None:
-    """Run the scheduled jobs (forecasts nightly, KPIs hourly, alerts after each KPI refresh)."""
+def scheduler(db: DbOption = None, who: ActorOption = None) -> None:
+    """Run the scheduled jobs (forecasts nightly, KPIs hourly, alerts after each KPI refresh).
+
+    The jobs act as ``system``; with --as (or TERRITORY_USER) the admin who started it is audited.
+    """
     from jobs.scheduler import run_scheduler
 
     engine = _engine(db)
+    upgrade_schema(engine)
+    _job_actor(engine, who, "started the scheduler")
     logging.getLogger().setLevel(logging.INFO)
     run_scheduler(engine.url.render_as_string(hide_password=False))
 
@@ -876,12 +912,17 @@ def alerts_test_email(
             "no SMTP host configured (TERRITORY_SMTP_HOST): alert emails go to the outbox on the Alerts page"
         )
     recipients = [to] if to else settings.recipients
+    server = f"{settings.smtp_host}:{settings.smtp_port}"
     for recipient in recipients:
+        # audited before it goes out: a send is never unattributed, and a failure is recorded too
+        record_event(engine, actor.email, "email.test", f"test email to {recipient} through {server}", "cli")
         try:
             send_test_email(settings, recipient)
         except OSError as error:
-            fail(f"could not send to {recipient} through {settings.smtp_host}:{settings.smtp_port}: {error}")
-        record_event(engine, actor.email, "email.test", f"test email to {recipient}", "cli")
+            record_event(
+                engine, actor.email, "email.test", f"test email to {recipient} failed: {error}", "cli"
+            )
+            fail(f"could not send to {recipient} through {server}: {error}")
         typer.echo(f"sent a test email to {recipient}")
 
 
