@@ -263,11 +263,22 @@ def territory_url(external_id: object) -> str:
     return "overview"
 
 
-def fix_url(plan_id: object) -> str | None:
-    """Relative link to the Optimize page opened on an episode's fix plan (None without one)."""
+def fix_label(plan_id: object) -> str | None:
+    """How the open-episodes table names an episode's fix plan ("Plan 7"; None without one)."""
     if plan_id is None or pd.isna(plan_id):  # type: ignore[arg-type]
         return None
-    return f"optimize?plan={int(plan_id)}"  # type: ignore[call-overload]
+    return f"Plan {int(plan_id)}"  # type: ignore[call-overload]
+
+
+def fix_plan_targets(table: pd.DataFrame) -> dict[int, str]:
+    """Each fix plan of an open-episodes table (``open_table``) with the places it fixes, in table order."""
+    targets: dict[int, list[str]] = {}
+    for label, place in zip(table["Fix plan"], table["Territory"], strict=True):
+        if isinstance(label, str) and label.startswith("Plan "):
+            places = targets.setdefault(int(label.removeprefix("Plan ")), [])
+            if place not in places:
+                places.append(str(place))
+    return {plan: ", ".join(places) for plan, places in targets.items()}
 
 
 def _place(frame: pd.DataFrame) -> pd.Series:
@@ -303,7 +314,7 @@ def open_table(frame: pd.DataFrame, by_id: Mapping[int, Rule]) -> pd.DataFrame:
             "First": [reading(rule, v) for rule, v in zip(rules_of, frame["first_value"], strict=True)],
             "Last notified": frame["last_notified_at"],
             "Notices": frame["notify_count"].astype(int),
-            "Fix plan": frame["fix_plan_id"].map(fix_url),
+            "Fix plan": frame["fix_plan_id"].map(fix_label),
         }
     )
     order = table["Severity"].map(lambda s: SEVERITY_ORDER.get(s, len(SEVERITY_ORDER)))

@@ -24,11 +24,10 @@ DATETIME = "YYYY-MM-DD HH:mm"
 PREVIEW_HEIGHT = 520  # pixels; a long digest scrolls inside
 SEVERITY_LABELS = {"critical": "Critical", "warning": "Warning", "info": "Info"}
 LINK = None  # the row's address: selecting a row opens its territory (team-level rows: the Overview)
-FIX_LINK = st.column_config.LinkColumn(
+FIX_COLUMN = st.column_config.TextColumn(
     "Fix plan",
-    display_text=r"plan=(\d+)$",
-    width=80,
-    help="The targeted draft plan prepared when a balance alert opened (Optimize page, Saved plans).",
+    width="small",
+    help="The targeted draft plan prepared when a balance alert opened (links below the table).",
 )
 
 
@@ -141,13 +140,28 @@ def open_panel(open_episodes: pd.DataFrame, by_id: dict[int, Rule]) -> None:
             "Opened": st.column_config.DatetimeColumn("Opened (UTC)", format=DATETIME),
             "Last notified": st.column_config.DatetimeColumn("Last notified (UTC)", format=DATETIME),
             "Notices": st.column_config.NumberColumn(help="Emails sent about this episode so far."),
-            "Fix plan": FIX_LINK,
+            "Fix plan": FIX_COLUMN,
         },
         on_select="rerun",
         selection_mode="single-row",
         key="alerts-open-table",
     )
     ui.follow_selection(event, table["Detail"])
+    fix_plan_links(table)
+
+
+def fix_plan_links(table: pd.DataFrame) -> None:
+    """One link per prepared fix plan, opening the Optimize page on it in this tab."""
+    plans = ad.fix_plan_targets(table)
+    if not plans:
+        return
+    st.caption(
+        "Draft plans prepared to fix balance alerts (review, edit and submit them on the Optimize page):"
+    )
+    for plan_id, places in plans.items():
+        ui.link(
+            "optimize", f"Plan {plan_id}: fixes {places}", icon=":material/build:", query=f"plan={plan_id}"
+        )
 
 
 def history_panel(status: data.DataStatus, version: str, by_id: dict[int, Rule]) -> None:

@@ -1,13 +1,14 @@
 """The Alerts page through Streamlit's AppTest, against a real southwest database evaluated at a fixed clock.
 
-The database is built once for the module (seed 7, as of 2026-11-23, rules evaluated at 09:00 UTC:
-18 open episodes, one digest in the outbox, see tests/jobs/test_alert_detection.py). Tests that
-write work on a private copy. The oracle for every number is the alert tables, read here with SQL.
+The database is built once for the module on SQLite and on PostgreSQL (seed 7, as of 2026-11-23,
+rules evaluated at 09:00 UTC: 18 open episodes, one digest in the outbox, see
+tests/jobs/test_alert_detection.py). Tests that write work on a private copy. The oracle for every
+number is the alert tables, read here with SQL.
 """
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
@@ -22,6 +23,7 @@ from core.models import AlertEpisode, AlertRule, JobRun, Notification, Territory
 from dashboard import alerts_data as ad
 from jobs.alerts import edit_rule, refresh_alerts
 from jobs.setup import initialise
+from tests.databases import BACKENDS, clone_database, drop_database, new_database
 from tests.smtp_server import SmtpServer
 
 AS_OF = date(2026, 11, 23)
@@ -29,25 +31,26 @@ NOW = datetime(2026, 11, 23, 9, tzinfo=UTC)
 slow = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def alerts_db(tmp_path_factory) -> str:
+@pytest.fixture(scope="module", params=BACKENDS)
+def alerts_db(request, tmp_path_factory) -> Iterator[str]:
+    """The evaluated southwest book on each backend (PostgreSQL skipped where no server is configured)."""
     get_settings.cache_clear()  # default settings: no SMTP host, so the digest lands in the outbox
-    url = f"sqlite:///{tmp_path_factory.mktemp('alerts') / 'southwest.db'}"
+    url = new_database(request.param, tmp_path_factory.mktemp("alerts"), name="alerts")
     engine = get_engine(url)
     initialise(engine, sample="southwest", as_of=AS_OF)
     refresh_alerts(engine, now=NOW)
     engine.dispose()
     get_settings.cache_clear()
-    return url
+    yield url
+    drop_database(url)
 
 
 @pytest.fixture
-def copy_db(alerts_db, tmp_path) -> str:
-    """A private copy of the module database (SQLite's backup API copies the WAL too)."""
-    target = tmp_path / "copy.db"
-    with sqlite3.connect(alerts_db.removeprefix("sqlite:///")) as src, sqlite3.connect(target) as dst:
-        src.backup(dst)
-    return f"sqlite:///{target}"
+def copy_db(alerts_db, tmp_path) -> Iterator[str]:
+    """A private copy of the module database, on the same backend."""
+    url = clone_database(alerts_db, tmp_path)
+    yield url
+    drop_database(url)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -395,4 +398,26 @@ def test_an_open_balance_episode_links_to_its_fix_plan():
         }
     )
     table = ad.open_table(frame, {1: rule})
-    assert table.set_index("Territory")["Fix plan"].to_dict() == {"North": "optimize?plan=7", "South": None}
+    assert table.set_index("Territory")["Fix plan"].to_dict() == {"North": "Plan 7", "South": None}
+    assert ad.fix_plan_targets(table) == {7: "North"}
+
+
+def test_fix_plan_links_open_the_optimize_page_in_the_same_tab(app, copy_db):
+    """The page links each prepared fix plan with a page link (same tab), not a new-tab link column."""
+    with get_engine(copy_db).connect() as connection:
+        plans = (
+            connection.execute(
+                select(AlertEpisode.fix_plan_id).where(
+                    AlertEpisode.status == "open", AlertEpisode.fix_plan_id.is_not(None)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    get_engine(copy_db).dispose()
+    assert plans, "the southwest book's balance alerts prepare fix plans"
+    at = show(app(copy_db, "alerts"), "Open episodes")
+    no_exception(at)
+    links = [link for link in at.get("page_link") if link.proto.label.startswith("Plan ")]
+    assert all(link.proto.page.endswith("optimize") for link in links)
+    assert {link.proto.label.split(":")[0] for link in links} == {f"Plan {p}" for p in set(plans)}
