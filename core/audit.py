@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from core.db import session_scope
+from core.format import moment_label
 from core.models import AuditEvent
 
 SOURCES = ("cli", "page", "scheduler")
@@ -49,7 +50,7 @@ class Event:
 
     def as_line(self) -> str:
         plan = f" plan {self.plan_id}" if self.plan_id is not None else ""
-        when = f"{self.at:%Y-%m-%d %H:%M:%S}"
+        when = moment_label(self.at, seconds=True)
         return f"{when}  {self.source:<9} {self.actor:<28} {self.action:<22}{plan}  {self.what}"
 
 

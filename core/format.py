@@ -200,12 +200,12 @@ def day_label(value: date | datetime | str | None) -> str:
     return f"{moment:%Y-%m-%d}"
 
 
-def moment_label(value: datetime | str | None) -> str:
-    """A time of day, to the minute: 2026-11-23 09:00; "—" when unknown."""
+def moment_label(value: datetime | str | None, *, seconds: bool = False) -> str:
+    """A time of day, to the minute: 2026-11-23 09:00 (with ``seconds``: 09:00:05); "—" when unknown."""
     if _missing_moment(value):
         return DASH
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return f"{moment:%Y-%m-%d %H:%M}"
+    return f"{moment:%Y-%m-%d %H:%M:%S}" if seconds else f"{moment:%Y-%m-%d %H:%M}"
 
 
 # --- words for codes ---------------------------------------------------------------------------

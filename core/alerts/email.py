@@ -28,6 +28,7 @@ from sqlmodel import Session, select
 from core.alerts.fixes import FixPlan, fix_sentence, plan_link
 from core.alerts.rules import Breach, condition, describe, resolved_sentence, sentence, value_text
 from core.config import Settings
+from core.format import moment_label
 from core.models import Notification
 
 log = logging.getLogger(__name__)
@@ -213,7 +214,7 @@ def _facts(item: DigestItem) -> str:
     ]
     if item.opened_at is not None:
         since = "open since" if item.kind == "reminder" else "opened"
-        facts.append(f"{since} {item.opened_at:%Y-%m-%d %H:%M} UTC")
+        facts.append(f"{since} {moment_label(item.opened_at)} UTC")
     return " · ".join(facts)
 
 

@@ -14,6 +14,7 @@ import streamlit as st
 
 from core.alerts.rules import SCOPES, SEVERITIES, Rule, describe
 from core.config import Settings, get_settings
+from core.format import moment_label
 from dashboard import alerts_data as ad
 from dashboard import auth, data
 from dashboard import components as ui
@@ -358,7 +359,7 @@ def preview(status: data.DataStatus, version: str, sent: pd.DataFrame) -> None:
         rows.index.tolist(),
         key="alerts-preview",
         format_func=lambda n: (
-            f"#{n} · {rows.at[n, 'created_at']:%Y-%m-%d %H:%M} · "
+            f"#{n} · {moment_label(rows.at[n, 'created_at'])} · "
             f"{rows.at[n, 'recipient']} · {rows.at[n, 'status']}"
         ),
     )

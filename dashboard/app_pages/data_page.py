@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core.book import SPECS
+from core.format import moment_label
 from dashboard import auth, data
 from dashboard import components as ui
 
@@ -128,7 +129,7 @@ def job_history(status: data.DataStatus) -> None:
                 "job": runs["job"],
                 "status": runs["status"],
                 "trigger": runs["trigger"],
-                "started (UTC)": started.dt.strftime("%Y-%m-%d %H:%M"),
+                "started (UTC)": started.map(moment_label),
                 "when": runs["started_at"].map(ui.ago),
                 "took": seconds.map(lambda s: "—" if pd.isna(s) else f"{s:,.1f} s"),
                 "rows": runs["rows_written"].map(lambda n: f"{int(n):,}"),
