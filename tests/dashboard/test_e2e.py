@@ -25,6 +25,7 @@ import pytest
 from PIL import Image
 
 from tests.dashboard.conftest import APP, PASSWORD, make_sample_db, role_email
+from tests.databases import BACKENDS, drop_database, new_database
 
 SERVER = APP.parent / "server.py"  # the app with its sign-in routes, as `territory run` starts it
 
@@ -82,16 +83,18 @@ def wait_healthy(base: str, process: subprocess.Popen, timeout: float = 90.0) ->
     raise TimeoutError(f"streamlit did not answer on {base} within {timeout:.0f} s")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[str]:
-    """`streamlit run dashboard/server.py` on a fresh southwest database, headless, on a free port."""
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request, tmp_path_factory) -> Iterator[str]:
+    """`streamlit run dashboard/server.py` on a fresh southwest database (SQLite, then PostgreSQL),
+    headless, on a free port."""
     folder = tmp_path_factory.mktemp("e2e")
-    url = make_sample_db(folder / "southwest.db")
+    url = make_sample_db(new_database(request.param, folder, name="e2e"))
     base, process, log = start_server(url, folder)
     try:
         yield base
     finally:
         stop_server(process, log)
+        drop_database(url)
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import pytest
 
 from tests.dashboard.conftest import PASSWORD, make_sample_db, role_email
 from tests.dashboard.test_e2e import CHROMIUM, CHROMIUM_ARGS, settle, start_server, stop_server
+from tests.databases import BACKENDS, drop_database, new_database
 
 SERVER = Path(__file__).resolve().parents[2] / "dashboard" / "server.py"
 NAV = ("Overview", "Map", "Territory", "Drift", "Alerts", "Optimize", "Data", "Users and audit")
@@ -34,15 +35,17 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[str]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request, tmp_path_factory) -> Iterator[str]:
+    """The app on a southwest database with one user per role, on SQLite and on PostgreSQL."""
     folder = tmp_path_factory.mktemp("signin")
-    url = make_sample_db(folder / "southwest.db")  # with one user per role
+    url = make_sample_db(new_database(request.param, folder, name="signin"))
     base, process, log = start_server(url, folder)
     try:
         yield base
     finally:
         stop_server(process, log)
+        drop_database(url)
 
 
 @pytest.fixture(scope="module")
