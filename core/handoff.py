@@ -37,9 +37,9 @@ HANDOFF_STATUSES = ("approved", "scheduled", "applied")
 RECENT_ACTIVITIES = 3  # the last activities a pack shows per moved account
 
 # --- the recommended handoff: what each risk flag (core.rebalance.result.RISKS) asks for ----------
-STAYS_ON_DEAL = "The previous rep stays on the open deal until it closes, with the new rep alongside"
-JOINT_CALL = "Joint call with the customer, the previous rep and the new rep before the effective date"
-INTRODUCTION_EMAIL = "Introduction email from the previous rep to the customer, copying the new rep"
+STAYS_ON_DEAL = "Previous rep stays on the open deal until it closes"
+JOINT_CALL = "Joint call with the previous rep before the effective date"
+INTRODUCTION_EMAIL = "Introduction email from the previous rep, copying the new rep"
 
 
 @dataclass(frozen=True)
@@ -624,11 +624,18 @@ def _rules_html() -> str:
 def _summary(pack: HandoffPack) -> str:
     gained, lost = sum(m.potential for m in pack.gains), sum(m.potential for m in pack.losses)
     return (
-        f"{count(len(pack.gains))} accounts join you ({money(gained)} potential), "
-        f"{count(len(pack.losses))} leave you ({money(lost)} potential); "
-        f"{count(len(pack.risky))} risky transitions; {count(len(pack.opportunities))} open opportunities "
+        f"Joining: {_many(len(pack.gains), 'account')} ({money(gained)} potential); "
+        f"leaving: {_many(len(pack.losses), 'account')} ({money(lost)} potential); "
+        f"{_many(len(pack.risky), 'risky transition')}; {_many(len(pack.opportunities), 'open opportunity')} "
         f"({money(sum(o.amount for o in pack.opportunities))})."
     )
+
+
+def _many(n: int, noun: str) -> str:
+    """ "1 account", "3 accounts", "2 open opportunities" (counts through core.format)."""
+    if n == 1:
+        return f"{count(n)} {noun}"
+    return f"{count(n)} {noun[:-1] + 'ies' if noun.endswith('y') else noun + 's'}"
 
 
 def _facts(pack: HandoffPack) -> str:

@@ -62,6 +62,11 @@ EXPECTED = {"T1": ({"A3"}, {"A1", "A2"}), "T2": ({"A1", "A4", "A6"}, {"A3"}), "T
 
 @pytest.fixture
 def book(engine):
+    return small_book(engine)
+
+
+def small_book(engine):  # type: ignore[no-untyped-def]
+    """The book drawn above, with a planner and an approver (the CLI and page tests use it too)."""
     for email, role in ((PLANNER, "planner"), (APPROVER, "approver")):
         create_user(engine, email, role=role, password=None, actor=SYSTEM_ACTOR)
     with session_scope(engine) as session:
