@@ -310,6 +310,26 @@ def test_file_names_are_safe_and_unique(book):
     assert slug("Zoë Åsberg", "rep") == "zoe-asberg"
 
 
+def test_a_pack_that_cannot_be_built_never_stops_the_apply(book, monkeypatch, caplog):
+    from sqlalchemy import select
+
+    import core.handoff
+    from core.models import Notification
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("no packs today")
+
+    monkeypatch.setattr(core.handoff, "packs_in", broken)
+    plan_id = approved(book)
+    assert apply_plan(book, plan_id, actor=APPROVER) == len(MOVES)
+    with session_scope(book) as session:
+        mails = session.execute(select(Notification)).scalars().all()
+        sent = {m.recipient: m.body_html for m in mails if "changes from" in m.subject}
+    assert set(sent) == {"r1@example.com", "r2@example.com", "r3@example.com"}  # the notices, without packs
+    assert not any("Handoff pack" in body for body in sent.values())
+    assert f"could not build the handoff packs of plan {plan_id}" in caplog.text
+
+
 def test_each_affected_rep_receives_exactly_their_pack_by_email(book, monkeypatch):
     plan_id = approved(book)
     with SmtpServer() as server:
@@ -374,6 +394,9 @@ def test_on_the_southwest_sample_each_pack_is_exactly_its_reps_moves(southwest):
         assert sorted(page.rows["gains"]) == sorted(gains) and sorted(page.rows["losses"]) == sorted(losses)
         assert page.rows["risky"] == [m.account for m in pack.risky]
         assert page.rows["priorities"] == [p.account for p in pack.priorities]
+        if not pack.gains:  # a rep who only hands over has nothing new to take on, and is told so
+            assert "No account joins your territory: nothing new to take on." in render_handoff_html(pack)
+    assert any(not pack.gains for pack in packs.values()) and any(not pack.losses for pack in packs.values())
 
 
 def test_on_the_southwest_sample_deals_activities_and_priorities_come_from_the_book(southwest):
