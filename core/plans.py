@@ -17,6 +17,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from sqlalchemy import select, update
@@ -41,6 +42,9 @@ from core.models import (
 )
 from core.rebalance.result import Move, TeamMetrics, TerritoryChange, metrics_from_json
 from core.spreadsheet import safe_for_spreadsheet
+
+if TYPE_CHECKING:
+    from core.handoff import HandoffPack
 
 
 class PlanError(Exception):
@@ -476,7 +480,10 @@ def plan_submitted_emails(session: Session, plan: RebalancePlan) -> list[tuple[s
 def plan_applied_emails(
     session: Session, plan: RebalancePlan, moves: Sequence[PlanMove]
 ) -> list[tuple[str, RenderedEmail]]:
-    """One email per rep whose territory gains or loses accounts, listing their accounts in and out."""
+    """One email per rep whose territory gains or loses accounts, listing their accounts in and out,
+    with the rep's handoff pack (core.handoff) as its HTML."""
+    from core.handoff import with_pack  # imported here: core.handoff reads plans through this module
+
     changes: dict[int, dict[str, list[str]]] = {}
     for move in moves:
         account = session.get(Account, move.account_id)
@@ -485,6 +492,7 @@ def plan_applied_emails(
             changes.setdefault(move.from_territory_id, {"in": [], "out": []})["out"].append(name)
         changes.setdefault(move.to_territory_id, {"in": [], "out": []})["in"].append(name)
     url = get_settings().dashboard_url
+    packs = _handoff_packs(session, plan)
     emails = []
     for territory_id, change in sorted(changes.items()):
         territory = session.get(Territory, territory_id)
@@ -494,8 +502,21 @@ def plan_applied_emails(
         rendered = render_plan_applied(
             rep.name, territory.name, plan.id or 0, plan.effective_date, change["in"], change["out"], url
         )
-        emails.append((rep.email, rendered))
+        pack = packs.get(territory_id)  # the rep's handoff pack rides in the email (core.handoff)
+        emails.append((rep.email, rendered if pack is None else with_pack(rendered, pack)))
     return emails
+
+
+def _handoff_packs(session: Session, plan: RebalancePlan) -> dict[int, HandoffPack]:
+    """The plan's handoff packs by territory id; none (and a logged error) when they cannot be built:
+    a pack never stops a plan from being applied."""
+    from core.handoff import packs_in
+
+    try:
+        return {pack.territory.id: pack for pack in packs_in(session, plan.id or 0)}
+    except Exception:  # noqa: BLE001 - the emails go without packs; `territory plans handoff` remakes them
+        logging.getLogger(__name__).exception("could not build the handoff packs of plan %s", plan.id)
+        return {}
 
 
 def queue_emails(session: Session, emails: Sequence[tuple[str, RenderedEmail]]) -> None:

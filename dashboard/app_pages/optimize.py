@@ -375,6 +375,9 @@ def saved_plans() -> None:
         file_name=f"plan-{plan_id}-moves.csv",
         mime="text/csv",
     )
+    from dashboard.plan_handoff import render_handoff_downloads  # one download per affected rep
+
+    render_handoff_downloads(plan, status)
 
 
 def review_buttons(column, plan) -> None:  # type: ignore[no-untyped-def]
