@@ -11,9 +11,11 @@ take effect after d:
 * On day d an account is in the ``from_territory_id`` of its **earliest** move effective after d
   (moves effective on the same day keep their recorded order: the first one's ``from`` is where
   the account was before that day), or, with no such move, in its current territory.
-* A row that places an account without a ``from`` (an imported new account, note "new account")
-  is not undone: an account's first known territory extends backwards, so a snapshot backfilled
-  to before the import still counts the account where it was first placed.
+* A row without a ``from`` that is the account's **first** history row places the account (an
+  imported new account, note "new account") and is not undone: an account's first known territory
+  extends backwards, so a snapshot backfilled to before the import still counts the account where
+  it was first placed. A later row without a ``from`` (the account had left every territory and
+  is assigned again) is a move out of "unassigned": before it the account is unassigned.
 
 Every (account, day) therefore has exactly one territory (or none when unassigned), whatever the
 history holds.
@@ -50,8 +52,8 @@ def territory_on(
 ) -> pd.Series:
     """The territory in force for each (account, day) pair (module docstring), as float ids (NaN: none).
 
-    ``current``: account_id -> territory now (NaN when unassigned). ``moves``: account_id,
-    from_territory_id, effective_date (rows without a from are ignored; in recorded order).
+    ``current``: account_id -> territory now (NaN when unassigned). ``moves``: the history rows,
+    account_id, from_territory_id, effective_date, in recorded order (placements are skipped here).
     ``days`` is one day for every account, or one per account (same length as ``account_ids``).
     The result is aligned with ``account_ids`` (a RangeIndex).
     """
@@ -74,18 +76,22 @@ def territory_on(
         by="account_id",
         direction="forward",
         allow_exact_matches=False,  # a move effective on d is already in force on d
-    ).set_index("row")["from_territory_id"]
-    # every move has a from-territory, so NaN means no move after the day: the current territory
-    return found.reindex(ids.index).fillna(now).rename("territory_id")
+    ).set_index("row")
+    moved = found["moved"].eq(True).reindex(ids.index, fill_value=False)
+    before = found["from_territory_id"].reindex(ids.index).astype(float)
+    return before.where(moved, now).rename("territory_id")
 
 
 def _first_move_per_day(moves: pd.DataFrame) -> pd.DataFrame:
-    """Moves with a from-territory, the first per (account, effective date), sorted by date."""
+    """The moves (placements left out), the first per (account, effective date), sorted by date."""
     if moves is None or moves.empty:
-        return pd.DataFrame(columns=["account_id", "effective_date", "from_territory_id"])
-    frame = moves.loc[moves["from_territory_id"].notna(), list(MOVE_COLUMNS)].copy()
+        return pd.DataFrame(columns=["account_id", "effective_date", "from_territory_id", "moved"])
+    frame = moves.loc[:, list(MOVE_COLUMNS)].copy()
     frame["account_id"] = frame["account_id"].astype("int64")
+    placement = frame["from_territory_id"].isna() & ~frame["account_id"].duplicated(keep="first")
+    frame = frame[~placement]
     frame["effective_date"] = pd.to_datetime(frame["effective_date"]).astype("datetime64[ns]")
     frame["from_territory_id"] = frame["from_territory_id"].astype(float)
+    frame["moved"] = True
     frame = frame.drop_duplicates(["account_id", "effective_date"], keep="first")
     return frame.sort_values("effective_date", kind="stable").reset_index(drop=True)

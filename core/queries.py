@@ -149,24 +149,20 @@ def load_quotas(*, engine: Engine) -> pd.DataFrame:
 
 
 def load_assignment_moves(*, engine: Engine) -> pd.DataFrame:
-    """History rows that move an account out of a territory (``core.assignments``), in recorded order.
+    """The assignment history that dates ``Account.territory_id`` (``core.assignments``), in recorded order.
 
     Columns: account_id, from_territory_id, to_territory_id, effective_date (a row without one takes
-    effect on its changed_at date), source, plan_id. Rows placing a new account (no from) are left out.
+    effect on its changed_at date), source, plan_id.
     """
-    statement = (
-        select(
-            col(AssignmentHistory.account_id),
-            col(AssignmentHistory.from_territory_id),
-            col(AssignmentHistory.to_territory_id),
-            col(AssignmentHistory.effective_date),
-            col(AssignmentHistory.changed_at),
-            col(AssignmentHistory.source),
-            col(AssignmentHistory.plan_id),
-        )
-        .where(col(AssignmentHistory.from_territory_id).is_not(None))
-        .order_by(col(AssignmentHistory.id))
-    )
+    statement = select(
+        col(AssignmentHistory.account_id),
+        col(AssignmentHistory.from_territory_id),
+        col(AssignmentHistory.to_territory_id),
+        col(AssignmentHistory.effective_date),
+        col(AssignmentHistory.changed_at),
+        col(AssignmentHistory.source),
+        col(AssignmentHistory.plan_id),
+    ).order_by(col(AssignmentHistory.id))
     frame = read_frame(engine, statement)
     effective = pd.to_datetime(frame["effective_date"])
     frame["effective_date"] = effective.fillna(pd.to_datetime(frame["changed_at"]).dt.normalize())
