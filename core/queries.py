@@ -164,9 +164,9 @@ def load_assignment_moves(*, engine: Engine) -> pd.DataFrame:
         col(AssignmentHistory.plan_id),
     ).order_by(col(AssignmentHistory.id))
     frame = read_frame(engine, statement)
-    effective = pd.to_datetime(frame["effective_date"])
-    frame["effective_date"] = effective.fillna(pd.to_datetime(frame["changed_at"]).dt.normalize())
-    frame["effective_date"] = frame["effective_date"].astype("datetime64[ns]")
+    changed = pd.to_datetime(frame["changed_at"], utc=True).dt.tz_localize(None).dt.normalize()
+    effective = pd.to_datetime(frame["effective_date"]).astype("datetime64[ns]")
+    frame["effective_date"] = effective.fillna(changed.astype("datetime64[ns]"))
     return frame.drop(columns="changed_at")
 
 

@@ -256,7 +256,7 @@ def assert_same_team(a: dict, b: dict) -> None:
 
 
 def test_applying_a_plan_changes_kpis_from_its_effective_date(cfg):
-    """The property is not vacuous: on the effective date the plan's accounts count for their new territories."""
+    """Not vacuous: from the effective date the plan's accounts count for their new territories."""
     inputs = synthetic_kpi_inputs(60, 5, as_of=TODAY, months=18, activity_days=200, vacant=1, seed=3)
     applied = apply_plan(inputs, seed=3, effective=TODAY - timedelta(days=10))
     plain = compute_kpis(inputs, as_of=TODAY, settings=cfg).territories
