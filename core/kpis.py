@@ -13,9 +13,16 @@ Choices (where DESIGN.md leaves room):
   opportunities with ``created_on <= as_of``. An opportunity is *won at d* when its status is won
   and ``close_date <= d`` (the close date of a closed deal is the day it closed) and *open at d*
   when it is open today, or was closed after d. Amounts and stages as they are today (no history).
-  The account-to-territory assignment, owners, potential and forecasts are taken as given: pass
-  the book as it stood to recompute an old assignment.
-* **Scope.** Accounts whose ``territory_id`` is empty or not among ``territories`` are unassigned
+  Owners, potential and forecasts are taken as given.
+* **Assignment in force.** ``accounts.territory_id`` is today's assignment and ``moves`` the
+  assignment history that dates it: an account counts for the territory in force on ``as_of``
+  (``core.assignments.territory_on``; with no history, today's). The effective date of a move is
+  the new territory's first day.
+* **Crediting.** A won deal counts for the territory in force on its **close date**: bookings of a
+  moved account before the effective date stay with the old territory, those on or after it count
+  for the new one (in whichever quota period the close date falls). Open pipeline counts for the
+  territory in force on the snapshot day (for drift's earlier gap, on that earlier day).
+* **Scope.** Accounts whose territory in force is empty or not among ``territories`` are unassigned
   and count nowhere (not in the team totals either). Territories with no accounts count (zeros).
 * **Per-account numbers** (revenue_ttm, potential and its fallback, tier, workload with travel,
   distance) are defined once in ``core.accounts``; the lines below summarise them.
@@ -39,11 +46,16 @@ Choices (where DESIGN.md leaves room):
   start wins if rows overlap). With no such row (vacant, or no quota) the period is the fiscal
   quarter containing as_of (``fiscal_year_start_month``) so bookings and pace still show, and
   quota, attainment, gap, drift, projection and pipeline coverage are None.
-* **bookings** = amounts won by the territory's accounts (whoever the rep) with close date in
-  [period start, as_of]. **attainment** = bookings / quota (None for a zero quota).
-  **pace** = (as_of − start + 1) / (end − start + 1) in days. **attainment_gap** = (attainment − pace)
-  × 100, in points. **drift** = gap(as_of) − gap(as_of − 28 days), the earlier gap recomputed with
-  what was known then and the period containing that day (which may be the previous period).
+* **quota** = the row's amount plus the ``quota_adjustments`` of that rep and period effective on
+  or before as_of (``core.quota.quota_as_of``). **pace** = expected / quota (``core.quota.pace_of``),
+  the base expected evenly over the period and each adjustment from its effective date; without
+  adjustments that is the time share (as_of − start + 1) / (end − start + 1) in days.
+* **bookings** = amounts won with close date in [period start, as_of] credited to the territory
+  (see Crediting; whoever the rep). **attainment** = bookings / quota (None for a zero quota).
+  **attainment_gap** = (attainment − pace) × 100, in points. **drift** = gap(as_of) −
+  gap(as_of − 28 days), the earlier gap recomputed with what was known and in force then (the
+  assignment, the quota with its adjustments, the period containing that day, which may be the
+  previous period).
   **projected_attainment** = (bookings + sum of the accounts' ``forecast_rest_of_period``) / quota.
   **pipeline_coverage** = amounts open at as_of with close date in [as_of, period end] /
   max(quota − bookings, 0); None when nothing remains.

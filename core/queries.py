@@ -302,16 +302,18 @@ def load_account_measures(*, engine: Engine, as_of: date) -> pd.DataFrame:
     return accounts.join(measures)
 
 
-def accounts_export(*, engine: Engine, as_of: date) -> pd.DataFrame:
-    """The book as `territory accounts --csv` prints it: one row per account, external ids, with the
-    territory in force on ``as_of`` (``core.assignments``) and the measures as of that date."""
+def accounts_export(*, engine: Engine, as_of: date, assigned_on: date | None = None) -> pd.DataFrame:
+    """The book as `territory accounts --csv` prints it: one row per account, external ids, measures
+    as of ``as_of``; each account's territory is today's, or the one in force on ``assigned_on``
+    (``core.assignments``)."""
     accounts = load_account_measures(engine=engine, as_of=as_of)
-    accounts["territory_id"] = territory_on(
-        accounts.set_index("account_id")["territory_id"],
-        load_assignment_moves(engine=engine),
-        accounts["account_id"],
-        as_of,
-    ).to_numpy()
+    if assigned_on is not None:
+        accounts["territory_id"] = territory_on(
+            accounts.set_index("account_id")["territory_id"],
+            load_assignment_moves(engine=engine),
+            accounts["account_id"],
+            assigned_on,
+        ).to_numpy()
     territories = load_territories(engine=engine).set_index("territory_id")
     return pd.DataFrame(
         {

@@ -188,8 +188,9 @@ def url_of(engine) -> str:
 def test_accounts_as_of_lists_the_territory_in_force(book):
     """`territory accounts --as-of`: A1 is in T1 on 05-14 and in T2 from 05-15; A4 in T2 on 04-20."""
 
-    def territories(day: str) -> dict[str, str]:
-        result = runner.invoke(app, ["accounts", "--csv", "-", "--db", url_of(book), "--as-of", day])
+    def territories(day: str | None) -> dict[str, str]:
+        dated = ["--as-of", day] if day else []
+        result = runner.invoke(app, ["accounts", "--csv", "-", "--db", url_of(book), *dated])
         assert result.exit_code == 0, result.output
         return {row["account_id"]: row["territory_id"] for row in csv.DictReader(io.StringIO(result.output))}
 
@@ -197,6 +198,7 @@ def test_accounts_as_of_lists_the_territory_in_force(book):
     assert territories("2026-05-15") == {"A1": "T2", "A2": "T1", "A3": "T2", "A4": "T1"}
     assert territories("2026-04-20") == {"A1": "T1", "A2": "T1", "A3": "T2", "A4": "T2"}
     assert territories("2025-06-01") == territories("2026-01-05")  # imported accounts extend backwards
+    assert territories(None) == {"A1": "T2", "A2": "T1", "A3": "T2", "A4": "T1"}  # today's assignment
 
 
 def test_kpis_json_carries_quota_per_territory(book):
