@@ -285,14 +285,29 @@ KPIS: Mapping[str, Kpi[pd.Series]] = {
         Good.HIGHER,
         "Share of the accounts with an activity in the last 90 days.",
     ),
-    "quota": Kpi("quota", quota, "Quota", MONEY, Good.NEUTRAL, "The owner's quota for the current period."),
+    "quota": Kpi(
+        "quota",
+        quota,
+        "Quota",
+        MONEY,
+        Good.NEUTRAL,
+        "The owner's quota for the current period, with the quota changes in force on the day.",
+    ),
     "bookings": Kpi(
         "bookings", bookings, "Bookings", MONEY, Good.HIGHER, "Amounts won so far in the quota period."
     ),
     "attainment": Kpi(
         "attainment", attainment, "Attainment", SHARE, Good.HIGHER, "Bookings over quota so far this period."
     ),
-    "pace": Kpi("pace", pace, "Pace", SHARE, Good.NEUTRAL, "Share of the quota period elapsed."),
+    "pace": Kpi(
+        "pace",
+        pace,
+        "Pace",
+        SHARE,
+        Good.NEUTRAL,
+        "Share of the quota expected by now: the share of the period elapsed, a quota change "
+        "counting from its effective date.",
+    ),
     "attainment_gap": Kpi(
         "attainment_gap",
         attainment_gap,

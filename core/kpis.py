@@ -13,9 +13,16 @@ Choices (where DESIGN.md leaves room):
   opportunities with ``created_on <= as_of``. An opportunity is *won at d* when its status is won
   and ``close_date <= d`` (the close date of a closed deal is the day it closed) and *open at d*
   when it is open today, or was closed after d. Amounts and stages as they are today (no history).
-  The account-to-territory assignment, owners, potential and forecasts are taken as given: pass
-  the book as it stood to recompute an old assignment.
-* **Scope.** Accounts whose ``territory_id`` is empty or not among ``territories`` are unassigned
+  Owners, potential and forecasts are taken as given.
+* **Assignment in force.** ``accounts.territory_id`` is today's assignment and ``moves`` the
+  assignment history that dates it: an account counts for the territory in force on ``as_of``
+  (``core.assignments.territory_on``; with no history, today's). The effective date of a move is
+  the new territory's first day.
+* **Crediting.** A won deal counts for the territory in force on its **close date**: bookings of a
+  moved account before the effective date stay with the old territory, those on or after it count
+  for the new one (in whichever quota period the close date falls). Open pipeline counts for the
+  territory in force on the snapshot day (for drift's earlier gap, on that earlier day).
+* **Scope.** Accounts whose territory in force is empty or not among ``territories`` are unassigned
   and count nowhere (not in the team totals either). Territories with no accounts count (zeros).
 * **Per-account numbers** (revenue_ttm, potential and its fallback, tier, workload with travel,
   distance) are defined once in ``core.accounts``; the lines below summarise them.
@@ -39,11 +46,16 @@ Choices (where DESIGN.md leaves room):
   start wins if rows overlap). With no such row (vacant, or no quota) the period is the fiscal
   quarter containing as_of (``fiscal_year_start_month``) so bookings and pace still show, and
   quota, attainment, gap, drift, projection and pipeline coverage are None.
-* **bookings** = amounts won by the territory's accounts (whoever the rep) with close date in
-  [period start, as_of]. **attainment** = bookings / quota (None for a zero quota).
-  **pace** = (as_of − start + 1) / (end − start + 1) in days. **attainment_gap** = (attainment − pace)
-  × 100, in points. **drift** = gap(as_of) − gap(as_of − 28 days), the earlier gap recomputed with
-  what was known then and the period containing that day (which may be the previous period).
+* **quota** = the row's amount plus the ``quota_adjustments`` of that rep and period effective on
+  or before as_of (``core.quota.quota_as_of``). **pace** = expected / quota (``core.quota.pace_of``),
+  the base expected evenly over the period and each adjustment from its effective date; without
+  adjustments that is the time share (as_of − start + 1) / (end − start + 1) in days.
+* **bookings** = amounts won with close date in [period start, as_of] credited to the territory
+  (see Crediting; whoever the rep). **attainment** = bookings / quota (None for a zero quota).
+  **attainment_gap** = (attainment − pace) × 100, in points. **drift** = gap(as_of) −
+  gap(as_of − 28 days), the earlier gap recomputed with what was known and in force then (the
+  assignment, the quota with its adjustments, the period containing that day, which may be the
+  previous period).
   **projected_attainment** = (bookings + sum of the accounts' ``forecast_rest_of_period``) / quota.
   **pipeline_coverage** = amounts open at as_of with close date in [as_of, period end] /
   max(quota − bookings, 0); None when nothing remains.
@@ -69,6 +81,7 @@ import numpy as np
 import pandas as pd
 
 from core.accounts import account_measures
+from core.assignments import empty_moves, territory_on
 from core.config import Settings, get_settings
 from core.health import health_scores
 from core.kpi_registry import KPIS, TEAM_KPIS, KpiContext, sum_by_territory
@@ -76,6 +89,7 @@ from core.kpi_registry import coefficient_of_variation as coefficient_of_variati
 from core.kpi_registry import gini as gini
 from core.kpi_registry import max_min_ratio as max_min_ratio
 from core.kpi_registry import quartile_ratio as quartile_ratio
+from core.quota import pace_of, quota_as_of
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +127,22 @@ KPI_INPUT_COLUMNS: dict[str, dict[str, object]] = {
         "close_date": _REQUIRED,
     },
     "quotas": {"rep_id": _REQUIRED, "period_start": _REQUIRED, "period_end": _REQUIRED, "amount": _REQUIRED},
+    "quota_adjustments": {
+        "rep_id": _REQUIRED,
+        "period_start": _REQUIRED,
+        "effective_date": _REQUIRED,
+        "amount": _REQUIRED,
+    },
 }
-_DATE_COLUMNS = {"month", "occurred_on", "created_on", "close_date", "period_start", "period_end"}
+_DATE_COLUMNS = {
+    "month",
+    "occurred_on",
+    "created_on",
+    "close_date",
+    "period_start",
+    "period_end",
+    "effective_date",
+}
 
 # The snapshot columns, in table order: one per registry entry.
 TERRITORY_KPI_COLUMNS = ("snapshot_date", "territory_id", *KPIS, "health", "deductions")
@@ -143,6 +171,9 @@ class KpiInputs:
     activities: pd.DataFrame = field(default_factory=lambda: empty_frame("activities"))
     opportunities: pd.DataFrame = field(default_factory=lambda: empty_frame("opportunities"))
     quotas: pd.DataFrame = field(default_factory=lambda: empty_frame("quotas"))
+    # account_id, from_territory_id, effective_date: the history that dates ``accounts.territory_id``
+    moves: pd.DataFrame = field(default_factory=empty_moves)
+    quota_adjustments: pd.DataFrame = field(default_factory=lambda: empty_frame("quota_adjustments"))
 
 
 @dataclass(frozen=True, eq=False)
@@ -189,22 +220,48 @@ def territory_kpis(ctx: KpiContext) -> pd.DataFrame:
 def build_context(inputs: KpiInputs, *, as_of: date, settings: Settings) -> KpiContext:
     """Conform the inputs and precompute the per-account and per-territory ingredients."""
     day = pd.Timestamp(as_of)
+    before = day - pd.Timedelta(days=DRIFT_DAYS)
     territories = _territory_frame(_conform(inputs.territories, "territories"), settings)
     activities = _known_activities(_conform(inputs.activities, "activities"), day)
-    accounts = _account_frame(inputs, territories, activities, day, settings)
-    opportunities = _opportunity_frame(_conform(inputs.opportunities, "opportunities"), accounts)
+    book = _Book.of(inputs)
+    accounts = _account_frame(inputs, book, territories, activities, day, settings)
+    opportunities = _opportunity_frame(_conform(inputs.opportunities, "opportunities"), book)
     quotas = _conform(inputs.quotas, "quotas").dropna(subset=["rep_id"])
+    adjustments = _conform(inputs.quota_adjustments, "quota_adjustments").dropna(subset=["rep_id"])
     return KpiContext(
         as_of=as_of,
         settings=settings,
         territories=territories,
         accounts=accounts,
-        position=quota_position(territories, quotas, opportunities, day, settings),
+        position=quota_position(
+            territories, quotas, _open_at(opportunities, book, day), day, settings, adjustments
+        ),
         position_before=quota_position(
-            territories, quotas, opportunities, day - pd.Timedelta(days=DRIFT_DAYS), settings
+            territories, quotas, _open_at(opportunities, book, before), before, settings, adjustments
         ),
         activity_windows=_activity_windows(activities, accounts, territories.index),
     )
+
+
+@dataclass(frozen=True, eq=False)
+class _Book:
+    """Today's assignment and the moves that date it: the territory in force on any day."""
+
+    current: pd.Series  # account_id -> territory now (NaN: unassigned)
+    moves: pd.DataFrame
+
+    @classmethod
+    def of(cls, inputs: KpiInputs) -> _Book:
+        accounts = inputs.accounts
+        territory = accounts["territory_id"].to_numpy() if "territory_id" in accounts else np.nan
+        current = pd.Series(territory, index=accounts["account_id"].to_numpy(), dtype=float)
+        return cls(current=current, moves=inputs.moves)
+
+    def territory_on(self, account_ids: pd.Series, days: pd.Timestamp | pd.Series) -> pd.Series:
+        """The territory in force per account (and day), aligned with ``account_ids``."""
+        days = days if isinstance(days, pd.Timestamp) else days.to_numpy()
+        found = territory_on(self.current, self.moves, account_ids.to_numpy(), days)
+        return pd.Series(found.to_numpy(), index=account_ids.index)
 
 
 def _conform(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
@@ -235,6 +292,7 @@ def _territory_frame(territories: pd.DataFrame, settings: Settings) -> pd.DataFr
 
 def _account_frame(
     inputs: KpiInputs,
+    book: _Book,
     territories: pd.DataFrame,
     activities: pd.DataFrame,
     day: pd.Timestamp,
@@ -243,6 +301,7 @@ def _account_frame(
     raw = _conform(inputs.accounts, "accounts")
     if not raw["account_id"].is_unique:
         raise ValueError("accounts frame has duplicate account_id values")
+    raw["territory_id"] = book.territory_on(raw["account_id"], day)  # the assignment in force at as_of
     assigned = raw["territory_id"].isin(territories.index)
     unknown = int((~assigned & raw["territory_id"].notna()).sum())
     if unknown:
@@ -270,13 +329,19 @@ def _known_activities(activities: pd.DataFrame, day: pd.Timestamp) -> pd.DataFra
     return pd.DataFrame({"account_id": activities.loc[known, "account_id"], "age_days": age[known]})
 
 
-def _opportunity_frame(opportunities: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
-    """Opportunities of assigned accounts with their territory and a lower-case status."""
-    territory = opportunities["account_id"].map(accounts.set_index("account_id")["territory_id"])
-    frame = opportunities.assign(
-        territory_id=territory, status=opportunities["status"].astype(str).str.lower()
+def _opportunity_frame(opportunities: pd.DataFrame, book: _Book) -> pd.DataFrame:
+    """Opportunities with a lower-case status and ``credit_territory_id``: the territory in force on
+    their close date (a won deal is credited there; the effective date is the new owner's first day)."""
+    return opportunities.assign(
+        status=opportunities["status"].astype(str).str.lower(),
+        credit_territory_id=book.territory_on(opportunities["account_id"], opportunities["close_date"]),
     )
-    return frame[territory.notna()].astype({"territory_id": "int64"})
+
+
+def _open_at(opportunities: pd.DataFrame, book: _Book, day: pd.Timestamp) -> pd.DataFrame:
+    """The opportunities with ``territory_id``: the account's territory in force on ``day`` (open
+    pipeline belongs to whoever holds the account that day)."""
+    return opportunities.assign(territory_id=book.territory_on(opportunities["account_id"], day))
 
 
 # --------------------------------------------------------------------------- per-account pieces
@@ -298,32 +363,36 @@ def quota_position(
     opportunities: pd.DataFrame,
     day: pd.Timestamp,
     settings: Settings,
+    adjustments: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Per territory at ``day``: the owner's quota period and amount, pace, bookings and open pipeline."""
-    current = quotas[(quotas["period_start"] <= day) & (quotas["period_end"] >= day)]
-    current = current.sort_values("period_start").drop_duplicates("rep_id", keep="last")
+    """Per territory at ``day``: the owner's quota period, quota and pace as of ``day`` (``core.quota``:
+    base plus adjustments in force), bookings and open pipeline.
+
+    ``opportunities`` carry ``credit_territory_id`` (where a won deal counts) and ``territory_id``
+    (where open pipeline counts on ``day``).
+    """
+    current = quota_as_of(quotas, adjustments if adjustments is not None else quotas.iloc[:0], day.date())
+    current = current.rename_axis("rep_id").reset_index().astype({"rep_id": float})
     owners = territories["owner_rep_id"].astype(float).rename("rep_id").reset_index()
-    position = owners.merge(current.astype({"rep_id": float}), on="rep_id", how="left").set_index(
-        "territory_id"
-    )
+    position = owners.merge(current, on="rep_id", how="left").set_index("territory_id")
     start, end = fiscal_quarter(day, settings.fiscal_year_start_month)
     position["period_start"] = position["period_start"].fillna(start)
     position["period_end"] = position["period_end"].fillna(end)
-    position["quota"] = position["amount"].astype(float)
-    length = (position["period_end"] - position["period_start"]).dt.days + 1
-    position["pace"] = ((day - position["period_start"]).dt.days + 1) / length
+    position["pace"] = pace_of(position, day.date())
     position["bookings"] = _bookings(opportunities, position, day)
     position["pipeline"] = _open_pipeline(opportunities, position, day)
     return position[["period_start", "period_end", "quota", "pace", "bookings", "pipeline"]]
 
 
 def _bookings(opportunities: pd.DataFrame, position: pd.DataFrame, day: pd.Timestamp) -> pd.Series:
-    """Won by ``day`` (close date in [period start, day]), per territory."""
+    """Won by ``day`` (close date in [period start, day]), per territory in force on the close date."""
     won = opportunities[
         (opportunities["status"] == "won")
         & (opportunities["close_date"] <= day)
         & (opportunities["created_on"] <= day)
+        & opportunities["credit_territory_id"].isin(position.index)
     ]
+    won = won.assign(territory_id=won["credit_territory_id"].astype("int64"))
     since = won["territory_id"].map(position["period_start"])
     return sum_by_territory(won[won["close_date"] >= since], "amount", position.index)
 
@@ -332,8 +401,12 @@ def _open_pipeline(opportunities: pd.DataFrame, position: pd.DataFrame, day: pd.
     """Open at ``day`` (open today, or closed after ``day``) with close date in [day, period end]."""
     still_open = (opportunities["status"] == "open") | (opportunities["close_date"] > day)
     open_ = opportunities[
-        still_open & (opportunities["created_on"] <= day) & (opportunities["close_date"] >= day)
+        still_open
+        & (opportunities["created_on"] <= day)
+        & (opportunities["close_date"] >= day)
+        & opportunities["territory_id"].isin(position.index)
     ]
+    open_ = open_.astype({"territory_id": "int64"})
     until = open_["territory_id"].map(position["period_end"])
     return sum_by_territory(open_[open_["close_date"] <= until], "amount", position.index)
 

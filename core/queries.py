@@ -14,15 +14,19 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from core.accounts import BASELINE_REVENUE_MONTHS, account_measures
+from core.assignments import territory_on
 from core.config import get_settings
 from core.models import (
     Account,
     AccountPotential,
     Activity,
+    AssignmentHistory,
     ForecastRun,
     JobRun,
     Opportunity,
     Quota,
+    QuotaAdjustment,
+    RebalancePlan,
     Rep,
     RevenueMonth,
     TeamKpi,
@@ -144,6 +148,60 @@ def load_quotas(*, engine: Engine) -> pd.DataFrame:
     return frame
 
 
+def load_assignment_moves(*, engine: Engine) -> pd.DataFrame:
+    """The assignment history that dates ``Account.territory_id`` (``core.assignments``), in recorded order.
+
+    Columns: account_id, from_territory_id, to_territory_id, effective_date (a row without one takes
+    effect on its changed_at date), source, plan_id.
+    """
+    statement = select(
+        col(AssignmentHistory.account_id),
+        col(AssignmentHistory.from_territory_id),
+        col(AssignmentHistory.to_territory_id),
+        col(AssignmentHistory.effective_date),
+        col(AssignmentHistory.changed_at),
+        col(AssignmentHistory.source),
+        col(AssignmentHistory.plan_id),
+    ).order_by(col(AssignmentHistory.id))
+    frame = read_frame(engine, statement)
+    changed = pd.to_datetime(frame["changed_at"], utc=True).dt.tz_localize(None).dt.normalize()
+    effective = pd.to_datetime(frame["effective_date"]).astype("datetime64[ns]")
+    frame["effective_date"] = effective.fillna(changed.astype("datetime64[ns]"))
+    return frame.drop(columns="changed_at")
+
+
+def load_quota_adjustments(*, engine: Engine, rep_id: int | None = None) -> pd.DataFrame:
+    """``QuotaAdjustment`` rows (one rep's, or all) with their plan's name, by effective date.
+
+    Columns: adjustment_id, rep_id, territory_id, period_start, period_end, effective_date, amount,
+    method, plan_id, plan_name, reason, actor, created_at (dates as ``date``).
+    """
+    # Annotated because SQLAlchemy 2.1's stubs type `.label()` on a mapped column as Label[Never].
+    statement: Select[*tuple[Any, ...]] = select(
+        col(QuotaAdjustment.id).label("adjustment_id"),
+        col(QuotaAdjustment.rep_id),
+        col(QuotaAdjustment.territory_id),
+        col(QuotaAdjustment.period_start),
+        col(QuotaAdjustment.period_end),
+        col(QuotaAdjustment.effective_date),
+        col(QuotaAdjustment.amount),
+        col(QuotaAdjustment.method),
+        col(QuotaAdjustment.plan_id),
+        col(RebalancePlan.name).label("plan_name"),
+        col(QuotaAdjustment.reason),
+        col(QuotaAdjustment.actor),
+        col(QuotaAdjustment.created_at),
+    ).join(RebalancePlan, col(RebalancePlan.id) == col(QuotaAdjustment.plan_id), isouter=True)
+    if rep_id is not None:
+        statement = statement.where(col(QuotaAdjustment.rep_id) == rep_id)
+    frame = read_frame(
+        engine, statement.order_by(col(QuotaAdjustment.effective_date), col(QuotaAdjustment.id))
+    )
+    for column in ("period_start", "period_end", "effective_date"):
+        frame[column] = pd.to_datetime(frame[column]).dt.date
+    return frame
+
+
 def current_forecast_run(*, engine: Engine) -> int | None:
     statement = (
         select(col(ForecastRun.id))
@@ -244,9 +302,18 @@ def load_account_measures(*, engine: Engine, as_of: date) -> pd.DataFrame:
     return accounts.join(measures)
 
 
-def accounts_export(*, engine: Engine, as_of: date) -> pd.DataFrame:
-    """The book as `territory accounts --csv` prints it: one row per account, external ids."""
+def accounts_export(*, engine: Engine, as_of: date, assigned_on: date | None = None) -> pd.DataFrame:
+    """The book as `territory accounts --csv` prints it: one row per account, external ids, measures
+    as of ``as_of``; each account's territory is today's, or the one in force on ``assigned_on``
+    (``core.assignments``)."""
     accounts = load_account_measures(engine=engine, as_of=as_of)
+    if assigned_on is not None:
+        accounts["territory_id"] = territory_on(
+            accounts.set_index("account_id")["territory_id"],
+            load_assignment_moves(engine=engine),
+            accounts["account_id"],
+            assigned_on,
+        ).to_numpy()
     territories = load_territories(engine=engine).set_index("territory_id")
     return pd.DataFrame(
         {

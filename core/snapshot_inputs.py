@@ -1,23 +1,25 @@
 """The KPI inputs of a book as of a date: potentials known then and the forecast for the rest of the period.
 
 ``kpi_inputs(frames, as_of=d)`` is pure: it takes the frames the KPI job loaded (``BookFrames``) and
-returns the ``core.kpis.KpiInputs`` of the snapshot at ``d``. Potential is the current forecast
-run's when ``d`` is on or after that run's as-of date, else (a past snapshot, the backfill) every
-account's baseline potential from revenue known at ``d``; an account without a forecast gets its
-baseline potential either way (``core.accounts.potential_with_fallback``).
+returns the ``core.kpis.KpiInputs`` of the snapshot at ``d``: today's assignment with the moves that
+date it and the quota adjustments, so the KPIs count the assignment and quota in force at ``d``.
+Potential is the current forecast run's when ``d`` is on or after that run's as-of date, else (a past
+snapshot, the backfill) every account's baseline potential from revenue known at ``d``; an account
+without a forecast gets its baseline potential either way (``core.accounts.potential_with_fallback``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
 from core.accounts import potential_with_fallback, trailing_revenue
+from core.assignments import empty_moves, territory_on
 from core.config import get_settings
-from core.kpis import KpiInputs
+from core.kpis import KpiInputs, empty_frame
 from core.months import month_start
 
 
@@ -35,6 +37,8 @@ class BookFrames:
     forecasts: pd.DataFrame
     forecast_as_of: date | None
     first_revenue_month: pd.Series  # by account_id, over the whole history (revenue is a window)
+    moves: pd.DataFrame = field(default_factory=empty_moves)  # core.queries.load_assignment_moves
+    quota_adjustments: pd.DataFrame = field(default_factory=lambda: empty_frame("quota_adjustments"))
 
 
 def kpi_inputs(frames: BookFrames, *, as_of: date) -> KpiInputs:
@@ -65,6 +69,8 @@ def kpi_inputs(frames: BookFrames, *, as_of: date) -> KpiInputs:
         activities=frames.activities,
         opportunities=frames.opportunities,
         quotas=frames.quotas,
+        moves=frames.moves,
+        quota_adjustments=frames.quota_adjustments,
     )
 
 
@@ -72,8 +78,12 @@ def _period_end_by_account(frames: BookFrames, *, as_of: date) -> pd.Series:
     quotas = frames.quotas
     current = quotas[(quotas["period_start"] <= as_of) & (quotas["period_end"] >= as_of)]
     end_by_rep = current.groupby("rep_id")["period_end"].max()
-    owner = frames.accounts["territory_id"].map(frames.territories.set_index("territory_id")["owner_rep_id"])
-    return owner.map(end_by_rep)
+    accounts = frames.accounts
+    territory = territory_on(
+        accounts.set_index("account_id")["territory_id"], frames.moves, accounts["account_id"], as_of
+    )  # the territory in force on as_of, as the KPIs count it
+    owner = territory.map(frames.territories.set_index("territory_id")["owner_rep_id"])
+    return pd.Series(owner.map(end_by_rep).to_numpy(), index=accounts.index)
 
 
 def _rest_of_period(

@@ -261,12 +261,17 @@ def accounts_cmd(
     db: DbOption = None,
     as_of: AsOfOption = None,
 ) -> None:
-    """The book as a CSV: account, territory, owner, state, industry, trailing revenue, flags, potential."""
+    """The book as a CSV: account, territory, owner, state, industry, trailing revenue, flags, potential.
+
+    With --as-of, each account's territory is the one in force on that date (assignment history);
+    without it, today's assignment.
+    """
     from core.queries import accounts_export
     from core.spreadsheet import safe_for_spreadsheet
 
     engine = _engine(db)
-    frame = safe_for_spreadsheet(accounts_export(engine=engine, as_of=_parse_date(as_of) or date.today()))
+    day = _parse_date(as_of)
+    frame = safe_for_spreadsheet(accounts_export(engine=engine, as_of=day or date.today(), assigned_on=day))
     if str(csv) == "-":
         frame.to_csv(sys.stdout, index=False)
     else:

@@ -4,7 +4,9 @@ A snapshot replaces any earlier snapshot of the same date in one transaction, so
 crash midway) never leaves half a snapshot. Potential comes from the current forecast run when
 the snapshot is on or after that run's as-of date; older snapshots (``--as-of`` a past date, the
 backfill) use the baseline forecast from revenue known on that date, so they use only data
-known then.
+known then. Every snapshot counts the assignment and the quota in force on its date
+(``core.assignments``, ``core.quota``): the assignment history and the quota adjustments are loaded
+with the book.
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ from core.queries import (
     current_forecast_run,
     load_accounts,
     load_activities,
+    load_assignment_moves,
     load_first_revenue_months,
     load_opportunities,
     load_potentials,
+    load_quota_adjustments,
     load_quotas,
     load_revenue,
     load_territories,
@@ -75,6 +79,8 @@ def load_book_frames(engine: Engine, *, earliest: date) -> BookFrames:
         forecasts=forecasts,
         forecast_as_of=forecast_as_of,
         first_revenue_month=load_first_revenue_months(engine=engine),
+        moves=load_assignment_moves(engine=engine),
+        quota_adjustments=load_quota_adjustments(engine=engine),
     )
 
 

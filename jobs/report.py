@@ -20,6 +20,8 @@ TERRITORY_COLUMNS = (
     "workload_hours",
     "workload_index",
     "coverage",
+    "quota",
+    "bookings",
     "attainment",
     "pace",
     "attainment_gap",

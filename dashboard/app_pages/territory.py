@@ -1,4 +1,5 @@
-"""Territory: one territory's health, KPI history, accounts, an account's forecast, and its whitespace.
+"""Territory: one territory's health, KPI history, its owner's quota changes, accounts, an account's
+forecast, and its whitespace.
 
 Its address is ``/territory?id=<external id>`` (alert emails' older ``?territory=`` works too); picking
 another territory updates the URL so it can be shared.
@@ -9,9 +10,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.format import MONTH_AXIS
+from core.format import MONEY, MONTH_AXIS, day_label
 from core.kpi_registry import HEALTH, KPIS, kpi
 from core.kpis import DRIFT_DAYS
+from core.queries import load_quota_adjustments
 from dashboard import components as ui
 from dashboard import data
 
@@ -122,6 +124,49 @@ def history_chart(history: pd.DataFrame) -> None:
             },
         },
         width="stretch",
+    )
+
+
+@st.cache_data(ttl=data.TTL, max_entries=16, show_spinner=False)
+def quota_changes(url: str, version: str, rep_id: int) -> pd.DataFrame:
+    """The rep's quota adjustments (``core.queries.load_quota_adjustments``), oldest first."""
+    return load_quota_adjustments(engine=data.engine_for(url), rep_id=rep_id)
+
+
+def quota_changes_table(changes: pd.DataFrame, owner_name: str) -> None:
+    """Each change of the owner's quota: when, how much, for which period, by which plan and why."""
+    if changes.empty:
+        st.caption(f"No quota changes for {ui.as_text(owner_name)}: each period's quota is its base quota.")
+        return
+    plan = changes["plan_id"].astype("Int64").astype(str).radd("#").where(changes["plan_id"].notna(), "")
+    named = changes["plan_name"].fillna("").astype(str)
+    table = pd.DataFrame(
+        {
+            "effective": changes["effective_date"].map(day_label),
+            "amount": changes["amount"].map(MONEY.change),
+            "period": changes["period_start"].map(day_label) + " – " + changes["period_end"].map(day_label),
+            "plan": (plan + " " + named).str.strip(),
+            "reason": changes["reason"].fillna(""),
+            "method": changes["method"].fillna(""),
+        }
+    )
+    st.caption(
+        f"{ui.as_text(owner_name)}'s quota for a period is its base quota plus the changes effective "
+        "on or before the day; a change is expected evenly from its effective date to the period's end."
+    )
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        height=ui.table_height(len(table), max_rows=8),
+        column_config={
+            "effective": "Effective",
+            "amount": "Amount",
+            "period": "Quota period",
+            "plan": "Plan",
+            "reason": "Reason",
+            "method": "Method",
+        },
     )
 
 
@@ -242,6 +287,14 @@ headline(row)
 history = data.territory_history(status.url, status.version)
 st.subheader("KPI history")
 history_chart(history[history["territory_id"] == row["territory_id"]])
+
+st.subheader("Quota changes")
+owner_id = data.territories(status.url, status.version).set_index("territory_id")["owner_rep_id"]
+owner_rep = owner_id.get(row["territory_id"])
+if owner_rep is None or pd.isna(owner_rep):
+    st.caption("Vacant: no owner, so no quota.")
+else:
+    quota_changes_table(quota_changes(status.url, status.version, int(owner_rep)), ui.owner(row["rep_name"]))
 
 book = data.accounts(status.url, status.version, status.as_of)
 mine = book[book["territory_id"] == row["territory_id"]]
