@@ -220,6 +220,7 @@ SOLVER_WORDS = {
     "TIMEOUT": "no plan found in time",
     "HEURISTIC": "quick plan (no solver proof)",
     "CURRENT": "today's book (no move needed)",
+    "EDITED": "edited by hand (re-solve to optimise around the edits)",
 }
 
 # A move's risks (core.rebalance.result.RISKS) in words.

@@ -101,6 +101,7 @@ class SavedPlan:
     territories: tuple[TerritoryChange, ...]
     team_before: TeamMetrics | None
     team_after: TeamMetrics | None
+    revision: int = 1  # +1 per move-by-move edit or re-solve (core.plan_edits)
 
     @classmethod
     def from_record(cls, plan: RebalancePlan) -> SavedPlan:
@@ -131,6 +132,7 @@ class SavedPlan:
             territories=tuple(TerritoryChange.from_json_dict(t) for t in result.get("territories") or ()),
             team_before=None if before is None else metrics_from_json(TeamMetrics, before),
             team_after=None if after is None else metrics_from_json(TeamMetrics, after),
+            revision=plan.revision,
         )
 
 

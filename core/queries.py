@@ -6,7 +6,7 @@ Portable SQL through SQLAlchemy Core (no dialect-specific text), so SQLite and P
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import Select, func, select
@@ -34,6 +34,9 @@ from core.models import (
     TerritoryKpi,
 )
 from core.months import add_months, month_start
+
+if TYPE_CHECKING:
+    from core.rebalance.frames import BookTables
 
 
 def read_frame(engine: Engine, statement) -> pd.DataFrame:  # type: ignore[no-untyped-def]
@@ -331,4 +334,17 @@ def accounts_export(*, engine: Engine, as_of: date, assigned_on: date | None = N
             "locked": accounts["locked"],
             "potential": accounts["potential"].round(2),
         }
+    )
+
+
+def load_book_tables(*, engine: Engine) -> BookTables:
+    """Today's book as the optimizer reads it, with the current forecast run's potentials."""
+    from core.rebalance.frames import BookTables  # the solver package loads only when solving
+
+    return BookTables(
+        accounts=load_accounts(engine=engine),
+        territories=load_territories(engine=engine),
+        revenue=load_revenue(engine=engine),
+        opportunities=load_opportunities(engine=engine),
+        forecast_potential=load_potentials(engine=engine).set_index("account_id")["potential"],
     )

@@ -587,10 +587,12 @@ def plans_list(
 def plans_show(plan_id: int, db: DbOption = None) -> None:
     """A plan's summary and moves."""
     from core.plans import PlanError, get_plan
+    from jobs.cli_edits import edits_text
     from jobs.optimize_report import plan_text
 
     try:
         typer.echo(plan_text(get_plan(_engine(db), plan_id)))
+        typer.echo(edits_text(_engine(db), plan_id))
     except PlanError as error:
         fail(str(error))
 
@@ -935,4 +937,5 @@ def main() -> None:  # pragma: no cover - console entry point alias
     app()
 
 
+import jobs.cli_edits  # noqa: E402,F401  (registers plans edit/resolve)
 import jobs.cli_handoff  # noqa: E402,F401  (registers plans handoff)

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from core.config import get_settings
 from core.plans import assignments_fingerprint, save_plan
-from core.queries import load_accounts, load_opportunities, load_potentials, load_revenue, load_territories
+from core.queries import load_book_tables
 from core.rebalance import Frontier, Problem, RebalanceResult, Scenario, build_problem, frontier, solve
 from core.rebalance.frames import BookTables, problem_frames
 from core.rebalance.hire import HirePlan, where_to_hire
@@ -29,14 +29,7 @@ class OptimizeRun:
 
 def load_tables(engine: Engine) -> BookTables:
     """Today's book from the database, with the current forecast run's potentials."""
-    potentials = load_potentials(engine=engine)
-    return BookTables(
-        accounts=load_accounts(engine=engine),
-        territories=load_territories(engine=engine),
-        revenue=load_revenue(engine=engine),
-        opportunities=load_opportunities(engine=engine),
-        forecast_potential=potentials.set_index("account_id")["potential"],
-    )
+    return load_book_tables(engine=engine)
 
 
 def load_problem(engine: Engine, scenario: Scenario, *, as_of: date | None = None) -> Problem:

@@ -181,10 +181,13 @@ def is_constant(model: cp_model.CpModel, literal: Literal) -> bool:
 
 
 def hint_plan(problem: Problem, pairs: pd.DataFrame) -> Plan:
-    """Today's assignment; a vacated book goes to each account's nearest candidate territory."""
+    """Today's assignment; a vacated book goes to each account's nearest candidate territory, a
+    pinned account (a planner's edit) to its pin."""
     owner = problem.accounts["territory"].to_numpy().copy()
     vacating = problem.accounts["vacating"].to_numpy()
     movable = pairs[vacating[pairs["account"].to_numpy()] & ~pairs["current"]]
     nearest = movable.sort_values(["account", "km"], kind="stable").drop_duplicates("account")
     owner[nearest["account"].to_numpy()] = nearest["territory"].to_numpy()
+    pin = problem.accounts["pin"].to_numpy()
+    owner[pin >= 0] = pin[pin >= 0]
     return Plan(problem, owner)

@@ -19,7 +19,7 @@ import numpy as np
 
 from core.rebalance.build import Build
 from core.rebalance.plan import Plan, workload_units
-from core.rebalance.problem import Problem, eligibility
+from core.rebalance.problem import Problem, eligibility, forbidden_pairs
 from core.rebalance.scenario import HardRules
 
 SHARE_SCALE = 1000  # shares are compared as integers: 1000 x part >= round(1000 x share) x whole
@@ -116,6 +116,54 @@ class Vacated:
     def broken(self, plan: Plan) -> list[str]:
         vacated = map(int, np.flatnonzero(plan.problem.territories["vacated"].to_numpy()))
         return [f"{self.sentence(plan.problem, t)}: {plan.counts[t]} stay" for t in vacated if plan.counts[t]]
+
+
+class Edits:
+    """A planner's edits of a plan under review: pinned accounts end in their pin, rejected moves
+    are not made. Enforced by candidate pruning; ``add`` forbids widened pairs (explanations)."""
+
+    key = "edits"
+
+    def applies(self, problem: Problem) -> bool:
+        return problem.scenario.edits is not None and not problem.scenario.edits.empty
+
+    def pin_sentence(self, problem: Problem, a: int) -> str:
+        accounts = problem.accounts
+        pin, today = int(accounts["pin"].iat[a]), int(accounts["territory"].iat[a])
+        return problem.scenario.edits.describe_pin(  # type: ignore[union-attr]
+            str(accounts["external_id"].iat[a]), _territory_label(problem, pin), moves=pin != today
+        )
+
+    def forbidden_sentence(self, problem: Problem, a: int, t: int) -> str:
+        account = str(problem.accounts["external_id"].iat[a])
+        return problem.scenario.edits.describe_forbidden(account, _territory_label(problem, t))  # type: ignore[union-attr]
+
+    def add(self, build: Build) -> None:
+        problem, pairs = build.problem, build.pairs
+        accounts, territories = pairs["account"].to_numpy(), pairs["territory"].to_numpy()
+        pin = problem.accounts["pin"].to_numpy()[accounts]
+        elsewhere = (pin >= 0) & (territories != pin)
+        for a in map(int, np.unique(accounts[elsewhere])):
+            rows = np.flatnonzero(elsewhere & (accounts == a))
+            label = f"pin:{problem.accounts['external_id'].iat[a]}"
+            _forbid(build, rows, self.key, label, self.pin_sentence(problem, a))
+        for a, t in sorted(forbidden_pairs(problem)):
+            rows = np.flatnonzero((accounts == a) & (territories == t))
+            label = f"forbidden:{problem.accounts['external_id'].iat[a]}:{problem.label(t)}"
+            _forbid(build, rows, self.key, label, self.forbidden_sentence(problem, a, t))
+
+    def broken(self, plan: Plan) -> list[str]:
+        problem = plan.problem
+        pin = problem.accounts["pin"].to_numpy()
+        off = np.flatnonzero((pin >= 0) & (plan.owner != pin))
+        found = [
+            f"{self.pin_sentence(problem, int(a))}: it ends in {problem.label(plan.owner[a])}" for a in off
+        ]
+        return found + [
+            f"{self.forbidden_sentence(problem, a, t)}: it goes there"
+            for a, t in sorted(forbidden_pairs(problem))
+            if plan.owner[a] == t
+        ]
 
 
 # --- rules on each territory ------------------------------------------------------------------
@@ -443,6 +491,7 @@ FAMILIES = (
     Vacated(),
     PairRule("state_lines", HardRules.describe_state_lines),
     PairRule("specialist_only", lambda c: c.specialists.describe_exclusive()),  # type: ignore[union-attr]
+    Edits(),
     MinAccounts(),
     MaxAccounts(),
     PotentialBand(),

@@ -36,6 +36,7 @@ def greedy_plan(
     """
     state = _Greedy(problem, budget, to_band=to_band)
     state.place_vacated()
+    state.place_pinned()
     while state.step():
         if deadline is not None and time.perf_counter() > deadline:
             break
@@ -166,6 +167,12 @@ class _Greedy:
             score = np.where(self.allowed(a_, f, t), self.gains(a_, f, t), -np.inf)
             best = int(np.argmax(score)) if np.isfinite(score).any() else int(np.argmin(options["km"]))
             self.apply(a, int(t[best]))
+
+    def place_pinned(self) -> None:
+        """Every pinned account (a planner's edit) goes to its pin first; it moves no further."""
+        pin = self.problem.accounts["pin"].to_numpy()
+        for a in np.flatnonzero((pin >= 0) & (self.owner != pin)):
+            self.apply(int(a), int(pin[a]))
 
     def step(self) -> bool:
         """Make the best improving move; False when the budget is spent or no move helps."""

@@ -22,6 +22,7 @@ import pandas as pd
 from core.accounts import account_tier, haversine_km, territory_homes, visits_per_month
 from core.config import Settings, get_settings
 from core.rebalance.scenario import Scenario
+from core.rebalance.validate import check_edits
 
 UNITS_PER_MEAN = 100_000
 WIDE_PAIRS = 300_000  # explanations consider every territory up to this many (account, territory) pairs
@@ -102,10 +103,12 @@ def build_problem(
     """A solver-ready problem from the accounts and territories frames (see module docstring)."""
     settings = settings or get_settings()
     as_of = as_of or date.today()
+    check_edits(scenario, accounts, territories)
     territories = _territory_frame(territories, accounts, scenario)
     accounts = _account_frame(accounts, territories, scenario, settings)
     territories["in_scope"] = _scope_mask(territories, accounts, scenario)
     accounts["in_scope"] = territories["in_scope"].to_numpy()[accounts["territory"].to_numpy()]
+    _mark_pins(accounts, territories, scenario)
     _mark_stays(accounts, scenario, as_of)
     _price_moves(accounts, scenario, as_of)
     mean_potential = accounts["potential"].sum() / max(int(territories["active"].sum()), 1)
@@ -259,6 +262,30 @@ def _account_frame(
     return frame
 
 
+def _mark_pins(accounts: pd.DataFrame, territories: pd.DataFrame, scenario: Scenario) -> None:
+    """``pin``: the territory position a planner's edit pins the account to (-1: none). A pinned
+    account is in scope, so a manual move out of a territory the scope leaves alone still happens."""
+    pins = scenario.edits.pins if scenario.edits is not None else {}
+    position = pd.Series(np.arange(len(territories)), index=territories["external_id"].to_numpy())
+    pinned = accounts["external_id"].astype(str).map(pins).map(position)
+    accounts["pin"] = pinned.fillna(-1).astype(np.int64).to_numpy()
+    accounts["in_scope"] = accounts["in_scope"] | (accounts["pin"] >= 0)
+
+
+def forbidden_pairs(problem: Problem) -> set[tuple[int, int]]:
+    """(account, territory) positions of the rejected moves (``scenario.edits.forbidden``)."""
+    edits = problem.scenario.edits
+    if edits is None or not edits.forbidden:
+        return set()
+    accounts = dict(
+        zip(problem.accounts["external_id"].astype(str), range(len(problem.accounts)), strict=True)
+    )
+    territories = dict(
+        zip(problem.territories["external_id"].astype(str), range(len(problem.territories)), strict=True)
+    )
+    return {(accounts[a], territories[t]) for a, t in edits.forbidden if a in accounts and t in territories}
+
+
 def _mark_stays(accounts: pd.DataFrame, scenario: Scenario, as_of: date) -> None:
     """One ``stay_<family>`` flag per rule that keeps an account home; a vacated book must go anyway."""
     rules = scenario.constraints
@@ -407,7 +434,33 @@ def candidate_pairs(problem: Problem, *, widen: bool = False) -> pd.DataFrame:
         vacating = account_pos[accounts["vacating"].to_numpy()[account_pos]]
         pair_accounts = np.concatenate([pair_accounts, vacating])
         pair_territories = np.concatenate([pair_territories, accounts["territory"].to_numpy()[vacating]])
+    pair_accounts, pair_territories = _with_edits(problem, pair_accounts, pair_territories, widen=widen)
     return pair_frame(problem, pair_accounts, pair_territories)
+
+
+def _with_edits(
+    problem: Problem, pair_accounts: np.ndarray, pair_territories: np.ndarray, *, widen: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """A pinned account's pin is always a candidate, and its only one; a rejected move is no
+    candidate. Widened (explanations), both stay and the ``Edits`` family forbids them instead."""
+    pin = problem.accounts["pin"].to_numpy()
+    pinned = np.flatnonzero(pin >= 0)
+    forbidden = forbidden_pairs(problem)
+    if not len(pinned) and not forbidden:
+        return pair_accounts, pair_territories
+    keep = np.ones(len(pair_accounts), dtype=bool)
+    if not widen:
+        keep &= pin[pair_accounts] < 0
+        width = len(problem.territories)
+        rejected = np.array([a * width + t for a, t in forbidden], dtype=np.int64)
+        keep &= ~np.isin(pair_accounts * width + pair_territories, rejected)
+    pairs = pd.DataFrame(
+        {
+            "account": np.concatenate([pair_accounts[keep], pinned]),
+            "territory": np.concatenate([pair_territories[keep], pin[pinned]]),
+        }
+    ).drop_duplicates()
+    return pairs["account"].to_numpy(dtype=np.int64), pairs["territory"].to_numpy(dtype=np.int64)
 
 
 def _nearest(

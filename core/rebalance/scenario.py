@@ -238,6 +238,38 @@ class Risk(_Section):
     long_tenure_years: float = Field(default=3.0, ge=0)
 
 
+class EditRules(_Section):
+    """A planner's move-by-move edits of a plan under review, kept as hard rules when re-solving.
+
+    ``pins``: account id -> territory id; the account ends in that territory (stays when it is its
+    own, a manual move otherwise). ``forbidden``: [account id, territory id] pairs; the account may
+    not go there (a rejected move). External ids, as the plan shows them.
+    """
+
+    pins: dict[str, str] = Field(default_factory=dict, description="Account id -> territory id it ends in")
+    forbidden: list[tuple[str, str]] = Field(
+        default_factory=list, description="[account id, territory id] pairs the account may not go to"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EditRules:
+        clash = sorted(f"{a} -> {t}" for a, t in self.forbidden if self.pins.get(a) == t)
+        if clash:
+            raise ValueError(f"edits: {', '.join(clash)} is both pinned and forbidden")
+        return self
+
+    @property
+    def empty(self) -> bool:
+        return not self.pins and not self.forbidden
+
+    def describe_pin(self, account: str, territory: str, *, moves: bool) -> str:
+        what = "moves to" if moves else "stays with"
+        return f"account {account} {what} {territory} (a planner's edit)"
+
+    def describe_forbidden(self, account: str, territory: str) -> str:
+        return f"account {account} may not go to {territory} (a rejected move)"
+
+
 class Scenario(_Section):
     """A rebalance scenario; see docs/optimizer.md for every field."""
 
@@ -248,6 +280,7 @@ class Scenario(_Section):
     constraints: HardRules = Field(default_factory=HardRules)
     what_if: WhatIf = Field(default_factory=WhatIf)
     risk: Risk = Field(default_factory=Risk)
+    edits: EditRules | None = None  # a plan's move-by-move edits (re-solve around them)
     candidates: int = Field(default=6, ge=1, description="Territories an account considers besides its own")
     # Unless the scenario says, the settings decide (TERRITORY_SOLVER_TIME_LIMIT_S / _WORKERS):
     # workers belong to the machine, a time limit to the scenario only when it needs its own.

@@ -61,6 +61,36 @@ def check_scenario(scenario: Scenario, territories: pd.DataFrame) -> None:
         raise ScenarioError("what_if.added: two added reps share a territory id")
 
 
+def check_edits(scenario: Scenario, accounts: pd.DataFrame, territories: pd.DataFrame) -> None:
+    """Raise ScenarioError for an edit naming an account or territory the book does not have, a pin
+    to a territory whose rep leaves, or a rejected move into the account's own territory.
+
+    ``accounts``: columns ``external_id`` and ``territory_id``; ``territories``: ``territory_id``
+    and ``external_id`` (the frames ``build_problem`` reads)."""
+    edits = scenario.edits
+    if edits is None or edits.empty:
+        return
+    known_accounts = set(accounts["external_id"].astype(str))
+    known_territories = set(territories["external_id"].astype(str))
+    _names_exist("edits.pins", list(edits.pins), known_accounts, "account")
+    _names_exist("edits.pins", list(edits.pins.values()), known_territories, "territory")
+    _names_exist("edits.forbidden", [a for a, _ in edits.forbidden], known_accounts, "account")
+    _names_exist("edits.forbidden", [t for _, t in edits.forbidden], known_territories, "territory")
+    leaving = sorted(f"{a} -> {t}" for a, t in edits.pins.items() if t in scenario.what_if.vacated)
+    if leaving:
+        raise ScenarioError(
+            f"edits.pins: {', '.join(leaving)} pins to a territory whose rep leaves (what-if)"
+        )
+    label = territories.set_index("territory_id")["external_id"].astype(str)
+    today = dict(zip(accounts["external_id"].astype(str), accounts["territory_id"].map(label), strict=True))
+    home = sorted(f"{a} -> {t}" for a, t in edits.forbidden if today.get(a) == t)
+    if home:
+        raise ScenarioError(
+            f"edits.forbidden: {', '.join(home)} forbids the territory the account is in "
+            "(pin it elsewhere instead)"
+        )
+
+
 def check_numbers(scenario: Scenario) -> None:
     """Every number finite and within the limits above."""
     for path, value in _numbers(scenario.model_dump(), ""):

@@ -41,6 +41,7 @@ from dashboard.optimize_view import (
     team_summary,
     territory_labels,
 )
+from dashboard.plan_edits import render_plan_review
 from jobs.optimize import churn_frontier, hire, optimize, save_run
 
 status = components.ready_or_onboarding()
@@ -378,6 +379,7 @@ def saved_plans() -> None:
     from dashboard.plan_handoff import render_handoff_downloads  # one download per affected rep
 
     render_handoff_downloads(plan, status)
+    render_plan_review(engine, plan, status)  # move-by-move review of a draft (dashboard/plan_edits.py)
 
 
 def review_buttons(column, plan) -> None:  # type: ignore[no-untyped-def]
