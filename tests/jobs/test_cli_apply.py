@@ -72,3 +72,27 @@ def test_schedule_list_show_unschedule_then_apply_today(book):  # noqa: F811
     assert "quota moved by potential: $4.7K (team total unchanged)" in applied.output
     with session_scope(book) as session:
         assert session.execute(select(func.count()).select_from(QuotaAdjustment)).scalar() == 4
+
+
+def test_the_scheduler_job_applies_due_plans_and_is_recorded(book):  # noqa: F811
+    from sqlalchemy import update
+
+    from core.models import JobRun, RebalancePlan
+    from jobs.cli_apply import apply_due_words
+
+    plan_id = approved_plan(book)
+    url = book.url.render_as_string(hide_password=False)
+    cli("plans", "apply", str(plan_id), "--db", url, "--as", APPROVER, "--effective-date", f"{LATER}")
+    assert apply_due_words(book) == "scheduled plans: none due today"
+    with session_scope(book) as session:  # the day has come
+        session.execute(update(RebalancePlan).values(effective_date=date.today()))
+    assert apply_due_words(book) == f"scheduled plans: 1 applied [{plan_id}]"
+    with session_scope(book) as session:
+        runs = (
+            session.execute(select(JobRun).where(JobRun.job == "plans").order_by(JobRun.id)).scalars().all()
+        )
+    assert [(r.status, r.trigger, r.rows_written) for r in runs] == [
+        ("success", "cli", 0),
+        ("success", "cli", 1),
+    ]
+    assert get_plan(book, plan_id).status == "applied"
