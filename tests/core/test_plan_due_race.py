@@ -140,6 +140,7 @@ def test_two_processes_apply_a_due_plan_exactly_once(engine, db_url):
         assert all(status == "ok" for status, _, _ in outcomes), outcomes
         applied = [ids for _, ids, _ in outcomes]
         assert sorted(applied) == [[], [plan_id]], outcomes
+        assert all(refused == [] for _, _, refused in outcomes), outcomes  # the loser refuses nothing
         assert _count(engine, AssignmentHistory, plan_id) == ACCOUNTS
         assert _count(engine, QuotaAdjustment, plan_id) == 2  # one transfer, two signed rows
         with session_scope(engine) as session:
