@@ -1,4 +1,5 @@
-"""Rebalance plans: draft -> submitted -> approved | rejected -> applied, audited, exactly once.
+"""Rebalance plans: draft -> submitted -> approved | rejected -> [scheduled ->] applied | refused,
+audited, exactly once.
 
 A plan stores the scenario (TOML), the solver result (JSON) and a fingerprint of every account's
 assignment when it was computed. ``get_plan`` reads a plan back as a ``SavedPlan``: its record and
@@ -6,7 +7,9 @@ the stored result typed (moves, territories before/after, team metrics), never a
 
 Applying is one transaction and is refused when any assignment changed since (the plan's
 before/after numbers would no longer be true); it moves the accounts, stamps ``last_moved_at``
-(the cooldown starts) and writes one AssignmentHistory row per move.
+(the cooldown starts), writes one AssignmentHistory row per move and the quota that follows the
+accounts (QuotaAdjustment rows, ``core.quota``). A plan applied for a later date is ``scheduled``;
+``apply_due_plans`` applies it on that date, or refuses it if the book changed (docs/plans.md).
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PLANNER, APPROVER = "planner@example.com", "approver@example.com"
 QUOTA_METRICS = ("attainment", "attainment_gap", "projected_attainment", "drift")
 runner = CliRunner()
+KEYS = ["attainment before", "after", "KPI quota before", "after", "quota with adjustments"]
 
 
 @pytest.fixture(params=BACKENDS[:1])  # one backend: the flow is the same, the run is long
@@ -86,17 +87,31 @@ def snapshot(url: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["territory", "attainment", "quota"]).set_index("territory")
 
 
+def quota_by_territory(url: str) -> pd.Series:
+    """Each territory's owner's quota as of today with the plan's adjustments (core.quota)."""
+    engine = get_engine(url)
+    with session_scope(engine) as session:
+        owners = dict(session.execute(select(Territory.external_id, Territory.owner_rep_id)).tuples().all())
+        adjustments = _adjustments(session)
+    quota = quota_as_of(load_quotas(engine=engine), adjustments, date.today())["quota"]
+    return pd.Series({t: quota.get(rep) for t, rep in owners.items()}, dtype=float)
+
+
+def _adjustments(session) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    return pd.DataFrame(
+        [
+            (a.rep_id, a.period_start, a.effective_date, a.amount)
+            for a in session.execute(select(QuotaAdjustment)).scalars()
+        ],
+        columns=["rep_id", "period_start", "effective_date", "amount"],
+    )
+
+
 def team_quota(url: str) -> float:
     """The team's quota as of today with every adjustment in force (core.quota)."""
     engine = get_engine(url)
     with session_scope(engine) as session:
-        adjustments = pd.DataFrame(
-            [
-                (a.rep_id, a.period_start, a.effective_date, a.amount)
-                for a in session.execute(select(QuotaAdjustment)).scalars()
-            ],
-            columns=["rep_id", "period_start", "effective_date", "amount"],
-        )
+        adjustments = _adjustments(session)
     return round(float(quota_as_of(load_quotas(engine=engine), adjustments, date.today())["quota"].sum()), 2)
 
 
@@ -126,11 +141,18 @@ def test_the_default_plan_applied_today_opens_no_quota_alert_and_keeps_the_team_
     touched = {m.from_territory for m in plan.moves} | {m.to_territory for m in plan.moves}
     untouched = sorted(set(kpis_before.index) - touched)
     change = (kpis_after.loc[untouched, "attainment"] - kpis_before.loc[untouched, "attainment"]).abs() * 100
-    points = [kpis_before["attainment"] * 100, kpis_after["attainment"] * 100]
+    adjusted = quota_by_territory(db)
+    points = [
+        kpis_before["attainment"] * 100,
+        kpis_after["attainment"] * 100,
+        kpis_before["quota"],
+        kpis_after["quota"],
+        adjusted,
+    ]
     report = (
         f"plan {plan_id}: {len(plan.moves)} moves touching {sorted(touched)}\n"
         f"quota alerts before {sorted(alerts_before)}\nafter {sorted(alerts_after)}\n"
-        f"attainment before/after (points):\n{pd.concat(points, axis=1, keys=['before', 'after'])}\n"
+        f"attainment before/after (points):\n{pd.concat(points, axis=1, keys=KEYS)}\n"
         f"team quota (core.quota) {team_before:,.2f} -> {team_after:,.2f}; "
         f"snapshot {kpis_before['quota'].sum():,.2f} -> {kpis_after['quota'].sum():,.2f}"
     )
