@@ -152,7 +152,7 @@ def test_the_default_plan_applied_today_opens_no_quota_alert_and_keeps_the_team_
     report = (
         f"plan {plan_id}: {len(plan.moves)} moves touching {sorted(touched)}\n"
         f"quota alerts before {sorted(alerts_before)}\nafter {sorted(alerts_after)}\n"
-        f"attainment before/after (points):\n{pd.concat(points, axis=1, keys=KEYS)}\n"
+        f"attainment before/after (points):\n{pd.concat(points, axis=1, keys=KEYS).round(2).to_string()}\n"
         f"team quota (core.quota) {team_before:,.2f} -> {team_after:,.2f}; "
         f"snapshot {kpis_before['quota'].sum():,.2f} -> {kpis_after['quota'].sum():,.2f}"
     )
