@@ -1,4 +1,5 @@
-"""Rebalance plans: draft -> submitted -> approved | rejected -> applied, audited, exactly once.
+"""Rebalance plans: draft -> submitted -> approved | rejected -> [scheduled ->] applied | refused,
+audited, exactly once.
 
 A plan stores the scenario (TOML), the solver result (JSON) and a fingerprint of every account's
 assignment when it was computed. ``get_plan`` reads a plan back as a ``SavedPlan``: its record and
@@ -6,12 +7,15 @@ the stored result typed (moves, territories before/after, team metrics), never a
 
 Applying is one transaction and is refused when any assignment changed since (the plan's
 before/after numbers would no longer be true); it moves the accounts, stamps ``last_moved_at``
-(the cooldown starts) and writes one AssignmentHistory row per move.
+(the cooldown starts), writes one AssignmentHistory row per move and the quota that follows the
+accounts (QuotaAdjustment rows, ``core.quota``). A plan applied for a later date is ``scheduled``;
+``apply_due_plans`` applies it on that date, or refuses it if the book changed (docs/plans.md).
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import logging
 from collections.abc import Sequence
@@ -24,27 +28,41 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from core.alerts.email import RenderedEmail, deliver_pending, render_plan_applied, render_plan_submitted
+from core.alerts.email import (
+    PRODUCT,
+    RenderedEmail,
+    deliver_pending,
+    one_line,
+    plans_link,
+    render_plan_applied,
+    render_plan_submitted,
+)
 from core.audit import record
 from core.auth import SYSTEM, Actor, actor_in, require
 from core.config import get_settings
 from core.db import session_scope
+from core.format import day_label, money
 from core.models import (
     Account,
     AssignmentHistory,
     Notification,
     PlanMove,
+    Quota,
+    QuotaAdjustment,
     RebalancePlan,
     Rep,
     Territory,
     User,
     utcnow,
 )
+from core.quota import DEFAULT_QUOTA_METHOD, QUOTA_METHODS, QuotaTransfer, adjustment_rows, quota_transfers
 from core.rebalance.result import Move, TeamMetrics, TerritoryChange, metrics_from_json
 from core.spreadsheet import safe_for_spreadsheet
 
 if TYPE_CHECKING:
     from core.handoff import HandoffPack
+
+log = logging.getLogger(__name__)
 
 
 class PlanError(Exception):
@@ -65,9 +83,25 @@ class PlanSummary:
     applied_by: str | None = None
     rejected_by: str | None = None
     review_comment: str | None = None
+    effective_date: str | None = None  # YYYY-MM-DD once scheduled or applied
+    scheduled_by: str | None = None
+    quota_method: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+    @property
+    def status_words(self) -> str:
+        return status_words(self.status, self.effective_date)
+
+
+def status_words(status: str, effective_date: date | str | None) -> str:
+    """A plan's status as a person reads it: "scheduled for 2026-12-01", "applied, effective ..."."""
+    if status == "scheduled":
+        return f"scheduled for {day_label(effective_date)}"
+    if status == "applied" and effective_date:
+        return f"applied, effective {day_label(effective_date)}"
+    return status
 
 
 @dataclass(frozen=True)
@@ -80,7 +114,7 @@ class SavedPlan:
 
     id: int
     name: str
-    status: str  # draft | submitted | approved | rejected | applied | discarded
+    status: str  # draft | submitted | approved | rejected | scheduled | applied | refused | discarded
     created_at: datetime
     created_by: str | None
     submitted_at: datetime | None
@@ -102,6 +136,13 @@ class SavedPlan:
     team_before: TeamMetrics | None
     team_after: TeamMetrics | None
     revision: int = 1  # +1 per move-by-move edit or re-solve (core.plan_edits)
+    scheduled_at: datetime | None = None
+    scheduled_by: str | None = None
+    quota_method: str | None = None
+
+    @property
+    def status_words(self) -> str:
+        return status_words(self.status, self.effective_date)
 
     @classmethod
     def from_record(cls, plan: RebalancePlan) -> SavedPlan:
@@ -133,6 +174,9 @@ class SavedPlan:
             team_before=None if before is None else metrics_from_json(TeamMetrics, before),
             team_after=None if after is None else metrics_from_json(TeamMetrics, after),
             revision=plan.revision,
+            scheduled_at=plan.scheduled_at,
+            scheduled_by=plan.scheduled_by,
+            quota_method=plan.quota_method,
         )
 
 
@@ -219,6 +263,9 @@ def list_plans(engine: Engine) -> list[PlanSummary]:
                 p.applied_by,
                 p.rejected_by,
                 p.review_comment,
+                None if p.effective_date is None else p.effective_date.isoformat(),
+                p.scheduled_by,
+                p.quota_method,
             )
             for p in plans
         ]
@@ -243,6 +290,7 @@ DONE_COLUMNS = {
     "approved": ("approved_by", "approved_at"),
     "rejected": ("rejected_by", "rejected_at"),
     "applied": ("applied_by", "applied_at"),
+    "scheduled": ("scheduled_by", "scheduled_at"),
 }
 
 
@@ -269,23 +317,32 @@ def _transition(
 
 
 def _refusal(plan: RebalancePlan, to: str) -> str:
-    if (plan.status == to and to in DONE_COLUMNS) or (
-        to in ("approved", "rejected") and plan.status in ("approved", "rejected", "applied")
+    if (
+        (plan.status == to and to in DONE_COLUMNS)
+        or (to in ("approved", "rejected") and plan.status in ("approved", "rejected", "applied"))
+        or (to == "scheduled" and plan.status == "applied")
     ):
         by, at = DONE_COLUMNS[plan.status]
         when = getattr(plan, at)
         return (
             f"plan {plan.id} was already {plan.status} by {getattr(plan, by)} at {when:%Y-%m-%d %H:%M:%S} UTC"
         )
-    if to == "applied" and plan.status == "draft":
+    if to in ("applied", "scheduled") and plan.status == "draft":
         return f"plan {plan.id} is a draft: submit it, and have an approver approve it, before applying"
-    if to == "applied" and plan.status == "submitted":
+    if to in ("applied", "scheduled") and plan.status == "submitted":
         return f"plan {plan.id} is waiting for approval: an approver must approve it before it is applied"
+    if to in ("applied", "scheduled") and plan.status == "scheduled":
+        return (
+            f"plan {plan.id} is scheduled for {day_label(plan.effective_date)} by {plan.scheduled_by}: "
+            "it is applied on that date (cancel the schedule to apply it on another date)"
+        )
     needs = {
         "submitted": "only a draft (or a rejected plan) can be submitted",
         "approved": "only a submitted plan can be approved",
         "rejected": "only a submitted or approved plan can be rejected",
         "applied": "only an approved plan can be applied",
+        "scheduled": "only an approved plan can be applied",
+        "refused": "only a scheduled plan can be refused",
         "discarded": "an applied plan cannot be discarded",
         "draft": "only a draft can be edited",
     }[to]
@@ -397,7 +454,7 @@ def discard_plan(engine: Engine, plan_id: int, *, actor: str = SYSTEM, source: s
         _transition(
             session,
             plan_id,
-            expected=("draft", "submitted", "approved", "rejected"),
+            expected=("draft", "submitted", "approved", "rejected", "scheduled"),
             to="discarded",
             actor=who.email,
         )
@@ -408,16 +465,44 @@ def _said(comment: str | None) -> str:
     return f": {comment}" if comment else ""
 
 
-def apply_plan(
-    engine: Engine, plan_id: int, *, actor: str, effective_date: date | None = None, source: str = "cli"
-) -> int:
-    """Move the plan's accounts in one transaction; returns the number of accounts moved.
+# --- applying: today, or scheduled for a later date and applied by the scheduler on that date ------
+class BookChanged(PlanError):
+    """The book changed under a plan since it was computed (its before/after numbers no longer hold)."""
 
-    Refused unless the plan is approved and no assignment changed since it was computed; of
-    concurrent applies exactly one moves the accounts (the status changes first, conditionally).
-    Emails each affected rep (the owners of the territories that gain or lose accounts).
+
+@dataclass(frozen=True)
+class DueRun:
+    """What one ``apply_due_plans`` run did: the plans it applied and those it refused, by id."""
+
+    applied: tuple[int, ...] = ()
+    refused: tuple[int, ...] = ()
+
+
+def apply_plan(
+    engine: Engine,
+    plan_id: int,
+    *,
+    actor: str,
+    effective_date: date | None = None,
+    quota_method: str = DEFAULT_QUOTA_METHOD,
+    source: str = "cli",
+) -> int:
+    """Apply an approved plan today, or schedule it for a later effective date; returns the accounts moved.
+
+    The effective date is today (the default) or later, never earlier. Today: one transaction moves
+    the accounts, writes one AssignmentHistory row per move and the quota that follows them
+    (``quota_method``: none | potential | revenue, see ``core.quota``), and emails each affected rep.
+    A later date: the plan becomes ``scheduled`` (nothing moves; ``apply_due_plans`` applies it on
+    that date) and 0 is returned. Both are refused unless the plan is approved and no assignment
+    changed since it was computed; of concurrent callers exactly one succeeds (conditional update).
     """
-    effective_date = effective_date or date.today()
+    today = date.today()
+    day = effective_date or today
+    check_apply_options(day, quota_method, today=today)
+    if day > today:
+        _schedule(engine, plan_id, actor=actor, day=day, quota_method=quota_method, source=source)
+        return 0
+    metrics = _account_metrics(engine, day, quota_method)
     with session_scope(engine) as session:
         who = _actor(session, actor, "plan.apply")
         plan = _transition(
@@ -426,40 +511,346 @@ def apply_plan(
             expected=("approved",),
             to="applied",
             actor=who.email,
-            effective_date=effective_date,
+            effective_date=day,
+            quota_method=quota_method,
         )
-        moves = session.execute(select(PlanMove).where(col(PlanMove.plan_id) == plan_id)).scalars().all()
+        moves = _moves(session, plan_id)
         _check_unchanged(session, plan, moves, _fingerprint(session))
-        for move in moves:
-            account = session.get(Account, move.account_id)
-            assert account is not None  # foreign key
-            account.territory_id = move.to_territory_id
-            account.last_moved_at = effective_date
-            account.owned_since = effective_date
-            session.add(
-                AssignmentHistory(
-                    account_id=move.account_id,
-                    from_territory_id=move.from_territory_id,
-                    to_territory_id=move.to_territory_id,
-                    effective_date=effective_date,
-                    source="plan",
-                    plan_id=plan_id,
-                    actor=who.email,
-                    note=move.reason,
-                )
-            )
+        transfers = _carry_out(session, plan, moves, metrics, actor=who.email)
+        record(
+            session, who.email, "plan.apply", _applied_words(plan, moves, transfers), source, plan_id=plan_id
+        )
+        queue_emails(session, plan_applied_emails(session, plan, moves, transfers))
+    deliver_outbox(engine)
+    return len(moves)
+
+
+def check_apply_options(day: date, quota_method: str, *, today: date | None = None) -> None:
+    """Refuse, in one line, an effective date before today or an unknown quota method."""
+    today = today or date.today()
+    if day < today:
+        raise PlanError(
+            f"the effective date must be today ({today}) or later, not {day}: "
+            "a plan cannot take effect in the past"
+        )
+    if quota_method not in QUOTA_METHODS:
+        raise PlanError(f"the quota method must be one of {', '.join(QUOTA_METHODS)}, not {quota_method!r}")
+
+
+def _schedule(engine: Engine, plan_id: int, *, actor: str, day: date, quota_method: str, source: str) -> None:
+    """approved -> scheduled for ``day`` (the book is checked now too, and again on the day)."""
+    with session_scope(engine) as session:
+        who = _actor(session, actor, "plan.apply")
+        plan = _transition(
+            session,
+            plan_id,
+            expected=("approved",),
+            to="scheduled",
+            actor=who.email,
+            effective_date=day,
+            quota_method=quota_method,
+        )
+        moves = _moves(session, plan_id)
+        _check_unchanged(session, plan, moves, _fingerprint(session))
         record(
             session,
             who.email,
-            "plan.apply",
-            f"applied plan {plan_id} ({plan.name}): {len(moves)} accounts moved, effective {effective_date}",
+            "plan.schedule",
+            f"scheduled plan {plan_id} ({plan.name}) to apply on {day_label(day)}: {len(moves)} accounts "
+            f"will move, quota method {quota_method}",
             source,
             plan_id=plan_id,
         )
-        queue_emails(session, plan_applied_emails(session, plan, moves))
-        moved = len(moves)
-    deliver_outbox(engine)
-    return moved
+
+
+def unschedule_plan(
+    engine: Engine, plan_id: int, *, actor: str, source: str = "cli", comment: str | None = None
+) -> None:
+    """Cancel a scheduled plan: it is approved again (apply it on another date, or discard it)."""
+    with session_scope(engine) as session:
+        who = _actor(session, actor, "plan.apply")
+        changed = session.execute(
+            update(RebalancePlan)
+            .where(col(RebalancePlan.id) == plan_id)
+            .where(col(RebalancePlan.status) == "scheduled")
+            .values(
+                status="approved",
+                effective_date=None,
+                scheduled_by=None,
+                scheduled_at=None,
+                quota_method=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        plan = _plan_for_update(session, plan_id)
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            raise PlanError(f"plan {plan_id} is {plan.status}; only a scheduled plan can be cancelled")
+        session.refresh(plan)
+        record(
+            session,
+            who.email,
+            "plan.unschedule",
+            f"cancelled the schedule of plan {plan_id} ({plan.name}); it is approved again{_said(comment)}",
+            source,
+            plan_id=plan_id,
+        )
+
+
+def apply_due_plans(engine: Engine, today: date | None = None) -> DueRun:
+    """Apply every scheduled plan whose effective date has come, as ``system`` for its approver.
+
+    Each plan is applied with the quota method chosen when it was scheduled and its own effective
+    date. A plan whose book changed since (any assignment) is ``refused`` instead: the reason goes
+    in its review comment, the audit log and an email to the approver who scheduled it. Run from
+    any number of processes at once, each plan is applied (or refused) exactly once.
+    """
+    today = today or date.today()
+    with Session(engine) as session:
+        due = session.execute(
+            select(col(RebalancePlan.id))
+            .where(col(RebalancePlan.status) == "scheduled")
+            .where(col(RebalancePlan.effective_date) <= today)
+            .order_by(col(RebalancePlan.effective_date), col(RebalancePlan.id))
+        ).scalars()
+        plan_ids = [int(i) for i in due]
+    applied, refused = [], []
+    for plan_id in plan_ids:
+        try:
+            _apply_scheduled(engine, plan_id)
+            applied.append(plan_id)
+        except BookChanged as changed:
+            if _refuse_scheduled(engine, plan_id, str(changed)):
+                refused.append(plan_id)
+        except PlanError as error:  # another run got there first, or an approver cancelled it
+            log.info("scheduled plan %s not applied by this run: %s", plan_id, error)
+    if applied or refused:
+        deliver_outbox(engine)
+    return DueRun(tuple(applied), tuple(refused))
+
+
+def _apply_scheduled(engine: Engine, plan_id: int) -> None:
+    with Session(engine) as session:
+        waiting = _plan_for_update(session, plan_id)
+        day, method = waiting.effective_date or date.today(), waiting.quota_method or DEFAULT_QUOTA_METHOD
+    metrics = _account_metrics(engine, day, method)
+    with session_scope(engine) as session:
+        plan = _transition(
+            session, plan_id, expected=("scheduled",), to="applied", actor=waiting.scheduled_by or SYSTEM
+        )
+        moves = _moves(session, plan_id)
+        reason = _book_change(session, plan, moves)
+        if reason:  # rolls the transition back: the refusal is written in its own transaction
+            raise BookChanged(reason)
+        transfers = _carry_out(session, plan, moves, metrics, actor=plan.applied_by or SYSTEM)
+        words = _applied_words(plan, moves, transfers)
+        record(
+            session,
+            SYSTEM,
+            "plan.apply",
+            f"{words}; scheduled by {plan.scheduled_by}",
+            "scheduler",
+            plan_id=plan_id,
+        )
+        queue_emails(session, plan_applied_emails(session, plan, moves, transfers))
+
+
+def _refuse_scheduled(engine: Engine, plan_id: int, reason: str) -> bool:
+    """scheduled -> refused with the reason, audited, and the approver who scheduled it told."""
+    try:
+        with session_scope(engine) as session:
+            plan = _transition(
+                session, plan_id, expected=("scheduled",), to="refused", actor=SYSTEM, review_comment=reason
+            )
+            record(session, SYSTEM, "plan.refuse", reason, "scheduler", plan_id=plan_id)
+            if plan.scheduled_by:
+                url = get_settings().dashboard_url
+                queue_emails(
+                    session, [(plan.scheduled_by, render_plan_refused(plan.id or 0, plan.name, reason, url))]
+                )
+    except PlanError as error:  # another run refused it first
+        log.info("scheduled plan %s not refused by this run: %s", plan_id, error)
+        return False
+    return True
+
+
+def _moves(session: Session, plan_id: int) -> list[PlanMove]:
+    return list(session.execute(select(PlanMove).where(col(PlanMove.plan_id) == plan_id)).scalars())
+
+
+def _carry_out(
+    session: Session,
+    plan: RebalancePlan,
+    moves: Sequence[PlanMove],
+    metrics: pd.DataFrame | None,
+    *,
+    actor: str,
+) -> list[QuotaTransfer]:
+    """Write the quota that follows the accounts, then move them (one history row each)."""
+    day = plan.effective_date or date.today()
+    transfers = _write_quota(session, plan, moves, metrics, actor=actor)
+    for move in moves:
+        account = session.get(Account, move.account_id)
+        assert account is not None  # foreign key
+        account.territory_id = move.to_territory_id
+        account.last_moved_at = day
+        account.owned_since = day
+        session.add(
+            AssignmentHistory(
+                account_id=move.account_id,
+                from_territory_id=move.from_territory_id,
+                to_territory_id=move.to_territory_id,
+                effective_date=day,
+                source="plan",
+                plan_id=plan.id,
+                actor=actor,
+                note=move.reason,
+            )
+        )
+    return transfers
+
+
+# --- quota that follows the accounts ---------------------------------------------------------------
+def _account_metrics(engine: Engine, day: date, method: str) -> pd.DataFrame | None:
+    """Each account's potential and trailing revenue as the optimizer sees them (None: method none).
+
+    Read before the apply's transaction (it loads the whole book's revenue); the assignments the
+    quota is computed on are read inside it.
+    """
+    if method == "none":
+        return None
+    from core.queries import (
+        load_accounts,
+        load_opportunities,
+        load_potentials,
+        load_revenue,
+        load_territories,
+    )
+    from core.rebalance.frames import BookTables, problem_frames
+
+    tables = BookTables(
+        accounts=load_accounts(engine=engine),
+        territories=load_territories(engine=engine),
+        revenue=load_revenue(engine=engine),
+        opportunities=load_opportunities(engine=engine),
+        forecast_potential=load_potentials(engine=engine).set_index("account_id")["potential"],
+    )
+    accounts, _ = problem_frames(tables, as_of=day, settings=get_settings())
+    return accounts[["account_id", "potential", "revenue_ttm"]]
+
+
+def _write_quota(
+    session: Session,
+    plan: RebalancePlan,
+    moves: Sequence[PlanMove],
+    metrics: pd.DataFrame | None,
+    *,
+    actor: str,
+) -> list[QuotaTransfer]:
+    """QuotaAdjustment rows for each (losing, gaining) pair the plan moves quota between."""
+    method = plan.quota_method or DEFAULT_QUOTA_METHOD
+    if metrics is None or method == "none" or not moves:
+        return []
+    day = plan.effective_date or date.today()
+    transfers = quota_transfers(
+        pd.DataFrame(
+            [(m.account_id, m.from_territory_id, m.to_territory_id) for m in moves],
+            columns=["account_id", "from_territory_id", "to_territory_id"],
+        ),
+        _book_before(session).merge(metrics, on="account_id", how="left"),
+        _frame(session, [Territory.id, Territory.owner_rep_id], ["territory_id", "owner_rep_id"]),
+        _frame(
+            session,
+            [Quota.rep_id, Quota.period_start, Quota.period_end, Quota.amount],
+            ["rep_id", "period_start", "period_end", "amount"],
+        ),
+        _frame(
+            session,
+            [
+                QuotaAdjustment.rep_id,
+                QuotaAdjustment.period_start,
+                QuotaAdjustment.effective_date,
+                QuotaAdjustment.amount,
+            ],
+            ["rep_id", "period_start", "effective_date", "amount"],
+        ),
+        effective_date=day,
+        method=method,
+    )
+    names = dict(session.execute(select(col(Territory.id), col(Territory.name))).tuples().all())
+    for transfer in transfers:
+        moved = sum(
+            1
+            for m in moves
+            if m.from_territory_id == transfer.from_territory_id
+            and m.to_territory_id == transfer.to_territory_id
+        )
+        losing = names.get(transfer.from_territory_id or -1, "unassigned")
+        reason = (
+            f"plan {plan.id} ({plan.name}): {moved} accounts moved from {losing} "
+            f"to {names.get(transfer.to_territory_id)}"
+        )
+        for row in adjustment_rows([transfer], effective_date=day):
+            session.add(QuotaAdjustment(**row, method=method, plan_id=plan.id, reason=reason, actor=actor))  # type: ignore[arg-type]
+    return transfers
+
+
+def _book_before(session: Session) -> pd.DataFrame:
+    """Every account's territory inside the apply's transaction (before its moves are written)."""
+    return _frame(session, [Account.id, Account.territory_id], ["account_id", "territory_id"])
+
+
+def _frame(session: Session, columns: Sequence[object], names: list[str]) -> pd.DataFrame:
+    rows = session.execute(select(*[col(c) for c in columns])).all()  # type: ignore[arg-type]
+    return pd.DataFrame([tuple(r) for r in rows], columns=names)
+
+
+def quota_moved(transfers: Sequence[QuotaTransfer]) -> float:
+    """The quota a plan moved between reps, in dollars (each transfer counted once)."""
+    return round(sum(t.amount for t in transfers if not t.skipped), 2)
+
+
+def _applied_words(plan: RebalancePlan, moves: Sequence[PlanMove], transfers: Sequence[QuotaTransfer]) -> str:
+    method = plan.quota_method or DEFAULT_QUOTA_METHOD
+    head = (
+        f"applied plan {plan.id} ({plan.name}): {len(moves)} accounts moved, "
+        f"effective {day_label(plan.effective_date)}"
+    )
+    if method == "none":
+        return f"{head}; no quota moved (quota method none)"
+    moving = [t for t in transfers if not t.skipped and t.amount]
+    return (
+        f"{head}; quota moved by {method}: {money(quota_moved(moving))} in {len(moving)} transfer(s), "
+        "team total unchanged"
+    )
+
+
+def _book_change(session: Session, plan: RebalancePlan, moves: Sequence[PlanMove]) -> str | None:
+    """Why a scheduled plan cannot be applied on its date (the book changed since), or None."""
+    if _fingerprint(session) == plan.assignments_fingerprint:
+        return None
+    changed = [m for m in moves if _territory_of(session, m.account_id) != m.from_territory_id]
+    since = f"since it was scheduled on {day_label(plan.scheduled_at)}"
+    detail = (
+        f"{len(changed)} of its {len(moves)} accounts changed territory {since}"
+        if changed
+        else f"other accounts changed territory {since}, so its before/after numbers no longer hold"
+    )
+    return (
+        f"plan {plan.id} was not applied on {day_label(plan.effective_date)}: {detail}. "
+        "Run the optimizer again on today's book."
+    )
+
+
+def render_plan_refused(plan_id: int, plan_name: str, reason: str, dashboard_url: str) -> RenderedEmail:
+    """To the approver who scheduled a plan: it was not applied on its date, and why."""
+    link = plans_link(dashboard_url)
+    subject = f"[{PRODUCT}] Plan {plan_id} was not applied: {one_line(plan_name)}"
+    text = f"{reason}\nThe plan is marked refused; nothing moved. Plans: {link}\n"
+    body = (
+        f"<p>{html.escape(reason)}</p><p>The plan is marked refused; nothing moved.</p>"
+        f'<p><a href="{html.escape(link)}">Open the plans</a></p>'
+    )
+    return RenderedEmail(subject, text, body)
 
 
 # --- emails -------------------------------------------------------------------------------------
@@ -480,10 +871,13 @@ def plan_submitted_emails(session: Session, plan: RebalancePlan) -> list[tuple[s
 
 
 def plan_applied_emails(
-    session: Session, plan: RebalancePlan, moves: Sequence[PlanMove]
+    session: Session,
+    plan: RebalancePlan,
+    moves: Sequence[PlanMove],
+    transfers: Sequence[QuotaTransfer] = (),
 ) -> list[tuple[str, RenderedEmail]]:
-    """One email per rep whose territory gains or loses accounts, listing their accounts in and out,
-    with the rep's handoff pack (core.handoff) as its HTML."""
+    """One email per rep whose territory gains or loses accounts: their accounts in and out, the quota
+    that moves with them, and the rep's handoff pack (core.handoff) as its HTML."""
     from core.handoff import with_pack  # imported here: core.handoff reads plans through this module
 
     changes: dict[int, dict[str, list[str]]] = {}
@@ -502,7 +896,14 @@ def plan_applied_emails(
         if territory is None or rep is None or not rep.email:
             continue
         rendered = render_plan_applied(
-            rep.name, territory.name, plan.id or 0, plan.effective_date, change["in"], change["out"], url
+            rep.name,
+            territory.name,
+            plan.id or 0,
+            plan.effective_date,
+            change["in"],
+            change["out"],
+            url,
+            quota_note=_quota_note(plan, territory_id, transfers),
         )
         pack = packs.get(territory_id)  # the rep's handoff pack rides in the email (core.handoff)
         emails.append((rep.email, rendered if pack is None else with_pack(rendered, pack)))
@@ -517,8 +918,27 @@ def _handoff_packs(session: Session, plan: RebalancePlan) -> dict[int, HandoffPa
     try:
         return {pack.territory.id: pack for pack in packs_in(session, plan.id or 0)}
     except Exception:  # noqa: BLE001 - the emails go without packs; `territory plans handoff` remakes them
-        logging.getLogger(__name__).exception("could not build the handoff packs of plan %s", plan.id)
+        log.exception("could not build the handoff packs of plan %s", plan.id)
         return {}
+
+
+def _quota_note(plan: RebalancePlan, territory_id: int, transfers: Sequence[QuotaTransfer]) -> str:
+    """The quota this territory's rep gains or loses with the accounts, in one sentence."""
+    if (plan.quota_method or DEFAULT_QUOTA_METHOD) == "none":
+        return "Quota stays as it was (this plan moves no quota)."
+    net = sum(
+        (t.amount if t.to_territory_id == territory_id else -t.amount)
+        for t in transfers
+        if not t.skipped and territory_id in (t.from_territory_id, t.to_territory_id)
+    )
+    if not net:
+        return "Your quota does not change with this plan."
+    verb = "rises" if net > 0 else "falls"
+    return (
+        f"Your quota for the current period {verb} by {money(abs(net))} from "
+        f"{day_label(plan.effective_date)}: the unelapsed quota follows the accounts "
+        f"(by {plan.quota_method}); what was already expected stays."
+    )
 
 
 def queue_emails(session: Session, emails: Sequence[tuple[str, RenderedEmail]]) -> None:

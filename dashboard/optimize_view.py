@@ -265,7 +265,7 @@ def saved_plans_table(plans: list) -> pd.DataFrame:  # type: ignore[type-arg]
         [
             {
                 "plan": p.name,
-                "status": p.status,
+                "status": p.status_words,  # "scheduled for 2026-12-01"
                 "moves": count(p.moves),
                 "solver": solver_words(p.solver_status),
                 "gap": pct(p.gap, 1),

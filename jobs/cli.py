@@ -324,6 +324,10 @@ def refresh(
     _job_actor(engine, who, f"refresh {target}" + (f" as of {day}" if day else ""))
     if target in ("forecasts", "all"):
         _refresh_forecasts(engine, day, full)
+    if target == "all":  # plans scheduled for today take effect before today's KPIs
+        from jobs.cli_apply import apply_due_words
+
+        typer.echo(apply_due_words(engine))
     if target in ("kpis", "all"):
         from jobs.kpis import refresh_kpis
 
@@ -576,7 +580,7 @@ def plans_list(
     for plan in plans:
         gap = "—" if plan.gap is None else f"{plan.gap:.2%}"
         typer.echo(
-            f"{plan.id:>4}  {plan.status:<10} {plan.created_at}  {plan.moves:>4} moves  gap {gap:>7}  "
+            f"{plan.id:>4}  {plan.status_words:<10} {plan.created_at}  {plan.moves:>4} moves  gap {gap:>7}  "
             f"{plan.solver_status:<9} {plan.name}  "
             f"(created by {plan.created_by or '—'}, approved by {plan.approved_by or '—'}, "
             f"applied by {plan.applied_by or '—'})"
@@ -662,18 +666,24 @@ def plans_apply(
     plan_id: int,
     db: DbOption = None,
     who: ActorOption = None,
-    effective: Annotated[str | None, typer.Option(help="Effective date (default today).")] = None,
+    effective: Annotated[
+        str | None,
+        typer.Option(
+            "--effective-date", "--effective", help="Today (the default) or later: a later date schedules it."
+        ),
+    ] = None,
+    quota_method: Annotated[
+        str,
+        typer.Option("--quota-method", help="Quota that follows the accounts: none, potential or revenue."),
+    ] = "potential",
     comment: CommentOption = None,
 ) -> None:
-    """Apply an approved plan in one transaction, exactly once; emails the affected reps."""
-    from core.plans import apply_plan
+    """Apply an approved plan today, or schedule it for a later date; emails the affected reps."""
+    from jobs.cli_apply import apply_words
 
-    day = _parse_date(effective, "--effective")
-    moved: list[int] = []
     _plan_step(
-        db, who, "plan.apply", lambda e, a: moved.append(apply_plan(e, plan_id, actor=a, effective_date=day))
+        db, who, "plan.apply", lambda e, a: typer.echo(apply_words(e, plan_id, a, effective, quota_method))
     )
-    typer.echo(f"plan {plan_id} applied: {moved[0]} accounts moved; the audit log has one row per move")
 
 
 @plans_app.command("export")
@@ -937,5 +947,6 @@ def main() -> None:  # pragma: no cover - console entry point alias
     app()
 
 
+import jobs.cli_apply  # noqa: E402,F401  (registers plans unschedule)
 import jobs.cli_edits  # noqa: E402,F401  (registers plans edit/resolve)
 import jobs.cli_handoff  # noqa: E402,F401  (registers plans handoff)

@@ -67,17 +67,24 @@ def frontier_text(curve: Frontier) -> str:
 
 def plan_text(plan: SavedPlan) -> str:
     lines = [
-        f"plan {plan.id} '{plan.name}': {plan.status}, created {moment_label(plan.created_at)}",
+        f"plan {plan.id} '{plan.name}': {plan.status_words}, created {moment_label(plan.created_at)}",
         f"solver {plan.solver_status} ({solver_words(plan.solver_status)}), gap {pct(plan.gap, 2)}, "
         f"{len(plan.moves)} moves",
     ]
     if plan.approved_at:
         lines.append(f"approved by {plan.approved_by} at {moment_label(plan.approved_at)}")
+    if plan.scheduled_at:
+        lines.append(
+            f"scheduled by {plan.scheduled_by} at {moment_label(plan.scheduled_at)}, "
+            f"effective {plan.effective_date}, quota method {plan.quota_method}"
+        )
     if plan.applied_at:
         lines.append(
             f"applied by {plan.applied_by} at {moment_label(plan.applied_at)}, "
-            f"effective {plan.effective_date}"
+            f"effective {plan.effective_date}, quota method {plan.quota_method or 'none'}"
         )
+    if plan.status == "refused" and plan.review_comment:
+        lines.append(f"refused: {plan.review_comment}")
     for move in plan.moves:
         risks = f"  [{', '.join(move.risks)}]" if move.risks else ""
         lines.append(f"  {move.account}: {move.from_territory} -> {move.to_territory}  {move.reason}{risks}")

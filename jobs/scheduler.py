@@ -9,6 +9,10 @@ can persist them.
 Only one scheduler runs jobs per database: it holds a database lock (core.liveness) for as long as
 it runs, and a second one started against the same database (a second dashboard host) says so
 and stands by, taking over when the first stops.
+
+Scheduled plans (``core.plans.apply_due_plans``) are applied when the scheduler starts and at the
+start of every KPI run, so a plan takes effect on its date before the KPIs of that date are computed
+(the KPI run is hourly by default; applying is idempotent, a plan is applied once).
 """
 
 from __future__ import annotations
@@ -22,10 +26,13 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.engine import Engine
 
 from core.config import get_settings
 from core.db import get_engine, upgrade_schema
+from core.jobruns import record_job
 from core.liveness import single_instance, sweep_dead_runs
+from core.plans import DueRun, apply_due_plans
 
 log = logging.getLogger(__name__)
 JOB_TABLE = "apscheduler_jobs"
@@ -37,12 +44,24 @@ def scheduled_forecasts(database_url: str) -> None:
     refresh_forecasts(get_engine(database_url), trigger="scheduler")
 
 
+def apply_due(engine: Engine, *, trigger: str = "scheduler") -> DueRun:
+    """Apply the scheduled plans whose effective date has come (``core.plans.apply_due_plans``),
+    recorded as the ``plans`` job; a plan refused because its book changed is no failure of the job."""
+    with record_job(engine, "plans", trigger=trigger, message="apply scheduled plans due today") as run:
+        due = apply_due_plans(engine)
+        run.rows_written = len(due.applied)
+    if due.applied or due.refused:
+        log.info("scheduled plans applied: %s; refused: %s", list(due.applied), list(due.refused))
+    return due
+
+
 def scheduled_kpis_and_alerts(database_url: str) -> None:
-    """KPIs, then alerts right after, so an alert never reads a stale snapshot."""
+    """Scheduled plans due today, then KPIs, then alerts right after, so neither reads a stale book."""
     from jobs.alerts import refresh_alerts
     from jobs.kpis import refresh_kpis
 
     engine = get_engine(database_url)
+    apply_due(engine)
     refresh_kpis(engine, trigger="scheduler")
     refresh_alerts(engine, trigger="scheduler")
 
@@ -92,6 +111,7 @@ def run_scheduler(database_url: str, *, standby_poll_s: float = 5.0) -> None:
     try:
         with single_instance(engine, SCHEDULER_LOCK, poll_s=standby_poll_s, on_wait=standing_by):
             sweep_dead_runs(engine)
+            apply_due(engine)  # a plan due while no scheduler ran takes effect now, not at the next KPI run
             scheduler = configure(BlockingScheduler(timezone="UTC"), database_url)
             log.info(
                 "scheduler started on %s: forecasts %r, KPIs %r",

@@ -481,8 +481,11 @@ def render_plan_applied(
     accounts_in: Sequence[str],
     accounts_out: Sequence[str],
     dashboard_url: str,
+    *,
+    quota_note: str = "",
 ) -> RenderedEmail:
-    """To a rep whose territory changed: which accounts join it and which leave, from when."""
+    """To a rep whose territory changed: which accounts join it and which leave, from when (and the
+    quota that moves with them, ``quota_note``)."""
     subject = f"[{PRODUCT}] Your territory {one_line(territory_name)} changes from {effective}"
     lines = [
         f"Hello {one_line(rep_name)},",
@@ -493,6 +496,8 @@ def render_plan_applied(
         lines += ["", f"Joining ({len(accounts_in)}):", *(f"  + {one_line(a)}" for a in accounts_in)]
     if accounts_out:
         lines += ["", f"Leaving ({len(accounts_out)}):", *(f"  - {one_line(a)}" for a in accounts_out)]
+    if quota_note:
+        lines += ["", quota_note]
     lines += ["", f"Dashboard: {dashboard_url}"]
 
     def items(names: Sequence[str]) -> str:
@@ -504,6 +509,7 @@ def render_plan_applied(
         f"from {html.escape(str(effective))}.</p>"
         + (f"<p>Joining ({len(accounts_in)}):</p><ul>{items(accounts_in)}</ul>" if accounts_in else "")
         + (f"<p>Leaving ({len(accounts_out)}):</p><ul>{items(accounts_out)}</ul>" if accounts_out else "")
+        + (f"<p>{html.escape(quota_note)}</p>" if quota_note else "")
         + f'<p><a href="{html.escape(dashboard_url)}">Open the dashboard</a></p>'
     )
     return RenderedEmail(subject, "\n".join(lines) + "\n", body)

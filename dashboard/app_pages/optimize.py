@@ -7,14 +7,12 @@ import threading
 import time
 from datetime import date
 
-import pandas as pd
 import streamlit as st
 
 from core.auth import AuthError
 from core.format import solver_words
 from core.plans import (
     PlanError,
-    apply_plan,
     approve_plan,
     get_plan,
     list_plans,
@@ -41,6 +39,7 @@ from dashboard.optimize_view import (
     team_summary,
     territory_labels,
 )
+from dashboard.plan_apply import render_apply
 from dashboard.plan_edits import render_plan_review
 from jobs.optimize import churn_frontier, hire, optimize, save_run
 
@@ -367,9 +366,7 @@ def saved_plans() -> None:
         st.text(f"Review comment: {plan.review_comment}")
     left, middle, right = st.columns(3)
     review_buttons(left, plan)
-    if auth.can("plan.apply") and plan.status == "approved":
-        effective = middle.date_input("Effective date", value=date.today())
-        confirm_apply(middle, plan, effective)
+    render_apply(middle, engine, plan, act)  # dashboard/plan_apply.py: date, quota method, confirm
     right.download_button(
         "Export CRM CSV",
         plan_export(engine, plan_id).to_csv(index=False),
@@ -401,35 +398,6 @@ def review_buttons(column, plan) -> None:  # type: ignore[no-untyped-def]
             act(
                 lambda: reject_plan(engine, plan.id, actor=email, comment=comment, source="page"),
                 f"Plan {plan.id} rejected.",
-            )
-
-
-def confirm_apply(column, plan, effective: date) -> None:  # type: ignore[no-untyped-def]
-    """Apply after a confirmation that shows what will change (kept across reruns until answered)."""
-    key = "optimize-confirm-apply"
-    if column.button("Apply…", type="primary"):
-        st.session_state[key] = plan.id
-    if st.session_state.get(key) != plan.id:
-        return
-    with st.container(border=True):
-        st.text(
-            f"Apply plan {plan.id}? {len(plan.moves)} accounts change territory on {effective}; "
-            "the affected reps get an email."
-        )
-        moves = [{"account": m.account, "from": m.from_territory, "to": m.to_territory} for m in plan.moves]
-        st.dataframe(pd.DataFrame(moves), hide_index=True)
-        yes, no = st.columns(2)
-        if no.button("Cancel"):
-            st.session_state.pop(key, None)
-            st.rerun()
-        if yes.button("Apply now", type="primary"):
-            st.session_state.pop(key, None)
-            actor = auth.acting("plan.apply")
-            act(
-                lambda: apply_plan(
-                    engine, plan.id, actor=actor.email, effective_date=effective, source="page"
-                ),
-                f"Plan {plan.id} applied: accounts moved, audit log written, cooldown started.",
             )
 
 

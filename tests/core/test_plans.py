@@ -82,8 +82,8 @@ def test_apply_moves_accounts_once_and_writes_the_audit_log(book):
         apply_plan(book, plan_id, actor=LEAD)
     submit_plan(book, plan_id, actor=PLANNER)
     approve_plan(book, plan_id, approver=LEAD)
-    assert apply_plan(book, plan_id, actor=LEAD, effective_date=date(2026, 12, 1)) == 1
-    assert territory_of(book, "A1") == ("T1", date(2026, 12, 1))  # the cooldown starts on the effective date
+    assert apply_plan(book, plan_id, actor=LEAD, effective_date=date.today()) == 1
+    assert territory_of(book, "A1") == ("T1", date.today())  # the cooldown starts on the effective date
     with session_scope(book) as session:
         history = session.execute(select(AssignmentHistory)).scalars().all()
     assert [(h.source, h.plan_id, h.actor) for h in history] == [("plan", plan_id, LEAD)]

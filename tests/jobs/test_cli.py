@@ -6,11 +6,14 @@ import csv
 import json
 import re
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from core.db import get_engine
+from core.plans import apply_due_plans
 from jobs.cli import app
 from tests.databases import BACKENDS, drop_database, new_database
 
@@ -158,12 +161,15 @@ def test_optimize_save_approve_apply_export(db, tmp_path):
     assert invoke("plans", "apply", plan_id, "--db", db, "--as", APPROVER).exit_code == 1  # not approved yet
     assert invoke("plans", "submit", plan_id, "--db", db, "--as", PLANNER).exit_code == 0
     assert invoke("plans", "approve", plan_id, "--db", db, "--as", APPROVER).exit_code == 0
-    applied = invoke("plans", "apply", plan_id, "--db", db, "--as", APPROVER, "--effective", "2026-12-01")
-    assert applied.exit_code == 0 and f"{len(plan['moves'])} accounts moved" in applied.output
+    later = date.today() + timedelta(days=1)  # a later date schedules the plan; it applies on that date
+    applied = invoke("plans", "apply", plan_id, "--db", db, "--as", APPROVER, "--effective", f"{later}")
+    assert applied.exit_code == 0 and f"scheduled for {later}" in applied.output
+    due = apply_due_plans(get_engine(db), today=later)
+    assert due.applied == (int(plan_id),)
     export = tmp_path / "moves.csv"
     assert invoke("plans", "export", plan_id, "--db", db, "--csv", str(export)).exit_code == 0
     rows = list(csv.DictReader(export.open()))
-    assert len(rows) == len(plan["moves"]) and rows[0]["effective_date"] == "2026-12-01"
+    assert len(rows) == len(plan["moves"]) and rows[0]["effective_date"] == f"{later}"
     book = {
         r["account_id"]: r["territory_id"]
         for r in csv.DictReader(
