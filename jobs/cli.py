@@ -543,11 +543,23 @@ def plans_list(
 
 
 @plans_app.command("show")
-def plans_show(plan_id: int, db: DbOption = None) -> None:
-    """A plan's summary and moves."""
+def plans_show(
+    plan_id: int,
+    db: DbOption = None,
+    impact: Annotated[bool, typer.Option("--impact", help="What the plan does to each rep.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="With --impact: print JSON.")] = False,
+    quota_method: Annotated[
+        str, typer.Option(help="With --impact: none | potential | revenue.")
+    ] = "potential",
+) -> None:
+    """A plan's summary and moves (--impact: per rep, what it gains and loses, before and after)."""
     from core.plans import PlanError, get_plan
     from jobs.optimize_report import plan_text
 
+    if impact:
+        from jobs.cli_impact import show_impact
+
+        return show_impact(_engine(db), plan_id, as_json=as_json, quota_method=quota_method)
     try:
         typer.echo(plan_text(get_plan(_engine(db), plan_id)))
     except PlanError as error:
@@ -887,3 +899,6 @@ def alerts_test_email(
 
 def main() -> None:  # pragma: no cover - console entry point alias
     app()
+
+
+import jobs.cli_impact  # noqa: E402,F401  (registers plans compare)
