@@ -351,6 +351,9 @@ def saved_plans() -> None:
     chosen = st.multiselect("Compare side by side", [p.id for p in plans], default=[p.id for p in plans[:2]])
     if chosen:
         st.dataframe(compare_plans([get_plan(engine, i) for i in chosen]), width="stretch")
+        from dashboard.plan_impact import render_compare  # per rep, side by side
+
+        render_compare(engine, [get_plan(engine, i) for i in chosen])
     ids = [p.id for p in plans]
     wanted = st.query_params.get("plan", "")
     plan_id = st.selectbox(
@@ -364,6 +367,9 @@ def saved_plans() -> None:
     st.text(f"{plan.name} — {plan.status}, {len(plan.moves)} moves")  # a plan name is text, never Markdown
     if plan.review_comment:
         st.text(f"Review comment: {plan.review_comment}")
+    from dashboard.plan_impact import render_impact  # what each rep gains and loses, before Apply
+
+    render_impact(engine, plan)
     left, middle, right = st.columns(3)
     review_buttons(left, plan)
     if auth.can("plan.apply") and plan.status == "approved":
