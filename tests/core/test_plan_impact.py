@@ -24,6 +24,8 @@ import pandas as pd
 import pytest
 
 from core.auth import SYSTEM_ACTOR, create_user
+from core.db import session_scope
+from core.models import Territory
 from core.plan_impact import Change, Flow, compare_json, compare_table, impact_table, plan_impact
 from core.plans import PlanError, apply_plan, approve_plan, submit_plan
 from core.queries import load_accounts, load_quotas, load_territories
@@ -194,3 +196,17 @@ def test_unknown_plan_and_method(book):
     plan_id = save_moves(book, "A1 to Bo", ("A1", "T1", "T2"))
     with pytest.raises(ValueError, match="quota method"):
         plan_impact(book, plan_id, quota_method="seniority", effective_date=EFFECTIVE)
+
+
+def test_a_vacant_territory_is_a_row_of_its_own_and_takes_no_quota(book):
+    with session_scope(book) as session:
+        session.add(Territory(external_id="T3", name="East", owner_rep_id=None))
+    plan_id = save_moves(book, "A1 to the vacancy", ("A1", "T1", "T3"))
+    impact = plan_impact(book, plan_id, effective_date=EFFECTIVE)
+    vacant = by_rep(impact)["vacant (East)"]
+    assert vacant.rep_id is None and vacant.accounts == Flow(0, 1, 0, 1)
+    assert vacant.quota == Change(None, None) and vacant.projected_attainment == Change(None, None)
+    assert by_rep(impact)["Ana Alvarez"].quota == Change(100_000, 100_000)
+    [move] = impact.quota_moves
+    assert move.skipped == "the gaining territory is vacant" and move.amount == 0
+    assert impact.opportunities[0].to_rep == "vacant (East)"
