@@ -28,7 +28,7 @@ own named "vacant (territory)". Plans are only read here, never changed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import date
 
@@ -653,10 +653,6 @@ def _totals(reps: Sequence[RepImpact]) -> ImpactTotals:
 # --------------------------------------------------------------------------- for people
 
 
-def _arrow(change: Change, text) -> str:  # type: ignore[no-untyped-def]
-    return f"{text(change.before)} → {text(change.after)}"
-
-
 def _in_out(flow: Flow, text) -> str:  # type: ignore[no-untyped-def]
     parts = ([f"+{text(flow.gained)}"] if flow.gained else []) + (
         [f"−{text(flow.lost)}"] if flow.lost else []
@@ -664,9 +660,43 @@ def _in_out(flow: Flow, text) -> str:  # type: ignore[no-untyped-def]
     return " / ".join(parts) or DASH
 
 
+FIGURES = (
+    "Accounts",
+    "Potential",
+    "Revenue TTM",
+    "Open pipeline",
+    "Quota",
+    "Projected attainment",
+    "Workload",
+    "Travel",
+)
+IMPACT_COLUMNS = ["Rep", "Territories", *FIGURES]
+FLOW_COLUMNS = ["Rep", "Accounts in / out", "Potential in / out", "Revenue TTM in / out", "Pipeline in / out"]
+OPPORTUNITY_COLUMNS = ["Opportunity", "Account", "Stage", "Amount", "Close date", "From", "To"]
+
+
+def figures(r: RepImpact) -> dict[str, tuple[str, str]]:
+    """Each figure of a rep as a person reads it: (before, after)."""
+    pairs: dict[str, tuple[Flow | Change, Callable[[float | None], str]]] = {
+        "Accounts": (r.accounts, count),
+        "Potential": (r.potential, money),
+        "Revenue TTM": (r.revenue_ttm, money),
+        "Open pipeline": (r.pipeline, money),
+        "Quota": (r.quota, money),
+        "Projected attainment": (r.projected_attainment, pct),
+        "Workload": (r.workload_hours, hours),
+        "Travel": (r.travel_hours, hours),
+    }
+    return {name: (text(value.before), text(value.after)) for name, (value, text) in pairs.items()}
+
+
 def impact_table(impact: PlanImpact) -> pd.DataFrame:
     """One row per rep, every figure as a person reads it: before → after."""
-    rows = [_rep_cells(r) for r in impact.reps]
+    rows = [
+        {"Rep": r.rep, "Territories": ", ".join(r.territories)}
+        | {name: f"{before} → {after}" for name, (before, after) in figures(r).items()}
+        for r in impact.reps
+    ]
     return pd.DataFrame(rows, columns=IMPACT_COLUMNS)
 
 
@@ -701,63 +731,28 @@ def opportunities_table(impact: PlanImpact) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=OPPORTUNITY_COLUMNS)
 
 
-IMPACT_COLUMNS = [
-    "Rep",
-    "Territories",
-    "Accounts",
-    "Potential",
-    "Revenue TTM",
-    "Open pipeline",
-    "Quota",
-    "Projected attainment",
-    "Workload",
-    "Travel",
-]
-FLOW_COLUMNS = ["Rep", "Accounts in / out", "Potential in / out", "Revenue TTM in / out", "Pipeline in / out"]
-OPPORTUNITY_COLUMNS = ["Opportunity", "Account", "Stage", "Amount", "Close date", "From", "To"]
-
-
-def _rep_cells(r: RepImpact) -> dict[str, str]:
-    def arrow_flow(flow: Flow, text) -> str:  # type: ignore[no-untyped-def]
-        return _arrow(Change(flow.before, flow.after), text)
-
-    return {
-        "Rep": r.rep,
-        "Territories": ", ".join(r.territories),
-        "Accounts": arrow_flow(r.accounts, count),
-        "Potential": arrow_flow(r.potential, money),
-        "Revenue TTM": arrow_flow(r.revenue_ttm, money),
-        "Open pipeline": arrow_flow(r.pipeline, money),
-        "Quota": _arrow(r.quota, money),
-        "Projected attainment": _arrow(r.projected_attainment, pct),
-        "Workload": _arrow(r.workload_hours, hours),
-        "Travel": _arrow(r.travel_hours, hours),
-    }
-
-
-COMPARED = ("Accounts", "Potential", "Quota", "Projected attainment", "Workload", "Travel")
-
-
 def compare_table(impacts: Sequence[PlanImpact]) -> pd.DataFrame:
-    """Reps touched by any of the plans, one row each; per plan its before → after cells side by side.
+    """Plans side by side: one row per (rep touched by any plan, figure); Before, then each plan's after.
 
-    A rep a plan does not touch reads "unchanged" under that plan.
+    Before is the book as it stands (the first plan touching the rep says it); under a plan that
+    does not touch the rep, after reads "unchanged".
     """
     reps: dict[str, str] = {}
     for impact in impacts:
         for r in impact.reps:
             reps.setdefault(r.rep_id or r.rep, r.rep)
-    columns = ["Rep"] + [f"#{i.plan_id} {figure}" for i in impacts for figure in COMPARED]
+    afters = [f"#{i.plan_id} after" for i in impacts]
     rows = []
     for key, rep in reps.items():
-        row = {"Rep": rep}
-        for impact in impacts:
-            found = next((r for r in impact.reps if (r.rep_id or r.rep) == key), None)
-            cells = _rep_cells(found) if found is not None else {}
-            for figure in COMPARED:
-                row[f"#{impact.plan_id} {figure}"] = cells.get(figure, "unchanged")
-        rows.append(row)
-    return pd.DataFrame(rows, columns=columns)
+        found = [next((r for r in i.reps if (r.rep_id or r.rep) == key), None) for i in impacts]
+        cells = [figures(r) if r is not None else None for r in found]
+        before = next(c for c in cells if c is not None)
+        for figure in FIGURES:
+            row = {"Rep": rep, "Figure": figure, "Before": before[figure][0]}
+            for column, cell in zip(afters, cells, strict=True):
+                row[column] = cell[figure][1] if cell is not None else "unchanged"
+            rows.append(row)
+    return pd.DataFrame(rows, columns=["Rep", "Figure", "Before", *afters])
 
 
 def compare_json(impacts: Sequence[PlanImpact]) -> dict[str, object]:

@@ -51,18 +51,19 @@ def impact_of(engine: Engine, plan: SavedPlan, method: str) -> PlanImpact:
     return cached_impact(url, plan.id, method, assignments_fingerprint(engine), plan_key)
 
 
-def _text_columns(frame: pd.DataFrame, wide: Sequence[str] = ()) -> dict[str, object]:
-    """Every column as text (names are data), the named ones wide enough to show whole."""
-    return {c: st.column_config.TextColumn(c, width="medium" if c in wide else None) for c in frame.columns}
+BOOK = ["Rep", "Territories", "Accounts", "Potential", "Revenue TTM", "Open pipeline"]
+OUTLOOK = ["Rep", "Quota", "Projected attainment", "Workload", "Travel"]
 
 
-def show_table(frame: pd.DataFrame, wide: Sequence[str] = ()) -> None:
+def show_table(frame: pd.DataFrame) -> None:
+    """Every column as text (names are data, never Markdown), sized to its content: a 1400 px window
+    shows each table whole (at most six columns of short cells)."""
     st.dataframe(
         frame,
         hide_index=True,
         width="stretch",
         height=components.table_height(len(frame)),
-        column_config=_text_columns(frame, wide),
+        column_config={c: st.column_config.TextColumn(c) for c in frame.columns},
     )
 
 
@@ -83,14 +84,19 @@ def render_impact(engine: Engine, plan: SavedPlan) -> None:
     if not impact.reps:
         st.text("No rep gains or loses accounts: the moves stay with the same owners.")
         return
-    show_table(impact_table(impact), wide=("Rep", "Territories"))
-    show_table(flows_table(impact), wide=("Rep",))
+    table = impact_table(impact)
+    st.text("Book before → after:")
+    show_table(table[BOOK])
+    st.text("Gained and lost:")
+    show_table(flows_table(impact))
+    st.text("Quota, projected attainment and load before → after:")
+    show_table(table[OUTLOOK])
     for move in impact.quota_moves:
         if move.skipped:
             st.text(f"No quota moves from {move.from_rep} to {move.to_rep}: {move.skipped}.")
     if impact.opportunities:
         st.text(f"Open opportunities changing hands ({len(impact.opportunities)}):")
-        show_table(opportunities_table(impact), wide=("Opportunity", "Account", "From", "To"))
+        show_table(opportunities_table(impact))
     else:
         st.text("No open opportunities change hands.")
 
@@ -117,4 +123,4 @@ def render_compare(engine: Engine, plans: Sequence[SavedPlan]) -> None:
     if frame.empty:
         st.text("None of these plans moves an account to another rep.")
         return
-    show_table(frame, wide=("Rep",))
+    show_table(frame)

@@ -180,10 +180,11 @@ def test_json_document_and_compare(book):
     }
     assert ana["quota"] == {"before": 100_000.0, "after": 87_500.0}
     assert document["opportunities"][0]["close_date"] == "2026-12-15"
-    table = compare_table(impacts)
-    assert list(table["Rep"]) == ["Ana Alvarez", "Bo Li"]
-    assert table.loc[0, f"#{first} Quota"] == "$100K → $88K"
-    assert table.loc[0, f"#{second} Quota"] == "$100K → $123K"  # 100,000 + 22,857.14
+    table = compare_table(impacts).set_index(["Rep", "Figure"])
+    assert list(table.columns) == ["Before", f"#{first} after", f"#{second} after"]
+    assert list(table.loc["Ana Alvarez", "Quota"]) == ["$100K", "$88K", "$123K"]  # 100,000 + 22,857.14
+    assert list(table.loc["Bo Li", "Accounts"]) == ["2", "3", "1"]
+    assert table.index.get_level_values("Rep").unique().tolist() == ["Ana Alvarez", "Bo Li"]
     side = compare_json(impacts)
     assert [p["plan"]["id"] for p in side["plans"]] == [first, second]
     assert set(side["reps"][0]["plans"]) == {str(first), str(second)}

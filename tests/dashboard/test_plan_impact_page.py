@@ -29,9 +29,11 @@ def test_the_saved_plan_shows_each_reps_impact_before_apply(page, writable_db):
     at = page(writable_db, "optimize", plan=str(plan_id))
     assert not at.exception, at.exception
     assert "Impact per rep" in [s.value for s in at.subheader]
-    [table] = frames_with(at, "Projected attainment")
-    assert list(table["Rep"]) == sorted([owners["SW-T001"], owners["SW-T002"]])
-    assert table["Quota"].str.contains("→").all() and table["Accounts"].str.contains("→").all()
+    [book] = frames_with(at, "Open pipeline")
+    assert list(book["Rep"]) == sorted([owners["SW-T001"], owners["SW-T002"]])
+    assert book["Accounts"].str.contains("→").all() and "Territories" in book.columns
+    [outlook] = frames_with(at, "Projected attainment")
+    assert outlook["Quota"].str.contains("→").all() and list(outlook["Rep"]) == list(book["Rep"])
     [flows] = frames_with(at, "Potential in / out")
     losing = flows.set_index("Rep").loc[owners["SW-T001"], "Accounts in / out"]
     assert losing == "−2"
@@ -45,6 +47,6 @@ def test_compare_shows_the_impact_per_rep_side_by_side(page, writable_db):
     at = page(writable_db, "optimize", plan=str(second))
     at.toggle(key="impact-compare").set_value(True).run()
     assert not at.exception, at.exception
-    [side] = frames_with(at, f"#{first} Quota")
-    assert f"#{second} Quota" in side.columns
+    [side] = frames_with(at, f"#{first} after")
+    assert list(side.columns) == ["Rep", "Figure", "Before", f"#{second} after", f"#{first} after"]
     assert set(side["Rep"]) == {owners["SW-T001"], owners["SW-T002"]}

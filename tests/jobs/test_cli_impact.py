@@ -69,7 +69,7 @@ def test_compare_two_plans(plans):
     assert ana["plans"][str(first)]["quota"] == {"before": 100_000.0, "after": 87_500.0}
     assert ana["plans"][str(second)]["quota"]["after"] == pytest.approx(122_857.14)
     text = invoke("plans", "compare", str(first), str(second), "--db", url, "--effective", day)
-    assert f"#{first} Quota" in text and f"#{second} Quota" in text and "Bo Li" in text
+    assert f"#{first} after" in text and f"#{second} after" in text and "Bo Li" in text
 
 
 def test_unknown_plan_fails_with_a_sentence(plans):
