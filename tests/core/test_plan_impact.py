@@ -25,7 +25,7 @@ import pytest
 
 from core.auth import SYSTEM_ACTOR, create_user
 from core.db import session_scope
-from core.models import Territory
+from core.models import QuotaAdjustment, RebalancePlan, Territory
 from core.plan_impact import Change, Flow, compare_json, compare_table, impact_table, plan_impact
 from core.plans import PlanError, apply_plan, approve_plan, submit_plan
 from core.queries import load_accounts, load_quotas, load_territories
@@ -211,3 +211,35 @@ def test_a_vacant_territory_is_a_row_of_its_own_and_takes_no_quota(book):
     [move] = impact.quota_moves
     assert move.skipped == "the gaining territory is vacant" and move.amount == 0
     assert impact.opportunities[0].to_rep == "vacant (East)"
+
+
+def test_an_applied_plan_with_stored_quota_adjustments_shows_them(book):
+    """Once Apply has written the plan's quota rows, the impact reads them ("as applied"), whatever
+    method is asked, and other plans' rows count in before and after alike."""
+    plan_id = save_moves(book, "A1 to Bo", ("A1", "T1", "T2"))
+    other = save_moves(book, "earlier", ("A4", "T2", "T1"))
+    territories = load_territories(engine=book)
+    reps = dict(zip(territories["rep_external_id"], territories["owner_rep_id"].astype(int), strict=True))
+    with session_scope(book) as session:
+        plan = session.get(RebalancePlan, plan_id)
+        plan.quota_method = "revenue"
+        for rep, amount, owner in (
+            ("R1", -10_000.0, plan_id),
+            ("R2", 10_000.0, plan_id),
+            ("R2", 1_000.0, other),
+        ):
+            session.add(
+                QuotaAdjustment(
+                    rep_id=reps[rep],
+                    period_start=date(2026, 10, 1),
+                    period_end=date(2026, 12, 31),
+                    effective_date=EFFECTIVE,
+                    amount=amount,
+                    method="revenue",
+                    plan_id=owner,
+                )
+            )
+    impact = plan_impact(book, plan_id, quota_method="none", effective_date=EFFECTIVE)
+    assert impact.quota_from_stored and impact.quota_method == "revenue" and impact.quota_moves == ()
+    quotas = {r.rep: r.quota for r in impact.reps}
+    assert quotas == {"Ana Alvarez": Change(100_000, 90_000), "Bo Li": Change(81_000, 91_000)}
