@@ -255,7 +255,7 @@ def load_impact_book(engine: Engine, *, plan_id: int, as_of: date) -> ImpactBook
         frames=frames,
         adjustments=adjustments.loc[~mine, ADJUSTMENT_COLUMNS],
         plan_adjustments=adjustments.loc[mine, ADJUSTMENT_COLUMNS],
-        opportunities=_named_opportunities(engine),
+        opportunities=_named_opportunities(engine, tables.opportunities),
         stored_method=stored_method,
     )
 
@@ -279,22 +279,15 @@ def _current_forecasts(engine: Engine) -> tuple[pd.DataFrame, date | None]:
     return forecasts, (pd.Timestamp(value).date() if value is not None else None)
 
 
-def _named_opportunities(engine: Engine) -> pd.DataFrame:
-    frame = read_frame(
+def _named_opportunities(engine: Engine, opportunities: pd.DataFrame) -> pd.DataFrame:
+    """``load_opportunities`` with each opportunity's external id and name."""
+    names = read_frame(
         engine,
         select(
-            col(Opportunity.id).label("opportunity_id"),
-            col(Opportunity.external_id),
-            col(Opportunity.name),
-            col(Opportunity.account_id),
-            col(Opportunity.amount),
-            col(Opportunity.stage),
-            col(Opportunity.status),
-            col(Opportunity.close_date),
+            col(Opportunity.id).label("opportunity_id"), col(Opportunity.external_id), col(Opportunity.name)
         ),
     )
-    frame["close_date"] = pd.to_datetime(frame["close_date"]).dt.date
-    return frame
+    return opportunities.merge(names, on="opportunity_id", how="left")
 
 
 # --------------------------------------------------------------------------- entry points
