@@ -60,6 +60,16 @@ from core.rebalance.frames import BookTables, problem_frames
 from core.snapshot_inputs import BookFrames, kpi_inputs
 
 ADJUSTMENT_COLUMNS = ["rep_id", "period_start", "effective_date", "amount"]
+FIGURE_COLUMNS = (  # per account; an account with no row on one side (unassigned) counts zero there
+    "potential",
+    "revenue_ttm",
+    "workload_before",
+    "workload_after",
+    "travel_before",
+    "travel_after",
+    "rest_before",
+    "rest_after",
+)
 
 
 # --------------------------------------------------------------------------- the result
@@ -433,10 +443,7 @@ def _account_figures(
         travel_after=measured_after["travel_hours"],
         rest_before=_rest_of_period(book.frames, before, as_of=as_of),
         rest_after=_rest_of_period(book.frames, after, as_of=as_of),
-    ).fillna(
-        {c: 0.0 for c in ("potential", "revenue_ttm", "workload_before", "workload_after")}
-        | {c: 0.0 for c in ("travel_before", "travel_after", "rest_before", "rest_after")}
-    )
+    ).fillna({c: 0.0 for c in FIGURE_COLUMNS})
 
 
 def _measures(tables: BookTables, assignment: pd.Series, *, as_of: date, settings: Settings) -> pd.DataFrame:
