@@ -18,18 +18,31 @@ Ana 3 + 0.694969 → 1.5 h; Bo 3 → 4.5 + 0.231656 h.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hst
 
 from core.auth import SYSTEM_ACTOR, create_user
 from core.db import session_scope
 from core.models import QuotaAdjustment, RebalancePlan, Territory
-from core.plan_impact import Change, Flow, compare_json, compare_table, impact_table, plan_impact
-from core.plans import PlanError, apply_plan, approve_plan, submit_plan
+from core.plan_impact import (
+    Change,
+    Flow,
+    compare_json,
+    compare_table,
+    impact_of,
+    impact_table,
+    load_impact_book,
+    plan_impact,
+)
+from core.plans import PlanError, apply_plan, approve_plan, get_plan, submit_plan
 from core.queries import load_accounts, load_quotas, load_territories
 from core.quota import adjustment_rows, quota_as_of, quota_transfers
+from core.rebalance import Move
 from tests.plan_impact_book import EFFECTIVE, save_moves, seed_impact_book
 
 KM_PER_DEGREE = 111.19508
@@ -243,3 +256,32 @@ def test_an_applied_plan_with_stored_quota_adjustments_shows_them(book):
     assert impact.quota_from_stored and impact.quota_method == "revenue" and impact.quota_moves == ()
     quotas = {r.rep: r.quota for r in impact.reps}
     assert quotas == {"Ana Alvarez": Change(100_000, 90_000), "Bo Li": Change(81_000, 91_000)}
+
+
+def test_any_plan_conserves_the_team_and_its_gains_are_its_losses(book):
+    """Property: whatever accounts move between the three territories (one vacant), the reps' gains
+    add up to their losses, every rep's after = before + gained − lost, the team keeps its potential,
+    revenue, pipeline and quota (to the cent), and the impact lists exactly the reps that change."""
+    with session_scope(book) as session:
+        session.add(Territory(external_id="T3", name="East", owner_rep_id=None))
+    plan = get_plan(book, save_moves(book, "template"))
+    loaded = load_impact_book(book, plan_id=plan.id, as_of=EFFECTIVE)
+    home = {"A1": "T1", "A3": "T1", "A2": "T2", "A4": "T2"}
+
+    @settings(max_examples=15, deadline=None)
+    @given(hst.dictionaries(hst.sampled_from(sorted(home)), hst.sampled_from(["T1", "T2", "T3"])))
+    def check(targets: dict[str, str]) -> None:
+        moves = tuple(Move(a, home[a], t, "") for a, t in sorted(targets.items()) if t != home[a])
+        impact = impact_of(loaded, replace(plan, moves=moves), as_of=EFFECTIVE)
+        for figure in ("accounts", "potential", "revenue_ttm", "pipeline"):
+            flows = [getattr(r, figure) for r in impact.reps]
+            assert sum(f.gained for f in flows) == pytest.approx(sum(f.lost for f in flows))
+            assert all(f.after == pytest.approx(f.before + f.gained - f.lost) for f in flows)
+            total = getattr(impact.totals, figure)
+            assert total.before == pytest.approx(total.after)
+        quota = impact.totals.quota
+        assert quota.before is None or round(quota.before, 2) == round(quota.after, 2)
+        movers = {home[m.account] for m in moves} | {m.to_territory for m in moves}
+        assert len(impact.reps) == len(movers)  # one territory per rep here
+
+    check()
