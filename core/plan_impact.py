@@ -55,7 +55,14 @@ from core.queries import (
     load_territories,
     read_frame,
 )
-from core.quota import DEFAULT_QUOTA_METHOD, QuotaTransfer, adjustment_rows, quota_as_of, quota_transfers
+from core.quota import (
+    DEFAULT_QUOTA_METHOD,
+    QUOTA_METHODS,
+    QuotaTransfer,
+    adjustment_rows,
+    quota_as_of,
+    quota_transfers,
+)
 from core.rebalance.frames import BookTables, problem_frames
 from core.snapshot_inputs import BookFrames, kpi_inputs
 
@@ -331,6 +338,8 @@ def impact_of(
     settings: Settings | None = None,
 ) -> PlanImpact:
     """The impact of ``plan`` on ``book`` with the moves effective on ``as_of`` (pure)."""
+    if quota_method not in QUOTA_METHODS:
+        raise ValueError(f"quota method must be one of {', '.join(QUOTA_METHODS)}, not {quota_method!r}")
     settings = settings or get_settings()
     moves = _move_frame(book, plan)
     before, after = _assignments(book.tables.accounts, moves)

@@ -551,6 +551,7 @@ def plans_show(
     quota_method: Annotated[
         str, typer.Option(help="With --impact: none | potential | revenue.")
     ] = "potential",
+    effective: Annotated[str | None, typer.Option(help="With --impact: effective date.")] = None,
 ) -> None:
     """A plan's summary and moves (--impact: per rep, what it gains and loses, before and after)."""
     from core.plans import PlanError, get_plan
@@ -559,7 +560,9 @@ def plans_show(
     if impact:
         from jobs.cli_impact import show_impact
 
-        return show_impact(_engine(db), plan_id, as_json=as_json, quota_method=quota_method)
+        return show_impact(
+            _engine(db), plan_id, as_json=as_json, quota_method=quota_method, effective=effective
+        )
     try:
         typer.echo(plan_text(get_plan(_engine(db), plan_id)))
     except PlanError as error:

@@ -6,7 +6,6 @@ What a plan does to each rep it touches (``core.plan_impact``), as aligned text 
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Annotated
 
 import pandas as pd
@@ -23,7 +22,7 @@ from core.plan_impact import (
     plan_impact,
 )
 from core.quota import DEFAULT_QUOTA_METHOD, QUOTA_METHODS
-from jobs.cli import DbOption, _engine, fail, plans_app
+from jobs.cli import DbOption, _engine, _parse_date, fail, plans_app
 
 QuotaMethodOption = Annotated[
     str,
@@ -65,22 +64,12 @@ def impact_text(impact: PlanImpact) -> str:
     return "\n".join(lines)
 
 
-def _day(text: str | None) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not a date like 2026-12-01", param_hint="--effective"
-        ) from None
-
-
 def _impact(engine: Engine, plan_id: int, quota_method: str, effective: str | None) -> PlanImpact:
     from core.plans import PlanError
 
+    day = _parse_date(effective, "--effective")
     try:
-        return plan_impact(engine, plan_id, quota_method=quota_method, effective_date=_day(effective))
+        return plan_impact(engine, plan_id, quota_method=quota_method, effective_date=day)
     except (PlanError, ValueError) as error:
         fail(str(error))
 

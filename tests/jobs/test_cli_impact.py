@@ -30,7 +30,12 @@ def invoke(*args: str):
 
 def test_show_impact_json_has_reps_with_before_and_after_and_opportunities(plans):
     url, first, _ = plans
-    document = json.loads(invoke("plans", "show", str(first), "--impact", "--json", "--db", url))
+    day = EFFECTIVE.isoformat()
+    document = json.loads(
+        invoke("plans", "show", str(first), "--impact", "--json", "--db", url, "--effective", day)
+    )
+    assert document["as_of"] == day and document["quota_method"] == "potential"
+    assert document["reps"][0]["quota"] == {"before": 100_000.0, "after": 87_500.0}
     assert {"reps", "opportunities", "totals", "quota_method", "as_of"} <= set(document)
     rep = document["reps"][0]
     assert {"rep", "rep_id", "territories", "accounts", "potential", "revenue_ttm", "pipeline"} <= set(rep)
@@ -72,7 +77,11 @@ def test_compare_two_plans(plans):
     assert f"#{first} after" in text and f"#{second} after" in text and "Bo Li" in text
 
 
-def test_unknown_plan_fails_with_a_sentence(plans):
-    url, *_ = plans
+def test_unknown_plan_method_or_date_fail_with_a_sentence(plans):
+    url, first, _ = plans
     result = runner.invoke(app, ["plans", "show", "99", "--impact", "--db", url])
     assert result.exit_code == 1 and "no plan 99" in result.output
+    result = runner.invoke(app, ["plans", "show", str(first), "--impact", "--quota-method", "x", "--db", url])
+    assert result.exit_code == 1 and "quota method must be one of none, potential, revenue" in result.output
+    result = runner.invoke(app, ["plans", "compare", str(first), "99", "--db", url, "--effective", "13/1"])
+    assert result.exit_code != 0 and "--effective" in result.output
