@@ -323,6 +323,7 @@ def plan_impact(
     ``quota_method``: none | potential | revenue (an applied plan shows the quota it moved).
     Raises ``core.plans.PlanError`` for an unknown plan, ``ValueError`` for an unknown method.
     """
+    _check_method(quota_method)
     plan = get_plan(engine, plan_id)
     day = effective_date or plan.effective_date or date.today()
     book = load_impact_book(engine, plan_id=plan_id, as_of=day)
@@ -338,8 +339,7 @@ def impact_of(
     settings: Settings | None = None,
 ) -> PlanImpact:
     """The impact of ``plan`` on ``book`` with the moves effective on ``as_of`` (pure)."""
-    if quota_method not in QUOTA_METHODS:
-        raise ValueError(f"quota method must be one of {', '.join(QUOTA_METHODS)}, not {quota_method!r}")
+    _check_method(quota_method)
     settings = settings or get_settings()
     moves = _move_frame(book, plan)
     before, after = _assignments(book.tables.accounts, moves)
@@ -373,6 +373,11 @@ def impact_of(
 
 
 # --------------------------------------------------------------------------- pieces
+
+
+def _check_method(method: str) -> None:
+    if method not in QUOTA_METHODS:
+        raise ValueError(f"quota method must be one of {', '.join(QUOTA_METHODS)}, not {method!r}")
 
 
 def _move_frame(book: ImpactBook, plan: SavedPlan) -> pd.DataFrame:
