@@ -78,7 +78,10 @@ def quota_as_of(quotas: pd.DataFrame, adjustments: pd.DataFrame, day: date) -> p
     )
     if adjustments is None or adjustments.empty or out.empty:
         return out
-    adj = _dated(adjustments, ("period_start", "effective_date"))
+    adj = _dated(
+        adjustments[["rep_id", "period_start", "effective_date", "amount"]],
+        ("period_start", "effective_date"),
+    )
     adj = adj[adj["effective_date"] <= stamp]
     adj = adj.merge(out[["period_start", "period_end"]].reset_index(), on=["rep_id", "period_start"])
     if adj.empty:

@@ -588,12 +588,27 @@ def plans_list(
 
 
 @plans_app.command("show")
-def plans_show(plan_id: int, db: DbOption = None) -> None:
-    """A plan's summary and moves."""
+def plans_show(
+    plan_id: int,
+    db: DbOption = None,
+    impact: Annotated[bool, typer.Option("--impact", help="What the plan does to each rep.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="With --impact: print JSON.")] = False,
+    quota_method: Annotated[
+        str, typer.Option(help="With --impact: none | potential | revenue.")
+    ] = "potential",
+    effective: Annotated[str | None, typer.Option(help="With --impact: effective date.")] = None,
+) -> None:
+    """A plan's summary and moves (--impact: per rep, what it gains and loses, before and after)."""
     from core.plans import PlanError, get_plan
     from jobs.cli_edits import edits_text
     from jobs.optimize_report import plan_text
 
+    if impact:
+        from jobs.cli_impact import show_impact
+
+        return show_impact(
+            _engine(db), plan_id, as_json=as_json, quota_method=quota_method, effective=effective
+        )
     try:
         typer.echo(plan_text(get_plan(_engine(db), plan_id)))
         typer.echo(edits_text(_engine(db), plan_id))
@@ -950,3 +965,4 @@ def main() -> None:  # pragma: no cover - console entry point alias
 import jobs.cli_apply  # noqa: E402,F401  (registers plans unschedule)
 import jobs.cli_edits  # noqa: E402,F401  (registers plans edit/resolve)
 import jobs.cli_handoff  # noqa: E402,F401  (registers plans handoff)
+import jobs.cli_impact  # noqa: E402,F401  (registers plans compare)

@@ -41,6 +41,8 @@ from dashboard.optimize_view import (
 )
 from dashboard.plan_apply import render_apply
 from dashboard.plan_edits import render_plan_review
+from dashboard.plan_handoff import render_handoff_downloads
+from dashboard.plan_impact import render_compare, render_impact
 from jobs.optimize import churn_frontier, hire, optimize, save_run
 
 status = components.ready_or_onboarding()
@@ -351,6 +353,7 @@ def saved_plans() -> None:
     chosen = st.multiselect("Compare side by side", [p.id for p in plans], default=[p.id for p in plans[:2]])
     if chosen:
         st.dataframe(compare_plans([get_plan(engine, i) for i in chosen]), width="stretch")
+        render_compare(engine, [get_plan(engine, i) for i in chosen])
     ids = [p.id for p in plans]
     wanted = st.query_params.get("plan", "")
     plan_id = st.selectbox(
@@ -364,6 +367,7 @@ def saved_plans() -> None:
     st.text(f"{plan.name} — {plan.status}, {len(plan.moves)} moves")  # a plan name is text, never Markdown
     if plan.review_comment:
         st.text(f"Review comment: {plan.review_comment}")
+    render_impact(engine, plan)
     left, middle, right = st.columns(3)
     review_buttons(left, plan)
     render_apply(middle, engine, plan, act)  # dashboard/plan_apply.py: date, quota method, confirm
@@ -373,8 +377,6 @@ def saved_plans() -> None:
         file_name=f"plan-{plan_id}-moves.csv",
         mime="text/csv",
     )
-    from dashboard.plan_handoff import render_handoff_downloads  # one download per affected rep
-
     render_handoff_downloads(plan, status)
     render_plan_review(engine, plan, status)  # move-by-move review of a draft (dashboard/plan_edits.py)
 
