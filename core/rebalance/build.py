@@ -37,7 +37,9 @@ class Guard:
 
 
 def groups(keys: np.ndarray) -> dict[int, np.ndarray]:
-    """Row positions per key value (stable order within a key)."""
+    """Row positions per key value (stable order within a key); {} for no keys."""
+    if len(keys) == 0:
+        return {}
     order = np.argsort(keys, kind="stable")
     values, starts = np.unique(keys[order], return_index=True)
     return {int(v): rows for v, rows in zip(values, np.split(order, starts[1:]), strict=True)}

@@ -234,3 +234,14 @@ def test_greedy_keeps_its_budget_and_the_rules_and_never_beats_the_optimum(budge
     assert objective_value(heuristic) >= optimum
     if budget == 1:  # one move: the best single move is what greedy takes
         assert objective_value(heuristic) == optimum
+
+
+def test_groups_of_no_keys_is_empty_and_of_keys_is_stable():
+    """groups() on an empty key array (a scope with nothing in a family) is {}, not a ValueError."""
+    import numpy as np
+
+    from core.rebalance.build import groups
+
+    assert groups(np.array([], dtype=int)) == {}
+    out = groups(np.array([3, 1, 3, 1, 2]))
+    assert {k: v.tolist() for k, v in out.items()} == {1: [1, 3], 2: [4], 3: [0, 2]}
