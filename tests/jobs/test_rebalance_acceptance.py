@@ -36,7 +36,7 @@ runner = CliRunner()
 KEYS = ["attainment before", "after", "KPI quota before", "after", "quota with adjustments"]
 
 
-@pytest.fixture(params=BACKENDS[:1])  # one backend: the flow is the same, the run is long
+@pytest.fixture(params=BACKENDS)
 def db(request, tmp_path) -> Iterator[str]:
     url = new_database(request.param, tmp_path, name="accept")
     cli("init", "--db", url, "--sample", "southwest")
