@@ -12,8 +12,9 @@ from sqlalchemy.engine import Engine
 
 from core.format import day_label
 from core.plans import SavedPlan, apply_plan, unschedule_plan
-from core.quota import DEFAULT_QUOTA_METHOD, QUOTA_METHODS
+from core.quota import DEFAULT_QUOTA_METHOD
 from dashboard import auth
+from dashboard.plan_impact import quota_method_key
 
 CONFIRM_KEY = "optimize-confirm-apply"
 QUOTA_HELP = {
@@ -45,12 +46,9 @@ def render_apply(column, engine: Engine, plan: SavedPlan, act: Act) -> None:  # 
         return
     today = date.today()
     effective = column.date_input("Effective date", value=today, min_value=today, help=DATE_HELP)
-    method = column.selectbox(
-        "Quota follows the accounts",
-        QUOTA_METHODS,
-        index=QUOTA_METHODS.index(DEFAULT_QUOTA_METHOD),
-        help=" ".join(f"{m}: {QUOTA_HELP[m]}" for m in QUOTA_METHODS),
-    )
+    # one choice of quota method: the impact preview's (what was previewed is what is applied)
+    method = st.session_state.get(quota_method_key(plan.id)) or DEFAULT_QUOTA_METHOD
+    column.text(f"Quota method: {method} (chosen in the impact preview)")
     column.caption(QUOTA_HELP[method])
     confirm_apply(column, engine, plan, effective, method, act)
 

@@ -67,6 +67,11 @@ def show_table(frame: pd.DataFrame) -> None:
     )
 
 
+def quota_method_key(plan_id: int) -> str:
+    """The session key of a plan's quota method: chosen once, in the preview, and used by Apply."""
+    return f"impact-method-{plan_id}"
+
+
 def render_impact(engine: Engine, plan: SavedPlan) -> None:
     """The impact preview of one saved plan (shown before the Apply button)."""
     if not plan.moves:
@@ -77,7 +82,7 @@ def render_impact(engine: Engine, plan: SavedPlan) -> None:
         list(QUOTA_METHODS),
         default=DEFAULT_QUOTA_METHOD,
         format_func=METHOD_WORDS.get,
-        key=f"impact-method-{plan.id}",
+        key=quota_method_key(plan.id),
     )
     impact = impact_of(engine, plan, method or DEFAULT_QUOTA_METHOD)
     st.caption(caption(impact))

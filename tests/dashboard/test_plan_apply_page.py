@@ -40,7 +40,11 @@ def test_an_approver_schedules_a_plan_then_cancels_the_schedule(page, writable_d
     at = page(writable_db, "optimize", role="approver", plan=str(plan_id))
     assert not at.exception, at.exception
     at.date_input[0].set_value(later).run()
-    next(s for s in at.selectbox if s.label == "Quota follows the accounts").set_value("revenue").run()
+    # the quota method is chosen once, in the impact preview, and Apply uses it
+    next(s for s in at.segmented_control if s.label == "Quota follows the accounts").set_value(
+        "revenue"
+    ).run()
+    assert any(t.value.startswith("Quota method: revenue") for t in at.text)
     assert any("trailing-12-month revenue" in c.value for c in at.caption)  # the method's sentence
     next(b for b in at.button if b.label == "Apply…").click().run()
     assert any(f"on {later:%Y-%m-%d} (scheduled)" in t.value for t in at.text)
