@@ -1,5 +1,6 @@
 """Move-by-move review in a real browser: a planner opens a saved draft, rejects a move with a
-reason, re-solves around the edit and submits; an approver approves and applies. `streamlit run
+reason, re-solves around the edit and submits; an approver reads the impact preview, approves and
+applies. `streamlit run
 dashboard/server.py` on a southwest database, driven by Debian's Chromium through Playwright."""
 
 from __future__ import annotations
@@ -127,6 +128,10 @@ def test_reject_resolve_submit_approve_apply(browser, served):
 
     approver = signed_in_page(browser, base, "approver")
     open_plan(approver, base, plan_id)
+    # the impact preview is on the page before Approve and Apply: per rep, book, gains and losses, quota
+    wait_text(approver, "Impact per rep")
+    for heading in ("Book before → after:", "Gained and lost:", "Quota, projected attainment and load"):
+        wait_text(approver, heading)
     click(approver, "Approve")
     wait_text(approver, f"Plan {plan_id} approved.")
     click(approver, "Apply…")
