@@ -94,7 +94,7 @@ def _reading_line(reading: RetentionReading | None) -> str:
     silent = "  NO ACTIVITY SINCE THE MOVE" if reading.silent else ""
     return (
         f"revenue {money(reading.revenue)} of {money(reading.forecast)} forecast "
-        f"({pct(reading.revenue_ratio)}, {reading.months} months); "
+        f"({pct(reading.revenue_ratio)}, {reading.months} month{'' if reading.months == 1 else 's'}); "
         f"{reading.activities} activities ({reading.by_new_owner} by the new owner), "
         f"last {day_label(reading.last_activity)}{silent}"
     )
