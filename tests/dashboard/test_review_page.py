@@ -27,7 +27,12 @@ def test_a_viewer_reads_the_review_of_the_sample_plan(app, sample_db):
     names = {t.territory: t.name for t in outcome.territories}
     giver, receiver = past.moves[0][1], past.moves[0][2]
     assert set(territories["territory"]) == {names[giver], names[receiver]}  # the changed ones, by name
-    assert list(territories.columns[:4]) == ["territory", "moves", "potential, predicted", "potential, actual"]
+    assert list(territories.columns[:4]) == [
+        "territory",
+        "moves",
+        "potential, predicted",
+        "potential, actual",
+    ]
     assert territories["potential, predicted"].str.startswith("$").all()  # written by core.format
     assert sorted(accounts["account"]) == sorted(a.name for a in outcome.accounts)
     silent = accounts.loc[accounts["silent 30+ days"] == "yes", "account"].tolist()
