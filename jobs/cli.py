@@ -887,4 +887,6 @@ def alerts_test_email(
 
 def main() -> None:  # pragma: no cover - console entry point alias
     app()
+
+
 import jobs.cli_review  # noqa: E402,F401  (registers plans outcome)
