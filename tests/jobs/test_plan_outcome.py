@@ -154,10 +154,21 @@ def test_cli_prints_the_review_and_its_json(sample_url):
     )
 
 
-def test_cli_refuses_a_plan_that_is_not_applied(sample_url):
-    result = runner.invoke(app, ["plans", "outcome", "999", "--db", sample_url])
+def test_cli_refuses_a_plan_that_is_not_applied(sample_url, tmp_path):
+    from core.plans import save_plan
+    from tests.databases import clone_database
+
+    url = clone_database(sample_url, tmp_path)
+    draft = save_plan(get_engine(url), name="draft", scenario_toml="", result={"moves": []}, fingerprint="x")
+    result = runner.invoke(app, ["plans", "outcome", str(draft), "--db", url])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"refused: plan {draft} is draft: only an applied plan has a 30/60/90-day review"
+    ]
+    result = runner.invoke(app, ["plans", "outcome", "999", "--db", url])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == ["refused: there is no plan 999"]
+    drop_database(url)
 
 
 def test_the_silent_moved_account_raises_the_default_alert_and_the_active_ones_do_not(
