@@ -39,6 +39,7 @@ SYSTEM = "system"
 # What each action needs; the human half says what the action is, for refusals.
 ACTIONS: dict[str, tuple[str, str]] = {
     "view": ("viewer", "view the dashboard"),
+    "plan.review": ("viewer", "read the 30/60/90-day review of applied plans"),
     "plan.create": ("planner", "save plans"),
     "plan.edit": ("planner", "edit draft plans"),
     "plan.submit": ("planner", "submit plans for approval"),

@@ -126,6 +126,24 @@ class Story:
 
 
 @dataclass(frozen=True)
+class PastPlan:
+    """A rebalance plan applied before the book's as-of date (sample books; core/sample_plan.py).
+
+    ``moves`` are (account_id, from territory_id, to territory_id); the book already holds the
+    accounts in their new territory. ``owned_since_before`` is each moved account's owned_since
+    before the move (the book's is the effective date).
+    """
+
+    name: str
+    effective_date: date
+    moves: tuple[tuple[str, str, str], ...]
+    owned_since_before: tuple[date, ...]
+    silent_account: str | None  # the moved account nobody has touched since the move
+    planner: str
+    approver: str
+
+
+@dataclass(frozen=True)
 class Book:
     """A whole or partial book of business. Frames use the column names of ``SPECS``."""
 
@@ -137,6 +155,7 @@ class Book:
     quotas: pd.DataFrame = field(default_factory=lambda: empty_frame("quotas"))
     as_of: date | None = None  # the day the book describes (sample books); None for imports
     stories: tuple[Story, ...] = ()  # planted stories a monitor must catch (sample books)
+    past_plan: PastPlan | None = None  # a plan applied four months before as_of (sample books)
 
     def frames(self) -> dict[str, pd.DataFrame]:
         return {kind: getattr(self, kind) for kind in SPECS}

@@ -20,6 +20,7 @@ from core.accounts import account_potential, baseline_forecast_12m
 from core.book import Book, Story
 from core.months import add_months, month_start
 from core.salesforce_ids import ACCOUNT, TERRITORY2, USER, sample_id
+from core.sample_plan import plant_past_plan
 from core.sample_specs import (
     DEFAULT_CUSTOM_STATES,
     FIRST_NAMES,
@@ -100,8 +101,14 @@ class _Generator:
         activities = self._activities(accounts, reps)
         quotas = self._quotas(reps)
         opportunities = self._opportunities(accounts, reps, quotas)
+        past_plan = None
         if self.spec.stories:
             reps, accounts, activities = self._plant_departed_rep(reps, accounts, activities)
+            stories = {_story_territory(self.spec, story) for story in ("overload", "churn", "cliff")}
+            accounts, activities, past_plan = plant_past_plan(
+                reps, accounts, revenue, activities, as_of=self.as_of, prefix=self.spec.prefix,
+                story_territories=stories,
+            )  # fmt: skip
         reps, accounts = _with_salesforce_ids(reps, accounts, self.spec.prefix)
         return Book(
             reps=reps,
@@ -112,6 +119,7 @@ class _Generator:
             quotas=quotas,
             as_of=self.as_of,
             stories=tuple(self.stories),
+            past_plan=past_plan,
         )
 
     # --- reps and territories ------------------------------------------------------------

@@ -48,6 +48,18 @@ pages = {
             if actor.can("plan.create")
             else []
         ),
+        *(
+            [
+                st.Page(
+                    "app_pages/review.py",
+                    title="Plan review",
+                    icon=":material/fact_check:",
+                    url_path="review",
+                )
+            ]
+            if actor.can("plan.review")  # viewers too: /review?plan=<id>
+            else []
+        ),
         st.Page("app_pages/data_page.py", title="Data", icon=":material/database:", url_path="data"),
         *(
             [

@@ -42,9 +42,11 @@ def initialise(
         )
     from core.importing import import_book
     from core.sample import generate_book
+    from core.sample_plan import store_past_plan
 
     book = generate_book(sample, seed=seed, as_of=as_of, reps=reps, accounts=accounts, states=states)
     import_book(engine, book, source="sample")
+    store_past_plan(engine, book)  # the plan applied four months ago, for the plan review
     summary = (
         f"loaded the {sample} sample: {len(book.reps)} reps, {len(book.accounts):,} accounts, "
         f"{len(book.revenue):,} revenue months"

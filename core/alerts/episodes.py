@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from core.alerts.email import DigestItem, render_digest
 from core.alerts.fixes import FixPlan, is_balance_rule
+from core.alerts.moved import with_moved_accounts
 from core.alerts.rules import Breach, Rule, evaluate, is_breach, load_rules
 from core.config import Settings, get_settings
 from core.models import AlertEpisode, Notification, TeamKpi, Territory, TerritoryKpi
@@ -78,6 +79,7 @@ def load_snapshot(session: Session, *, snapshot_date: date | None = None) -> Sna
     territories = _with_trend(
         _territory_frame(session, current), _territory_frame(session, previous), current
     )
+    territories = with_moved_accounts(session, territories, current)  # not a KPI column: read beside it
     team = _team_kpi(session, current)
     return Snapshot(current, territories, team, previous)
 

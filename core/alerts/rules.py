@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from sqlmodel import Session, select
 
+from core.alerts.moved import ALERT_METRICS, SILENT_MOVED_ACCOUNTS
 from core.comparators import ABOVE, BELOW, OUTSIDE, Comparator, comparator_named
 from core.kpi_registry import Kpi
 from core.kpi_registry import kpi as registry_entry
@@ -56,7 +57,7 @@ class Rule:
     @property
     def kpi(self) -> Kpi[Any]:
         """The registry entry of the rule's metric: its label and unit."""
-        return registry_entry(self.metric, scope=self.scope)
+        return ALERT_METRICS.get(self.metric) or registry_entry(self.metric, scope=self.scope)
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     _default("coverage_low", "coverage", BELOW, 0.70, severity="critical"),
     _default("activity_drop", "activity_change", BELOW, -0.30, severity="critical"),
     _default("pipeline_coverage_low", "pipeline_coverage", BELOW, 3.0),
+    # a customer a plan handed over and nobody has called in the 30 days since (docs/review.md)
+    _default("moved_account_silent", SILENT_MOVED_ACCOUNTS, ABOVE, 0.0, severity="critical"),
     _default(
         "team_potential_cv", "cv_potential", ABOVE, 0.15, scope="team", severity="info", renotify_hours=168.0
     ),

@@ -117,7 +117,7 @@ def test_first_crossing_opens_an_episode_and_queues_one_digest_in_the_outbox(db:
     report = db.evaluate(T0)
 
     assert (report.snapshot_date, report.previous_snapshot_date) == (DAY, DAY - timedelta(days=28))
-    assert (report.rules_evaluated, report.breaches, report.opened) == (7, 1, 1)
+    assert (report.rules_evaluated, report.breaches, report.opened) == (8, 1, 1)  # 8 default rules
     (note,) = db.notifications()
     assert note.status == "outbox" and note.recipient == "revops@example.com"
     assert note.subject == "[Territory Health] 1 new alert: Coverage below 70% in Phoenix North"
@@ -255,7 +255,7 @@ def test_evaluation_uses_the_rules_stored_in_the_database(db: AlertDb) -> None:
     db.edit_rule("drift_low", enabled=False)
     db.snapshot(DAY, {"PHX-N": {"coverage": 0.45}, "TUC": {"coverage": 0.58, "drift": -30.0}})
     report = db.evaluate(T0)
-    assert (report.rules_evaluated, report.opened) == (6, 1)
+    assert (report.rules_evaluated, report.opened) == (7, 1)  # 8 default rules, one disabled
     assert (
         db.notifications()[0].subject == "[Territory Health] 1 new alert: Coverage below 50% in Phoenix North"
     )

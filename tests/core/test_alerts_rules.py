@@ -64,6 +64,7 @@ def breached_ids(rule: Rule, frame: pd.DataFrame) -> list[int]:
         ("activity_change", "below", -0.30, "territory"),
         ("pipeline_coverage", "below", 3.0, "territory"),
         ("cv_potential", "above", 0.15, "team"),
+        ("silent_moved_accounts", "above", 0.0, "territory"),  # issue 16: a moved account left silent
     ],
 )
 def test_design_defaults_are_all_there(metric: str, comparator: str, threshold: float, scope: str) -> None:
@@ -73,7 +74,7 @@ def test_design_defaults_are_all_there(metric: str, comparator: str, threshold: 
 
 
 def test_default_rule_keys_are_unique_and_names_match_their_description() -> None:
-    assert len(RULES) == len(DEFAULT_RULES) == 7
+    assert len(RULES) == len(DEFAULT_RULES) == 8  # 7 of DESIGN.md + moved_account_silent
     assert all(rule.name == describe(rule) for rule in DEFAULT_RULES)
 
 
@@ -302,7 +303,7 @@ def test_seed_inserts_missing_defaults_once(session: Session) -> None:
     assert seed_default_rules(session) == [rule.key for rule in DEFAULT_RULES]
     session.commit()
     assert seed_default_rules(session) == []
-    assert len(session.exec(select(AlertRule)).all()) == 7
+    assert len(session.exec(select(AlertRule)).all()) == 8
 
 
 def test_seed_keeps_edited_rules_and_restores_deleted_ones(session: Session) -> None:
