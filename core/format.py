@@ -14,7 +14,10 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TypeGuard
+from typing import TYPE_CHECKING, TypeGuard
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DASH = "—"
 
@@ -246,3 +249,21 @@ def risk_words(risks: Iterable[str]) -> str:
 def seconds(value: float | None) -> str:
     """A duration in seconds: 12.34 -> 12.3 s."""
     return f"{float(value):,.1f} s" if _given(value) else DASH
+
+
+# --- names ---------------------------------------------------------------------------------------
+
+
+def territory_label(territory_id: str, territories: pd.DataFrame | None) -> str:
+    """A territory as a person knows it: "Phoenix North · Maria Lopez" (its id when unknown)."""
+    if territories is None or territory_id not in set(territories["external_id"]):
+        return territory_id
+    row = territories.set_index("external_id").loc[territory_id]
+    rep = row.get("rep_name")
+    name = row["name"] if isinstance(row["name"], str) and row["name"] else territory_id
+    return f"{name} · {rep}" if isinstance(rep, str) and rep else f"{name} · vacant"
+
+
+def territory_labels(territories: pd.DataFrame) -> dict[str, str]:
+    """Every territory id with its label, for pickers (``format_func``)."""
+    return {t: territory_label(t, territories) for t in territories["external_id"]}

@@ -8,7 +8,17 @@ from pathlib import Path
 import pandas as pd
 import pydeck as pdk
 
-from core.format import count, hours, moment_label, money, number, pct, risk_words, solver_words
+from core.format import (
+    count,
+    hours,
+    moment_label,
+    money,
+    number,
+    pct,
+    risk_words,
+    solver_words,
+    territory_label,
+)
 from core.plans import SavedPlan
 from core.rebalance import Frontier, RebalanceResult, Scenario
 from core.rebalance.hire import HirePlan
@@ -80,21 +90,6 @@ def scenario_from_form(base: Scenario, values: FormValues) -> Scenario:
     if values.accounts_min is not None or values.accounts_max is not None:
         changes["constraints.accounts"] = {"min": values.accounts_min, "max": values.accounts_max}
     return base.with_changes(**changes)
-
-
-def territory_label(territory_id: str, territories: pd.DataFrame | None) -> str:
-    """A territory as a person knows it: "Phoenix North · Maria Lopez" (its id when unknown)."""
-    if territories is None or territory_id not in set(territories["external_id"]):
-        return territory_id
-    row = territories.set_index("external_id").loc[territory_id]
-    rep = row.get("rep_name")
-    name = row["name"] if isinstance(row["name"], str) and row["name"] else territory_id
-    return f"{name} · {rep}" if isinstance(rep, str) and rep else f"{name} · vacant"
-
-
-def territory_labels(territories: pd.DataFrame) -> dict[str, str]:
-    """Every territory id with its label, for pickers (``format_func``)."""
-    return {t: territory_label(t, territories) for t in territories["external_id"]}
 
 
 def before_after_table(result: RebalanceResult) -> pd.DataFrame:

@@ -16,11 +16,11 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 
 from core.auth import AuthError
-from core.format import moment_label
+from core.format import moment_label, territory_labels
 from core.plan_edits import EDITABLE, EditOutcome, edit_plan, plan_edits, resolve_plan
 from core.plans import PlanError, SavedPlan
 from dashboard import auth, components, data
-from dashboard.optimize_view import moves_table, territory_labels
+from dashboard.optimize_view import moves_table
 
 NOTICE = "plan_review_notice"
 MOVE_COLUMNS = ["account", "from", "to", "risks", "account id", "from id", "to id"]

@@ -609,9 +609,14 @@ def plans_show(
         return show_impact(
             _engine(db), plan_id, as_json=as_json, quota_method=quota_method, effective=effective
         )
+    from core.queries import load_accounts, load_territories
+
+    engine = _engine(db)
     try:
-        typer.echo(plan_text(get_plan(_engine(db), plan_id)))
-        typer.echo(edits_text(_engine(db), plan_id))
+        plan = get_plan(engine, plan_id)
+        names = load_accounts(engine=engine).set_index("external_id")["name"].to_dict()
+        typer.echo(plan_text(plan, names, load_territories(engine=engine)))
+        typer.echo(edits_text(engine, plan_id))
     except PlanError as error:
         fail(str(error))
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from core.format import moment_label, money, number, pct, seconds, solver_words
+from collections.abc import Mapping
+
+import pandas as pd
+
+from core.format import moment_label, money, number, pct, risk_words, seconds, solver_words, territory_label
 from core.plans import SavedPlan
 from core.rebalance import Frontier, RebalanceResult
 
@@ -65,7 +69,12 @@ def frontier_text(curve: Frontier) -> str:
     return "\n".join(lines)
 
 
-def plan_text(plan: SavedPlan) -> str:
+def plan_text(
+    plan: SavedPlan, accounts: Mapping[str, str] | None = None, territories: pd.DataFrame | None = None
+) -> str:
+    """A saved plan in words; moves read with account names (``accounts``: id -> name) and territories
+    as "Name · Rep" (``territories``: load_territories), ids in brackets for looking them up."""
+    names = accounts or {}
     lines = [
         f"plan {plan.id} '{plan.name}': {plan.status_words}, created {moment_label(plan.created_at)}",
         f"solver {plan.solver_status} ({solver_words(plan.solver_status)}), gap {pct(plan.gap, 2)}, "
@@ -86,6 +95,10 @@ def plan_text(plan: SavedPlan) -> str:
     if plan.status == "refused" and plan.review_comment:
         lines.append(f"refused: {plan.review_comment}")
     for move in plan.moves:
-        risks = f"  [{', '.join(move.risks)}]" if move.risks else ""
-        lines.append(f"  {move.account}: {move.from_territory} -> {move.to_territory}  {move.reason}{risks}")
+        account = f"{names[move.account]} ({move.account})" if move.account in names else move.account
+        risks = f"; risks: {risk_words(move.risks)}" if move.risks else ""
+        lines.append(
+            f"  {account}: {territory_label(move.from_territory, territories)} -> "
+            f"{territory_label(move.to_territory, territories)}. {move.reason}{risks}"
+        )
     return "\n".join(lines)

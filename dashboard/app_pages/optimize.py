@@ -10,7 +10,7 @@ from datetime import date
 import streamlit as st
 
 from core.auth import AuthError
-from core.format import solver_words
+from core.format import solver_words, territory_labels
 from core.plans import (
     PlanError,
     approve_plan,
@@ -37,7 +37,6 @@ from dashboard.optimize_view import (
     scenario_from_form,
     shipped_scenarios,
     team_summary,
-    territory_labels,
 )
 from dashboard.plan_apply import render_apply
 from dashboard.plan_edits import render_plan_review

@@ -4,7 +4,7 @@ names are text; the affected reps get their packs by email (a real SMTP server o
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from core.handoff import (
 from core.models import Account, Activity, Opportunity, Rep, RevenueMonth, Territory
 from core.plans import (
     PlanError,
+    apply_due_plans,
     apply_plan,
     approve_plan,
     assignments_fingerprint,
@@ -293,12 +294,15 @@ def test_packs_refuse_plans_that_may_still_change(book):
 def test_an_applied_plan_keeps_its_packs(book):
     plan_id = approved(book)
     before = handoff_packs(book, plan_id, as_of=AS_OF)
-    apply_plan(book, plan_id, actor=APPROVER, effective_date=date(2026, 12, 1))
+    day = date.today() + timedelta(days=1)  # scheduled, then applied on its date
+    apply_plan(book, plan_id, actor=APPROVER, effective_date=day)
+    assert {p.plan_status for p in handoff_packs(book, plan_id, as_of=AS_OF)} == {"scheduled"}
+    apply_due_plans(book, today=day)
     after = handoff_packs(book, plan_id, as_of=AS_OF)
     assert [p.gains for p in after] == [p.gains for p in before]  # the moves, not today's book
     assert [p.losses for p in after] == [p.losses for p in before]
     assert {p.plan_status for p in after} == {"applied"}
-    assert {p.effective_date for p in after} == {date(2026, 12, 1)}
+    assert {p.effective_date for p in after} == {day}
 
 
 def test_file_names_are_safe_and_unique(book):

@@ -215,9 +215,17 @@ def test_the_cli_and_the_page_read_the_typed_plan(book):
         fingerprint=assignments_fingerprint(book),
     )
     plan = get_plan(book, plan_id)
-    text = plan_text(plan)
+    from core.queries import load_accounts, load_territories
+
+    names = load_accounts(engine=book).set_index("external_id")["name"].to_dict()
+    text = plan_text(plan, names, load_territories(engine=book))
     assert f"plan {plan_id} 'shown': draft" in text and "1 moves" in text
-    assert "  A1: T2 -> T1  balances potential  [large_revenue]" in text
+    # names a person reads (ids in brackets), risks in words, never raw codes
+    assert (
+        "  Acct 1 (A1): T2 · Bo Li -> T1 · =cmd|' /C calc'!A0. balances potential; risks: large revenue"
+        in text
+    )
+    assert "large_revenue" not in text
     table = compare_plans([plan])
     column = table[f"#{plan_id} shown"]
     assert (column["moves"], column["risky moves"], column["CV after"]) == ("1", "1", "—")

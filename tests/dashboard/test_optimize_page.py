@@ -191,8 +191,9 @@ def test_a_plan_link_opens_that_saved_plan(page, writable_db):
 def test_the_moves_table_names_accounts_territories_and_reps_and_keeps_the_ids() -> None:
     import pandas as pd
 
+    from core.format import territory_labels
     from core.rebalance.result import Move, RebalanceResult
-    from dashboard.optimize_view import moves_table, territory_labels
+    from dashboard.optimize_view import moves_table
 
     reason = "balances potential: " + "Phoenix North is 22% above the team mean, Tucson 18% below " * 3
     result = RebalanceResult(
