@@ -65,8 +65,36 @@ def checkpoints_table(outcome: PlanOutcome) -> pd.DataFrame:
     )
 
 
+def _arrow(before: str, after: str) -> str:
+    return f"{before} → {after}"
+
+
 def territory_table(outcome: PlanOutcome, i: int, *, changed_only: bool) -> pd.DataFrame:
-    """Predicted (the plan's "after") against actual at checkpoint ``i``, one row per territory name."""
+    """Predicted (the plan's "after") → actual at checkpoint ``i``, one row per territory name."""
+    rows = []
+    for t in outcome.territories:
+        if changed_only and not t.changed:
+            continue
+        now = t.actual[i]
+        rows.append(
+            {
+                "territory": t.name,
+                "moves": f"+{t.gained} / -{t.lost}",
+                "potential": _arrow(money(t.predicted.potential), money(now.potential if now else None)),
+                "index": _arrow(
+                    number(t.predicted.potential_index), number(now.potential_index if now else None)
+                ),
+                "accounts": _arrow(count(t.predicted.accounts), count(now.accounts if now else None)),
+                "workload": _arrow(
+                    hours(t.predicted.workload_hours), hours(now.workload_hours if now else None)
+                ),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def since_table(outcome: PlanOutcome, i: int, *, changed_only: bool) -> pd.DataFrame:
+    """What the plan did not predict, before the move → at checkpoint ``i``: pace, coverage, activity."""
     rows = []
     for t in outcome.territories:
         if changed_only and not t.changed:
@@ -75,19 +103,10 @@ def territory_table(outcome: PlanOutcome, i: int, *, changed_only: bool) -> pd.D
         rows.append(
             {
                 "territory": t.name,
-                "moves": f"+{t.gained} / -{t.lost}",
-                "potential, predicted": money(t.predicted.potential),
-                "potential, actual": money(now.potential if now else None),
-                "index, predicted": number(t.predicted.potential_index),
-                "index, actual": number(now.potential_index if now else None),
-                "accounts, predicted": count(t.predicted.accounts),
-                "accounts, actual": count(now.accounts if now else None),
-                "workload, predicted": hours(t.predicted.workload_hours),
-                "workload, actual": hours(now.workload_hours if now else None),
-                "vs pace, before the move": points(then.attainment_gap if then else None),
-                "vs pace, now": points(now.attainment_gap if now else None),
-                "coverage, before the move": pct(then.coverage if then else None),
-                "coverage, now": pct(now.coverage if now else None),
+                "vs pace": _arrow(
+                    points(then.attainment_gap if then else None), points(now.attainment_gap if now else None)
+                ),
+                "coverage": _arrow(pct(then.coverage if then else None), pct(now.coverage if now else None)),
                 "activity change, now": signed_pct(now.activity_change if now else None),
             }
         )
@@ -120,17 +139,17 @@ def retention_table(outcome: PlanOutcome, i: int) -> pd.DataFrame:
         rows.append(
             {
                 "account": a.name,
-                "from": a.from_name or "—",
-                "to": a.to_name,
-                "revenue since the move": money(reading(r, "revenue")),
-                "forecast at the move": money(reading(r, "forecast")),
-                "revenue / forecast": pct(r.revenue_ratio if r else None),
-                "months": count(reading(r, "months")),
-                "activities since": count(reading(r, "activities")),
-                "by the new owner": count(reading(r, "by_new_owner")),
+                "moved": f"{a.from_name or '—'} → {a.to_name}",
+                "revenue / forecast since the move": (
+                    f"{money(reading(r, 'revenue'))} / {money(reading(r, 'forecast'))} "
+                    f"({pct(r.revenue_ratio if r else None)}, {count(reading(r, 'months'))} months)"
+                ),
+                "activities (new owner)": (
+                    f"{count(reading(r, 'activities'))} ({count(reading(r, 'by_new_owner'))})"
+                ),
                 "last activity": day_label(reading(r, "last_activity")),
                 "silent 30+ days": "yes" if r is not None and r.silent else "",
-                "forecast source": a.forecast_source,
+                "forecast": a.forecast_source,
             }
         )
     return pd.DataFrame(rows)
@@ -152,7 +171,11 @@ def show(outcome: PlanOutcome) -> None:
     st.subheader("Territories: predicted against actual")
     changed_only = st.toggle("Only the territories the plan changed", value=True)
     table = territory_table(outcome, i, changed_only=changed_only)
+    st.caption("Balance, predicted → actual:")
     st.dataframe(table, hide_index=True, width="stretch", height=ui.table_height(len(table)))
+    st.caption("What the plan did not predict, before the move → now:")
+    since = since_table(outcome, i, changed_only=changed_only)
+    st.dataframe(since, hide_index=True, width="stretch", height=ui.table_height(len(since)))
     st.dataframe(team_table(outcome, i), hide_index=True, width="stretch")
     st.subheader("Moved accounts: retention")
     accounts = retention_table(outcome, i)

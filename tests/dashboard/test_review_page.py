@@ -19,7 +19,7 @@ def test_a_viewer_reads_the_review_of_the_sample_plan(app, sample_db):
     at = app(sample_db, "review", role="viewer", plan=str(plan_id))
     assert not at.exception, [e.message for e in at.exception]
     assert at.selectbox[0].value == plan_id
-    checkpoints, territories, team, accounts = (d.value for d in at.dataframe)
+    checkpoints, territories, since, team, accounts = (d.value for d in at.dataframe)
     assert list(checkpoints["status"]) == ["reviewed"] * 3  # applied 120 days ago
     past = generate_book("southwest", as_of=date.today()).past_plan
     assert past is not None
@@ -27,13 +27,10 @@ def test_a_viewer_reads_the_review_of_the_sample_plan(app, sample_db):
     names = {t.territory: t.name for t in outcome.territories}
     giver, receiver = past.moves[0][1], past.moves[0][2]
     assert set(territories["territory"]) == {names[giver], names[receiver]}  # the changed ones, by name
-    assert list(territories.columns[:4]) == [
-        "territory",
-        "moves",
-        "potential, predicted",
-        "potential, actual",
-    ]
-    assert territories["potential, predicted"].str.startswith("$").all()  # written by core.format
+    # predicted → actual in one cell each, so the table fits 1400 px without scrolling
+    assert list(territories.columns) == ["territory", "moves", "potential", "index", "accounts", "workload"]
+    assert territories["potential"].str.fullmatch(r"\$\S+ → \$\S+").all()  # written by core.format
+    assert list(since.columns) == ["territory", "vs pace", "coverage", "activity change, now"]
     assert sorted(accounts["account"]) == sorted(a.name for a in outcome.accounts)
     silent = accounts.loc[accounts["silent 30+ days"] == "yes", "account"].tolist()
     assert silent == [a.name for a in outcome.accounts if a.account == past.silent_account]
