@@ -242,7 +242,6 @@ KPIS: Mapping[str, Kpi[pd.Series]] = {
         HOURS,
         Good.NEUTRAL,
         "Touch and travel hours a month the territory's accounts need.",
-        short="Workload (h/month)",
     ),
     "utilization": Kpi(
         "utilization",
