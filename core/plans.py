@@ -486,6 +486,7 @@ def apply_plan(
     effective_date: date | None = None,
     quota_method: str = DEFAULT_QUOTA_METHOD,
     source: str = "cli",
+    today: date | None = None,
 ) -> int:
     """Apply an approved plan today, or schedule it for a later effective date; returns the accounts moved.
 
@@ -495,8 +496,9 @@ def apply_plan(
     A later date: the plan becomes ``scheduled`` (nothing moves; ``apply_due_plans`` applies it on
     that date) and 0 is returned. Both are refused unless the plan is approved and no assignment
     changed since it was computed; of concurrent callers exactly one succeeds (conditional update).
+    ``today`` is the clock (the date the apply runs; the real date unless a test sets it).
     """
-    today = date.today()
+    today = today or date.today()
     day = effective_date or today
     check_apply_options(day, quota_method, today=today)
     if day > today:

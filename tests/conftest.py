@@ -9,6 +9,7 @@ database runs twice; the PostgreSQL runs are skipped when no server is configure
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -28,6 +29,15 @@ def _fresh_settings(monkeypatch, tmp_path):
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _restore_main():
+    """Give ``__main__`` back after each test: a Streamlit AppTest leaves its page script there, and a
+    process a later test spawns (a forecast pool, a race) would import and run that page instead."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture(params=BACKENDS)

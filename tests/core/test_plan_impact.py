@@ -172,7 +172,7 @@ def test_an_applied_plan_reads_the_same(book):
     preview = plan_impact(book, plan_id, effective_date=EFFECTIVE)
     submit_plan(book, plan_id, actor="p@example.com")
     approve_plan(book, plan_id, approver="a@example.com")
-    apply_plan(book, plan_id, actor="a@example.com", effective_date=EFFECTIVE)
+    apply_plan(book, plan_id, actor="a@example.com", effective_date=EFFECTIVE, today=EFFECTIVE)
     applied = plan_impact(book, plan_id)  # the plan's own effective date
     assert applied.as_of == EFFECTIVE and applied.status == "applied"
     assert applied.reps == preview.reps and applied.opportunities == preview.opportunities

@@ -161,7 +161,7 @@ def reviewed(engine):
     )
     submit_plan(engine, plan_id, actor=SYSTEM)
     approve_plan(engine, plan_id, approver=SYSTEM)
-    apply_plan(engine, plan_id, actor=SYSTEM, effective_date=EFFECTIVE)
+    apply_plan(engine, plan_id, actor=SYSTEM, effective_date=EFFECTIVE, today=EFFECTIVE)  # applied then
     return engine, plan_id
 
 

@@ -1,7 +1,7 @@
 """The Alerts page through Streamlit's AppTest, against a real southwest database evaluated at a fixed clock.
 
 The database is built once for the module on SQLite and on PostgreSQL (seed 7, as of 2026-11-23,
-rules evaluated at 09:00 UTC: 18 open episodes, one digest in the outbox, see
+rules evaluated at 09:00 UTC: 13 open episodes, one digest in the outbox, see
 tests/jobs/test_alert_detection.py). Tests that write work on a private copy. The oracle for every
 number is the alert tables, read here with SQL.
 """
@@ -110,7 +110,7 @@ def test_open_episode_counts_are_the_database_counts(page, alerts_db):
     at = page(alerts_db, "alerts")
     no_exception(at)
     total = open_count(alerts_db)
-    assert total == 12  # the documented southwest list (tests/jobs/test_alert_detection.py)
+    assert total == 13  # the documented southwest list (tests/jobs/test_alert_detection.py)
     assert metric(at, "Open episodes") == str(total)
     for severity in ("critical", "warning", "info"):
         expected = scalar(
@@ -193,7 +193,7 @@ def test_the_outbox_lists_the_digest_of_the_evaluation_and_previews_it(page, ale
     assert table[["#", "Recipient", "Subject", "Status"]].values.tolist() == [
         [digest["id"], "revops@localhost", digest["subject"], "outbox"]
     ]
-    assert digest["subject"].startswith("[Territory Health] 12 new alerts")  # the documented count
+    assert digest["subject"].startswith("[Territory Health] 13 new alerts")  # the documented count
     assert at.code[0].value == digest["body_text"].rstrip("\n")  # st.code drops the final newline
     at.segmented_control(key="alerts-preview-part").set_value("HTML").run()
     no_exception(at)
@@ -238,7 +238,7 @@ def test_a_resolved_episode_is_in_the_history_with_its_duration(page, copy_db):
     at.selectbox(key="alerts-history-rule").set_value(drift_rule).run()  # a rule with nothing resolved
     assert at.dataframe[0].value.empty
     assert "0 resolved episodes." in texts(at, "caption")
-    assert metric(at, "Open episodes") == str(open_count(copy_db)) == "11"  # 12 less the resolved one
+    assert metric(at, "Open episodes") == str(open_count(copy_db)) == "12"  # 13 less the resolved one
 
 
 @slow

@@ -97,8 +97,9 @@ def test_solve_save_approve_apply_from_the_page(app, writable_db):
     assert any("applied" in s.value for s in at.success), [e.value for e in at.error]
     engine = get_engine(writable_db)
     with session_scope(engine) as session:
-        plan = session.execute(select(RebalancePlan)).scalar_one()
-        history = session.execute(select(AssignmentHistory).where(AssignmentHistory.source == "plan")).all()
+        plan = session.execute(select(RebalancePlan).order_by(RebalancePlan.id.desc())).scalars().first()
+        assert plan is not None and plan.created_by == "planner@example.com"  # the plan saved above
+        history = session.execute(select(AssignmentHistory).where(AssignmentHistory.plan_id == plan.id)).all()
     assert plan.status == "applied" and len(history) == len(run.result.moves)
     assert "CV after" in compare_plans([get_plan(engine, plan.id)]).index
 
