@@ -506,18 +506,7 @@ def apply_plan(
         return 0
     metrics = _account_metrics(engine, day, quota_method)
     with session_scope(engine) as session:
-        who = _actor(session, actor, "plan.apply")
-        plan = _transition(
-            session,
-            plan_id,
-            expected=("approved",),
-            to="applied",
-            actor=who.email,
-            effective_date=day,
-            quota_method=quota_method,
-        )
-        moves = _moves(session, plan_id)
-        _check_unchanged(session, plan, moves, _fingerprint(session))
+        who, plan, moves = _leave_approved(session, plan_id, actor, "applied", day, quota_method)
         transfers = _carry_out(session, plan, moves, metrics, actor=who.email)
         record(
             session, who.email, "plan.apply", _applied_words(plan, moves, transfers), source, plan_id=plan_id
@@ -539,21 +528,29 @@ def check_apply_options(day: date, quota_method: str, *, today: date | None = No
         raise PlanError(f"the quota method must be one of {', '.join(QUOTA_METHODS)}, not {quota_method!r}")
 
 
+def _leave_approved(
+    session: Session, plan_id: int, actor: str, to: str, day: date, quota_method: str
+) -> tuple[Actor, RebalancePlan, list[PlanMove]]:
+    """approved -> ``to`` (applied or scheduled) for ``day``, refused when the book changed since."""
+    who = _actor(session, actor, "plan.apply")
+    plan = _transition(
+        session,
+        plan_id,
+        expected=("approved",),
+        to=to,
+        actor=who.email,
+        effective_date=day,
+        quota_method=quota_method,
+    )
+    moves = _moves(session, plan_id)
+    _check_unchanged(session, plan, moves, _fingerprint(session))
+    return who, plan, moves
+
+
 def _schedule(engine: Engine, plan_id: int, *, actor: str, day: date, quota_method: str, source: str) -> None:
     """approved -> scheduled for ``day`` (the book is checked now too, and again on the day)."""
     with session_scope(engine) as session:
-        who = _actor(session, actor, "plan.apply")
-        plan = _transition(
-            session,
-            plan_id,
-            expected=("approved",),
-            to="scheduled",
-            actor=who.email,
-            effective_date=day,
-            quota_method=quota_method,
-        )
-        moves = _moves(session, plan_id)
-        _check_unchanged(session, plan, moves, _fingerprint(session))
+        who, plan, moves = _leave_approved(session, plan_id, actor, "scheduled", day, quota_method)
         record(
             session,
             who.email,
