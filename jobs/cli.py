@@ -76,6 +76,14 @@ def _job_actor(engine, who: str | None, what: str) -> str:  # type: ignore[no-un
     return actor
 
 
+def _book_names(engine):  # type: ignore[no-untyped-def]
+    """(account id -> name, the territories frame): what move lines need to read in names."""
+    from core.queries import load_accounts, load_territories
+
+    names = load_accounts(engine=engine).set_index("external_id")["name"].to_dict()
+    return names, load_territories(engine=engine)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     typer.secho(message, fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
@@ -493,7 +501,7 @@ def optimize_cmd(
             run = optimize(engine, parsed, as_of=day, time_limit_s=time_limit)
     except ValueError as error:
         fail(f"{scenario}: {error}")
-    typer.echo(result_text(run.result))
+    typer.echo(result_text(run.result, *_book_names(engine)))
     document = run.result.to_json_dict()
     if hired is not None:
         document["hire"] = hired.plan.to_json_dict()
@@ -609,13 +617,9 @@ def plans_show(
         return show_impact(
             _engine(db), plan_id, as_json=as_json, quota_method=quota_method, effective=effective
         )
-    from core.queries import load_accounts, load_territories
-
     engine = _engine(db)
     try:
-        plan = get_plan(engine, plan_id)
-        names = load_accounts(engine=engine).set_index("external_id")["name"].to_dict()
-        typer.echo(plan_text(plan, names, load_territories(engine=engine)))
+        typer.echo(plan_text(get_plan(engine, plan_id), *_book_names(engine)))
         typer.echo(edits_text(engine, plan_id))
     except PlanError as error:
         fail(str(error))

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
 from core.format import moment_label, money, number, pct, risk_words, seconds, solver_words, territory_label
 from core.plans import SavedPlan
 from core.rebalance import Frontier, RebalanceResult
+from core.rebalance.result import Move
 
 
 def _num(value: float | None, digits: int = 3) -> str:
     return number(value, digits)
 
 
-def result_text(result: RebalanceResult) -> str:
+def result_text(
+    result: RebalanceResult,
+    accounts: Mapping[str, str] | None = None,
+    territories: pd.DataFrame | None = None,
+) -> str:
+    """A solve in words; moves read as in ``plan_text`` (names, "Territory · Rep", risks in words)."""
     lines = [
         f"status {result.status} ({solver_words(result.status)}) in {seconds(result.wall_time_s)}; "
         f"objective {_num(result.objective)}, best bound {_num(result.best_bound)}, gap {pct(result.gap, 2)}"
@@ -44,12 +50,24 @@ def result_text(result: RebalanceResult) -> str:
         )
     if result.moves:
         lines.append("\nmoves:")
-        for move in result.moves:
-            risks = f"  [{', '.join(move.risks)}]" if move.risks else ""
-            lines.append(
-                f"  {move.account}: {move.from_territory} -> {move.to_territory}  {move.reason}{risks}"
-            )
+        lines.extend(move_lines(result.moves, accounts, territories))
     return "\n".join(lines)
+
+
+def move_lines(
+    moves: Iterable[Move], accounts: Mapping[str, str] | None, territories: pd.DataFrame | None
+) -> list[str]:
+    """One line per move: "Acct 1 (A1): Phoenix · Maria Lopez -> Tucson · Bo Li. reason; risks: ..."."""
+    names = accounts or {}
+    lines = []
+    for move in moves:
+        account = f"{names[move.account]} ({move.account})" if move.account in names else move.account
+        risks = f"; risks: {risk_words(move.risks)}" if move.risks else ""
+        lines.append(
+            f"  {account}: {territory_label(move.from_territory, territories)} -> "
+            f"{territory_label(move.to_territory, territories)}. {move.reason}{risks}"
+        )
+    return lines
 
 
 def frontier_text(curve: Frontier) -> str:
@@ -74,7 +92,6 @@ def plan_text(
 ) -> str:
     """A saved plan in words; moves read with account names (``accounts``: id -> name) and territories
     as "Name · Rep" (``territories``: load_territories), ids in brackets for looking them up."""
-    names = accounts or {}
     lines = [
         f"plan {plan.id} '{plan.name}': {plan.status_words}, created {moment_label(plan.created_at)}",
         f"solver {plan.solver_status} ({solver_words(plan.solver_status)}), gap {pct(plan.gap, 2)}, "
@@ -94,11 +111,5 @@ def plan_text(
         )
     if plan.status == "refused" and plan.review_comment:
         lines.append(f"refused: {plan.review_comment}")
-    for move in plan.moves:
-        account = f"{names[move.account]} ({move.account})" if move.account in names else move.account
-        risks = f"; risks: {risk_words(move.risks)}" if move.risks else ""
-        lines.append(
-            f"  {account}: {territory_label(move.from_territory, territories)} -> "
-            f"{territory_label(move.to_territory, territories)}. {move.reason}{risks}"
-        )
+    lines.extend(move_lines(plan.moves, accounts, territories))
     return "\n".join(lines)

@@ -155,6 +155,10 @@ def test_optimize_save_approve_apply_export(db, tmp_path):
     assert set(plan["moves"][0]) >= {"account", "from", "to", "reason", "risks"}
     assert set(plan["territories"][0]["before"]) >= {"potential", "accounts", "workload_hours"}
     assert set(plan["team"]["before"]) >= {"cv", "max_min_ratio"}
+    # moves read in names (account name, "Territory · Rep"), risks in words, never raw codes
+    first = plan["moves"][0]
+    assert re.search(rf"  [^\n]+ \({first['account']}\): [^\n]+ · [^\n]+ -> ", result.output)
+    assert "large_revenue" not in result.output and "open_opportunity" not in result.output
     # the plan this run saved (the sample's balance alerts may have saved a fix plan before it)
     plan_id = re.search(r"saved as draft plan (\d+)", result.output).group(1)  # type: ignore[union-attr]
     assert "draft" in invoke("plans", "list", "--db", db).output
