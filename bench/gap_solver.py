@@ -326,6 +326,7 @@ class _StopAtBound(cp_model.CpSolverSolutionCallback):
         self.target = 2**62  # a plan below it counts as an improvement
         self.improved_at = time.perf_counter()
         self.bounds: list[tuple[float, float]] = []  # (time, bound) as the bound rose
+        self.improved = False  # whether a plan below the first target came
 
     def on_bound(self, bound: float) -> None:
         self.bounds.append((time.perf_counter(), bound))
@@ -343,6 +344,7 @@ class _StopAtBound(cp_model.CpSolverSolutionCallback):
     def on_solution_callback(self) -> None:
         if self.objective_value < self.target:
             self.target, self.improved_at = self.objective_value, time.perf_counter()
+            self.improved = True
         if self.objective_value <= self.bound:
             self.stop_search()
 
@@ -356,9 +358,10 @@ def _cp_sat(
     lower: int | None = None,
     stall_s: float | None = None,
 ) -> _Run:
-    """CP-SAT from ``start``; with ``stall_s``, stopped once that long passes without a plan
-    cheaper than the start (or than the last cheaper one), unless the bound is rising fast enough
-    to meet the plan before the time limit (then the search is on its way to a proof)."""
+    """CP-SAT from ``start``; with ``stall_s``, stopped once that long passes without any plan
+    cheaper than the start, unless the bound is rising fast enough to meet the plan before the
+    time limit (then the search is on its way to a proof). A search that has improved on its
+    start once runs to the time limit, as a plain model would."""
     model, (x, agents, jobs) = gap_model(instance, start=start, allowed=allowed)
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(time_limit_s, 0.5)
@@ -374,7 +377,8 @@ def _cp_sat(
         def watch() -> None:
             while not done.wait(0.2):
                 now = time.perf_counter()
-                if now - callback.improved_at > stall_s and not callback.closing(stall_s, ends - now):
+                idle = not callback.improved and now - callback.improved_at > stall_s
+                if idle and not callback.closing(stall_s, ends - now):
                     solver.stop_search()
                     return
 
@@ -417,8 +421,8 @@ def _result(
 # The first steps phase ends after this share of the time, or earlier once STALL_ROUNDS rounds in a
 # row (a round: as many steps as it takes to free every agent once on average) find nothing cheaper.
 STEPS_SHARE, STALL_ROUNDS = 0.15, 2
-# CP-SAT on the full model is stopped after FULL_STALL of the time without a cheaper plan, unless
-# its bound, rising at its recent pace, would meet the plan before the time limit.
+# CP-SAT on the full model is stopped after FULL_STALL of the time without any plan cheaper than
+# its start, unless its bound, rising at its recent pace, would meet the plan before the time limit.
 FULL_STALL = 0.25
 # The first step frees the jobs of enough agents for about LNS_JOBS jobs (at least 2 agents, at most
 # half); each step has at most LNS_STEP_S seconds.
