@@ -10,6 +10,7 @@ format are in ``bench/gap_instances.py``; the scripts are ``bench/gap.py`` and `
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass
 
@@ -152,19 +153,18 @@ def gap_model(
     return model, [x, agents, jobs]
 
 
-# Shares of the time limit: the greedy start, the Lagrangian probe, the first full search (when
-# pruning is worth it) and the Lagrangian bound after it.
-GREEDY_SHARE, PROBE_SHARE, FIRST_SHARE, LAGRANGIAN_SHARE = 0.05, 0.05, 0.3, 0.15
-# Pruning pays only when the probe's bound is within LOOSE_GAP of the greedy start (else no
-# incumbent gets near enough for fixing to bite: generated d and e instances end the probe 80-95%
-# below it, a-c within 0.1-9%) and reduced-cost fixing would keep at most KEEP_AT_MOST of the pairs
-# against a plan PROBE_MARGIN above the bound. Otherwise a second model does not pay for itself
-# (CP-SAT's presolve of an 80 x 1,600 instance alone takes 3-10 s): one plain search gets the time.
+# Shares of the time limit: the greedy start, the Lagrangian probe, the Lagrangian bound against
+# the plan of the steps (when pruning may pay).
+GREEDY_SHARE, PROBE_SHARE, LAGRANGIAN_SHARE = 0.05, 0.05, 0.15
+# Pruning may pay only when the probe's bound is within LOOSE_GAP of the greedy start (else no
+# incumbent gets near enough for fixing to bite: generated d and e instances end the probe far
+# below it) and reduced-cost fixing would keep at most KEEP_AT_MOST of the pairs against a plan
+# PROBE_MARGIN above the bound.
 LOOSE_GAP = 0.10
 KEEP_AT_MOST = 0.5
-# After the first search, the fixing against its plan must keep at most this share for the smaller
-# model to be searched; a weaker reduction (b10200-like instances: about half the pairs) lost to
-# the full model searched from the same plan (generated b10200: 2,863 against plain CP-SAT's 2,837).
+# The fixing against the steps' plan must keep at most this share for the smaller model to be
+# searched; a weaker reduction (b10200-like instances: about half the pairs) lost to the full model
+# searched from the same plan (generated b10200: 2,863 against plain CP-SAT's 2,837).
 SEARCH_PRUNED_AT_MOST = 0.25
 PROBE_MARGIN = 0.005
 
@@ -181,14 +181,17 @@ def solve_gap(
        is read from the instance this way, not from its type: on types a-c the bound is close and
        fixing drops most pairs; where cost falls as resource use rises (types d, e) the bound
        stays far below any plan and fixing would keep nearly every pair.
-    3. Pruning does not pay: CP-SAT on the full model from the greedy start for the rest of the
-       time, one search, as a plain CP-SAT model gets (stopping early at the Lagrangian bound).
-    4. Pruning pays: CP-SAT on the full model from the greedy start (30% of the time); the
-       Lagrangian bound again from the probe's multipliers against its plan; reduced-cost fixing
-       drops every pair whose use provably costs at least the incumbent (keeping the incumbent's
-       own) and CP-SAT searches what is left from the incumbent (the full model instead when more
-       than a quarter of the pairs is left). The reduced model's optimum is
-       the instance's: CP-SAT proving it, or reaching the Lagrangian bound, proves the instance.
+    3. Steps over agent subsets from the start (``improve_by_steps``) until they stall, at most
+       15% of the time.
+    4. When the probe said pruning may pay: the Lagrangian bound again from the probe's
+       multipliers against the steps' plan; reduced-cost fixing drops every pair whose use
+       provably costs at least that plan (keeping the plan's own). When at most a quarter of the
+       pairs is left, CP-SAT searches what is left from the plan for the rest of the time; the
+       reduced model's optimum is the instance's, so CP-SAT proving it, or reaching the Lagrangian
+       bound, proves the instance.
+    5. Otherwise the rest of the time goes to whichever search improves (``_alternate``): CP-SAT
+       on the full model hinted with the best plan, as a plain model (default parameters), for as
+       long as it finds a cheaper plan or its bound closes in, then the steps again, and so on.
     The incumbent is only ever replaced by a cheaper plan.
     """
     started = time.perf_counter()
@@ -209,35 +212,75 @@ def solve_gap(
             prune = (upper - bound) <= LOOSE_GAP * abs(upper) and (
                 reduced_cost_pairs(problem, multipliers, bound, hoped).mean() <= KEEP_AT_MOST
             )
-    if not prune:
-        run = _cp_sat(problem, start, None, deadline - time.perf_counter(), workers, lower=lower)
-        return _best_of(instance, problem, run, start, lower, maximize, started)
-    first_end = time.perf_counter() + FIRST_SHARE * time_limit_s
-    first = _cp_sat(problem, start, None, first_end - time.perf_counter(), workers, lower=lower)
-    if first.agent is None or first.status == "OPTIMAL":
-        if first.agent is None and first.status == "UNKNOWN":  # keep searching the full model
-            first = _cp_sat(problem, start, None, deadline - time.perf_counter(), workers, lower=lower)
-        return _best_of(instance, problem, first, start, lower, maximize, started)
-    incumbent, upper = first.agent, int(round(first.objective))  # type: ignore[arg-type]
-    if first.bound is not None:
-        lower = max(lower, int(round(first.bound)))
-    lagrangian_end = min(time.perf_counter() + LAGRANGIAN_SHARE * time_limit_s, deadline - 1.0)
-    bound, multipliers = lagrangian_bound(problem, upper, deadline=lagrangian_end, multipliers=multipliers)
-    if math.isfinite(bound):
-        lower = max(lower, math.ceil(bound - 1e-6))
-    if lower < upper and deadline - time.perf_counter() > 0.5:
+    if start is None:  # no start: CP-SAT on the full model for the whole time
+        return _alternate(instance, problem, None, lower, deadline, workers, maximize, started)
+    start = improve_by_steps(problem, start, deadline=started + STEPS_SHARE * time_limit_s, workers=workers)
+    upper = _cost(problem, start)
+    if prune and lower < upper:
+        lagrangian_end = min(time.perf_counter() + LAGRANGIAN_SHARE * time_limit_s, deadline - 1.0)
+        bound, multipliers = lagrangian_bound(
+            problem, upper, deadline=lagrangian_end, multipliers=multipliers
+        )
+        if math.isfinite(bound):
+            lower = max(lower, math.ceil(bound - 1e-6))
         kept = reduced_cost_pairs(problem, multipliers, bound, upper)
-        kept[incumbent, np.arange(len(incumbent))] = True  # the incumbent stays a valid start
-        allowed = kept if kept.mean() <= SEARCH_PRUNED_AT_MOST else None  # else the full model
-        run = _cp_sat(problem, incumbent, allowed, deadline - time.perf_counter(), workers, lower=lower)
-        if run.agent is not None and run.objective is not None and round(run.objective) <= upper:
-            upper = int(round(run.objective))
-            if run.status == "OPTIMAL":
-                lower = upper
-        if run.agent is not None and run.bound is not None:
-            lower = max(lower, int(round(run.bound)))
-    lower = min(lower, upper)
-    return _result(instance, "OPTIMAL" if lower >= upper else "FEASIBLE", upper, lower, maximize, started)
+        kept[start, np.arange(len(start))] = True  # the incumbent stays a valid start
+        if lower < upper and kept.mean() <= SEARCH_PRUNED_AT_MOST:
+            run = _cp_sat(problem, start, kept, deadline - time.perf_counter(), workers, lower=lower)
+            if run.agent is not None and run.objective is not None and round(run.objective) <= upper:
+                upper = int(round(run.objective))
+                if run.status == "OPTIMAL":  # the pruned model's optimum is the instance's
+                    lower = upper
+            if run.agent is not None and run.bound is not None:
+                lower = max(lower, int(round(run.bound)))
+            lower = min(lower, upper)
+            status = "OPTIMAL" if lower >= upper else "FEASIBLE"
+            return _result(instance, status, upper, lower, maximize, started)
+    if lower >= upper:
+        return _result(instance, "OPTIMAL", upper, upper, maximize, started)
+    return _alternate(instance, problem, start, lower, deadline, workers, maximize, started)
+
+
+def _alternate(
+    instance: GapInstance,
+    problem: GapInstance,
+    start: np.ndarray | None,
+    lower: int,
+    deadline: float,
+    workers: int,
+    maximize: bool,
+    started: float,
+) -> GapResult:
+    """Without pruning, the time goes to whichever search is improving: CP-SAT on the full model
+    hinted with the best plan (a plain model with its own parameters) for as long as it finds a
+    cheaper plan or a better bound within FULL_STALL of the time (else, e.g. while its presolve of
+    a large instance eats the minute, it is stopped), then steps over agent subsets until they
+    stall, then the full model again, and so on to the deadline."""
+    time_limit_s = deadline - started
+    best, bound, status = start, lower, "UNKNOWN"
+    for _ in range(4):
+        if deadline - time.perf_counter() < 0.5:
+            break
+        stall = FULL_STALL * time_limit_s if best is not None else None
+        run = _cp_sat(
+            problem, best, None, deadline - time.perf_counter(), workers, lower=lower, stall_s=stall
+        )
+        if run.bound is not None:
+            bound = max(bound, int(round(run.bound)))
+        if run.agent is not None and (best is None or run.objective < _cost(problem, best)):  # type: ignore[operator]
+            best = run.agent
+        if run.status in ("OPTIMAL", "INFEASIBLE", "MODEL_INVALID") or best is None:
+            status = run.status
+            break
+        if _cost(problem, best) <= bound or deadline - time.perf_counter() < 0.5:
+            break
+        best = improve_by_steps(problem, best, deadline=deadline, workers=workers)
+    final = _Run(status, None if best is None else _cost(problem, best), bound, best)
+    return _best_of(instance, problem, final, start, lower, maximize, started)
+
+
+def _cost(instance: GapInstance, agent: np.ndarray) -> int:
+    return int(instance.cost[agent, np.arange(len(agent))].sum())
 
 
 def _best_of(
@@ -280,8 +323,28 @@ class _StopAtBound(cp_model.CpSolverSolutionCallback):
     def __init__(self, bound: int) -> None:
         super().__init__()
         self.bound = bound
+        self.target = 2**62  # a plan below it counts as an improvement
+        self.improved_at = time.perf_counter()
+        self.bounds: list[tuple[float, float]] = []  # (time, bound) as the bound rose
+        self.improved = False  # whether a plan below the first target came
+
+    def on_bound(self, bound: float) -> None:
+        self.bounds.append((time.perf_counter(), bound))
+
+    def closing(self, window_s: float, left_s: float) -> bool:
+        """Whether the bound, rising at its pace over the last ``window_s``, would meet the best
+        plan within ``left_s`` (a proof in sight)."""
+        if not self.bounds or self.target >= 2**62:
+            return False
+        now, latest = time.perf_counter(), self.bounds[-1][1]
+        earlier = [b for t, b in self.bounds if t <= now - window_s]
+        rate = (latest - (earlier[-1] if earlier else self.bounds[0][1])) / window_s
+        return rate > 0 and (self.target - latest) / rate <= left_s
 
     def on_solution_callback(self) -> None:
+        if self.objective_value < self.target:
+            self.target, self.improved_at = self.objective_value, time.perf_counter()
+            self.improved = True
         if self.objective_value <= self.bound:
             self.stop_search()
 
@@ -293,12 +356,39 @@ def _cp_sat(
     time_limit_s: float,
     workers: int,
     lower: int | None = None,
+    stall_s: float | None = None,
 ) -> _Run:
+    """CP-SAT from ``start``; with ``stall_s``, stopped once that long passes without any plan
+    cheaper than the start, unless the bound is rising fast enough to meet the plan before the
+    time limit (then the search is on its way to a proof). A search that has improved on its
+    start once runs to the time limit, as a plain model would."""
     model, (x, agents, jobs) = gap_model(instance, start=start, allowed=allowed)
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(time_limit_s, 0.5)
     solver.parameters.num_workers = workers
-    status = solver.solve(model, _StopAtBound(lower) if lower is not None else None)
+    callback = _StopAtBound(lower if lower is not None else -(2**62))
+    if stall_s is None:
+        status = solver.solve(model, callback)
+    else:
+        callback.target = _cost(instance, start) if start is not None else 2**62
+        solver.best_bound_callback = callback.on_bound
+        done, ends = threading.Event(), time.perf_counter() + time_limit_s
+
+        def watch() -> None:
+            while not done.wait(0.2):
+                now = time.perf_counter()
+                idle = not callback.improved and now - callback.improved_at > stall_s
+                if idle and not callback.closing(stall_s, ends - now):
+                    solver.stop_search()
+                    return
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            status = solver.solve(model, callback)
+        finally:
+            done.set()
+            watcher.join()
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return _Run(solver.status_name(status), None, None, None)
     solution = np.asarray(solver.response_proto.solution)
@@ -324,6 +414,74 @@ def _result(
         bound=None if bound is None else sign * round(bound),
         wall_time_s=time.perf_counter() - started,
     )
+
+
+# --- large-neighbourhood steps over agent subsets ----------------------------------------------
+
+# The first steps phase ends after this share of the time, or earlier once STALL_ROUNDS rounds in a
+# row (a round: as many steps as it takes to free every agent once on average) find nothing cheaper.
+STEPS_SHARE, STALL_ROUNDS = 0.15, 2
+# CP-SAT on the full model is stopped after FULL_STALL of the time without any plan cheaper than
+# its start, unless its bound, rising at its recent pace, would meet the plan before the time limit.
+FULL_STALL = 0.25
+# The first step frees the jobs of enough agents for about LNS_JOBS jobs (at least 2 agents, at most
+# half); each step has at most LNS_STEP_S seconds.
+LNS_JOBS, LNS_STEP_S = 100, 0.5
+
+
+def improve_by_steps(
+    instance: GapInstance, agent: np.ndarray, *, deadline: float, workers: int, seed: int = 0
+) -> np.ndarray:
+    """Large-neighbourhood steps: free the jobs of a few agents (one at random and the agents its
+    jobs are cheapest to move to), solve that small GAP exactly with CP-SAT from the current plan,
+    keep it when cheaper. Returns the best plan (never costlier than ``agent``); stops at the
+    deadline or after STALL_ROUNDS rounds without a cheaper plan."""
+    m, n = instance.cost.shape
+    if m < 3:
+        return agent
+    rng = np.random.default_rng(seed)
+    k = int(min(max(2, round(LNS_JOBS * m / n)), m // 2))
+    agent = agent.copy()
+    round_steps, since_better = max(1, math.ceil(m / k)), 0
+    while time.perf_counter() < deadline - 0.2 and since_better < STALL_ROUNDS * round_steps:
+        chosen = _neighbourhood(instance, agent, rng, k)
+        jobs = np.flatnonzero(np.isin(agent, chosen))
+        sub = GapInstance(
+            instance.name,
+            instance.cost[np.ix_(chosen, jobs)],
+            instance.resource[np.ix_(chosen, jobs)],
+            instance.capacity[chosen],
+        )
+        local = np.searchsorted(chosen, agent[jobs])
+        before = int(sub.cost[local, np.arange(len(jobs))].sum())
+        limit = min(LNS_STEP_S, deadline - time.perf_counter())
+        run = _cp_sat(sub, local, None, limit, workers)
+        if run.agent is not None and run.objective is not None and round(run.objective) < before:
+            agent[jobs] = chosen[run.agent]
+            since_better = 0
+        else:
+            since_better += 1
+        # Step size follows what the steps can solve: larger after a proven step, smaller after one
+        # that ran out of time.
+        k = min(k + 1, max(2, m // 2)) if run.status == "OPTIMAL" else max(2, k - 1)
+        round_steps = max(1, math.ceil(m / k))
+    return agent
+
+
+def _neighbourhood(instance: GapInstance, agent: np.ndarray, rng: np.random.Generator, k: int) -> np.ndarray:
+    """k agents (sorted): one at random, then (half of the rest) the agents its jobs are cheapest to
+    move to, the others at random."""
+    m = instance.cost.shape[0]
+    first = int(rng.integers(m))
+    own = np.flatnonzero(agent == first)
+    picked = [first]
+    if len(own):
+        extra = (instance.cost[:, own] - instance.cost[first, own][None, :]).mean(axis=1)
+        extra[first] = np.inf
+        picked += [int(i) for i in np.argsort(extra)[: (k - 1) // 2 + (k - 1) % 2]]
+    rest = np.setdiff1d(np.arange(m), picked)
+    picked += rng.choice(rest, size=k - len(picked), replace=False).tolist()
+    return np.sort(np.asarray(picked[:k]))
 
 
 # --- Lagrangian relaxation of "each job exactly once" ------------------------------------------

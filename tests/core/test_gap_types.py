@@ -3,12 +3,14 @@ plain CP-SAT model of the same instance (bench/gap_generate.py, bench/gap_solver
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
 from bench.gap_generate import KINDS, generate, write_gap
-from bench.gap_instances import parse_gap
-from bench.gap_solver import solve_gap, solve_plain
+from bench.gap_instances import GapInstance, parse_gap
+from bench.gap_solver import _cost, _cp_sat, greedy_gap, improve_by_steps, solve_gap, solve_plain
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -50,12 +52,13 @@ def test_types_a_b_c_capacities() -> None:
         assert g.cost.min() >= 10 and g.cost.max() <= 50
 
 
+@pytest.mark.parametrize("seed", [1, 2])
 @pytest.mark.parametrize("kind", ["d", "e"])
-def test_product_path_is_not_worse_than_plain_cp_sat(kind: str) -> None:
+def test_product_path_is_not_worse_than_plain_cp_sat(kind: str, seed: int) -> None:
     """A small generated instance of each inversely correlated type (5 x 20, small enough for both to
     prove the optimum even on a loaded machine): the product path, given the same time and
     workers, ends at or below a plain CP-SAT model, with a valid bound."""
-    instance = generate(kind, 5, 20, 1)
+    instance = generate(kind, 5, 20, seed)
     product = solve_gap(instance, time_limit_s=30, workers=2)
     plain = solve_plain(instance, time_limit_s=30, workers=2)
     assert product.objective is not None and plain.objective is not None
@@ -73,3 +76,34 @@ def test_a_large_instance_keeps_its_time_limit_and_returns_a_plan() -> None:
     assert result.wall_time_s < 25  # model building and presolve come on top of the limit
     agent_cost = instance.cost.min(axis=0).sum()
     assert result.objective >= agent_cost and result.bound is not None and result.bound <= result.objective
+
+
+def _feasible(instance: GapInstance, agent: np.ndarray) -> bool:
+    m, n = instance.cost.shape
+    load = np.bincount(agent, weights=instance.resource[agent, np.arange(n)], minlength=m)
+    return bool(agent.min() >= 0 and np.all(load <= instance.capacity))
+
+
+@pytest.mark.parametrize("kind", ["d", "e"])
+def test_steps_over_agent_subsets_keep_a_feasible_plan_and_never_raise_its_cost(kind: str) -> None:
+    """The steps (free a few agents' jobs, solve that small GAP exactly) return a feasible plan no
+    costlier than the start; on type e the regret start is poor and the steps cut it."""
+    instance = generate(kind, 10, 100, 1)
+    start = greedy_gap(instance)
+    assert start is not None and _feasible(instance, start)
+    improved = improve_by_steps(instance, start, deadline=time.perf_counter() + 3, workers=2)
+    assert _feasible(instance, improved)
+    assert _cost(instance, improved) <= _cost(instance, start)
+    if kind == "e":
+        assert _cost(instance, improved) < _cost(instance, start)
+
+
+def test_full_search_stopped_for_stalling_still_returns_a_plan_no_costlier_than_its_hint() -> None:
+    """CP-SAT on the full model with a stall limit (stopped when no cheaper plan comes): the plan
+    it returns is feasible and no costlier than the hinted start."""
+    instance = generate("d", 10, 200, 1)
+    start = greedy_gap(instance)
+    assert start is not None
+    run = _cp_sat(instance, start, None, 20, 2, stall_s=0.5)
+    assert run.agent is not None and _feasible(instance, run.agent)
+    assert run.objective is not None and run.objective <= _cost(instance, start)
