@@ -23,6 +23,7 @@ from urllib.parse import urlparse
 
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 from tests.dashboard.conftest import APP, PASSWORD, make_sample_db, role_email
 from tests.databases import BACKENDS, drop_database, new_database
@@ -164,8 +165,10 @@ def test_every_page_opens_by_its_address(browser_page, server, tmp_path, address
     """No "Page not found", no exception, no metric card cut off; a screenshot for a person."""
     name, title = ADDRESSES[address]
     open_page(browser_page, server, address)
+    if title:  # the page's own heading, once it has drawn (a loaded machine draws slowly)
+        expect(browser_page.locator("h1").first).to_have_text(title, timeout=120_000)
     if address == "map":
-        browser_page.wait_for_selector("[data-testid='stDeckGlJsonChart'] canvas", timeout=60_000)
+        browser_page.wait_for_selector("[data-testid='stDeckGlJsonChart'] canvas", timeout=120_000)
         browser_page.wait_for_timeout(2500)  # deck.gl draws on the next animation frames
     shoot(browser_page, tmp_path, name)
     assert browser_page.get_by_text("Page not found").count() == 0, address

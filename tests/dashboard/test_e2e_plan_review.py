@@ -25,7 +25,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
 ]
-WAIT_MS = 120_000  # a re-solve on a loaded machine
+WAIT_MS = 240_000  # a re-solve, or the Optimize page with its impact preview, on a loaded machine
 
 
 @pytest.fixture(scope="module")

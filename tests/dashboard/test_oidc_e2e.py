@@ -204,7 +204,16 @@ def test_a_known_identity_signs_in_through_the_provider_with_its_role(browser, s
     sso_sign_in(page, sso_server)
     page.wait_for_selector("h1:has-text('Overview')", timeout=90_000)
     settle(page)
-    assert nav_links(page) == {"Overview", "Map", "Territory", "Drift", "Alerts", "Data", "Optimize"}
+    assert nav_links(page) == {
+        "Overview",
+        "Map",
+        "Territory",
+        "Drift",
+        "Alerts",
+        "Data",
+        "Optimize",
+        "Plan review",
+    }
     assert page.get_by_text("Sam Single-Sign-On · approver").count() == 1
     cookie = next(c for c in context.cookies() if c["name"].startswith("_streamlit_user"))
     assert cookie["httpOnly"]  # Streamlit's own signed identity cookie

@@ -19,11 +19,21 @@ from tests.dashboard.test_e2e import CHROMIUM, CHROMIUM_ARGS, settle, start_serv
 from tests.databases import BACKENDS, drop_database, new_database
 
 SERVER = Path(__file__).resolve().parents[2] / "dashboard" / "server.py"
-NAV = ("Overview", "Map", "Territory", "Drift", "Alerts", "Optimize", "Data", "Users and audit")
+NAV = (
+    "Overview",
+    "Map",
+    "Territory",
+    "Drift",
+    "Alerts",
+    "Optimize",
+    "Plan review",
+    "Data",
+    "Users and audit",
+)
 VISIBLE = {
-    "viewer": {"Overview", "Map", "Territory", "Drift", "Alerts", "Data"},
-    "planner": {"Overview", "Map", "Territory", "Drift", "Alerts", "Data", "Optimize"},
-    "approver": {"Overview", "Map", "Territory", "Drift", "Alerts", "Data", "Optimize"},
+    "viewer": {"Overview", "Map", "Territory", "Drift", "Alerts", "Plan review", "Data"},
+    "planner": {"Overview", "Map", "Territory", "Drift", "Alerts", "Data", "Optimize", "Plan review"},
+    "approver": {"Overview", "Map", "Territory", "Drift", "Alerts", "Data", "Optimize", "Plan review"},
     "admin": set(NAV),
 }
 
