@@ -96,8 +96,10 @@ def eventually(read, expected, seconds: float = 15.0):  # type: ignore[no-untype
 
 
 def session_cookie(context):  # type: ignore[no-untyped-def]
-    """The session cookie, once the sign-in redirect has set it (the page may draw a moment before)."""
-    for _ in range(100):
+    """The session cookie, once the sign-in redirect has set it: the page draws signed in at once and the
+    browser follows the redirect to the cookie route after it, which a loaded machine may take a while
+    to serve (up to 90 s here)."""
+    for _ in range(900):
         found = [c for c in context.cookies() if c["name"] == "territory_session"]
         if found:
             return found[0]
