@@ -41,18 +41,16 @@ from core.accounts import BASELINE_REVENUE_MONTHS, account_tier, touch_hours
 from core.config import Settings, get_settings
 from core.format import DASH, count, hours, money, pct
 from core.kpis import build_context, empty_frame
-from core.models import AccountForecast, ForecastRun, Opportunity, QuotaAdjustment, RebalancePlan
+from core.models import Opportunity, RebalancePlan
 from core.months import add_months, month_start
 from core.plans import SavedPlan, get_plan
 from core.queries import (
-    current_forecast_run,
-    load_accounts,
+    load_book_tables,
+    load_current_forecasts,
     load_first_revenue_months,
-    load_opportunities,
     load_potentials,
+    load_quota_adjustments,
     load_quotas,
-    load_revenue,
-    load_territories,
     read_frame,
 )
 from core.quota import (
@@ -231,14 +229,8 @@ class ImpactBook:
 def load_impact_book(engine: Engine, *, plan_id: int, as_of: date) -> ImpactBook:
     """Today's book, the quota adjustments and the opportunities with their names."""
     potentials = load_potentials(engine=engine)
-    tables = BookTables(
-        accounts=load_accounts(engine=engine),
-        territories=load_territories(engine=engine),
-        revenue=load_revenue(engine=engine),
-        opportunities=load_opportunities(engine=engine),
-        forecast_potential=potentials.set_index("account_id")["potential"],
-    )
-    forecasts, forecast_as_of = _current_forecasts(engine)
+    tables = load_book_tables(engine=engine)
+    forecasts, forecast_as_of = load_current_forecasts(engine=engine)
     since = pd.Timestamp(add_months(month_start(as_of), -BASELINE_REVENUE_MONTHS)).date()
     frames = BookFrames(
         accounts=tables.accounts,
@@ -252,16 +244,7 @@ def load_impact_book(engine: Engine, *, plan_id: int, as_of: date) -> ImpactBook
         forecast_as_of=forecast_as_of,
         first_revenue_month=load_first_revenue_months(engine=engine),
     )
-    adjustments = read_frame(
-        engine,
-        select(
-            col(QuotaAdjustment.rep_id),
-            col(QuotaAdjustment.period_start),
-            col(QuotaAdjustment.effective_date),
-            col(QuotaAdjustment.amount),
-            col(QuotaAdjustment.plan_id),
-        ),
-    )
+    adjustments = load_quota_adjustments(engine=engine)
     mine = adjustments["plan_id"] == plan_id
     with engine.connect() as connection:
         stored_method = connection.execute(
@@ -275,25 +258,6 @@ def load_impact_book(engine: Engine, *, plan_id: int, as_of: date) -> ImpactBook
         opportunities=_named_opportunities(engine, tables.opportunities),
         stored_method=stored_method,
     )
-
-
-def _current_forecasts(engine: Engine) -> tuple[pd.DataFrame, date | None]:
-    """The current forecast run's monthly forecasts (account_id, month, yhat) and its as-of date."""
-    run_id = current_forecast_run(engine=engine)
-    if run_id is None:
-        return pd.DataFrame(columns=["account_id", "month", "yhat"]), None
-    forecasts = read_frame(
-        engine,
-        select(col(AccountForecast.account_id), col(AccountForecast.month), col(AccountForecast.yhat)).where(
-            col(AccountForecast.run_id) == run_id
-        ),
-    )
-    forecasts["month"] = pd.to_datetime(forecasts["month"]).dt.date
-    with engine.connect() as connection:
-        value = connection.execute(
-            select(col(ForecastRun.as_of)).where(col(ForecastRun.id) == run_id)
-        ).scalar()
-    return forecasts, (pd.Timestamp(value).date() if value is not None else None)
 
 
 def _named_opportunities(engine: Engine, opportunities: pd.DataFrame) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from core.assignments import territory_on
 from core.config import get_settings
 from core.models import (
     Account,
+    AccountForecast,
     AccountPotential,
     Activity,
     AssignmentHistory,
@@ -335,6 +336,25 @@ def accounts_export(*, engine: Engine, as_of: date, assigned_on: date | None = N
             "potential": accounts["potential"].round(2),
         }
     )
+
+
+def load_current_forecasts(*, engine: Engine) -> tuple[pd.DataFrame, date | None]:
+    """The current forecast run's monthly forecasts (account_id, month, yhat) and its as-of date."""
+    run_id = current_forecast_run(engine=engine)
+    if run_id is None:
+        return pd.DataFrame(columns=["account_id", "month", "yhat"]), None
+    forecasts = read_frame(
+        engine,
+        select(col(AccountForecast.account_id), col(AccountForecast.month), col(AccountForecast.yhat)).where(
+            col(AccountForecast.run_id) == run_id
+        ),
+    )
+    forecasts["month"] = pd.to_datetime(forecasts["month"]).dt.date
+    with engine.connect() as connection:
+        value = connection.execute(
+            select(col(ForecastRun.as_of)).where(col(ForecastRun.id) == run_id)
+        ).scalar()
+    return forecasts, (pd.Timestamp(value).date() if value is not None else None)
 
 
 def load_book_tables(*, engine: Engine) -> BookTables:

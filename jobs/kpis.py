@@ -16,7 +16,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, col
 
@@ -24,13 +24,13 @@ from core.accounts import BASELINE_REVENUE_MONTHS
 from core.config import get_settings
 from core.jobruns import record_job
 from core.kpis import KpiResult, compute_kpis
-from core.models import AccountForecast, ForecastRun, TeamKpi, TerritoryKpi
+from core.models import TeamKpi, TerritoryKpi
 from core.months import add_months, month_start
 from core.queries import (
-    current_forecast_run,
     load_accounts,
     load_activities,
     load_assignment_moves,
+    load_current_forecasts,
     load_first_revenue_months,
     load_opportunities,
     load_potentials,
@@ -38,7 +38,6 @@ from core.queries import (
     load_quotas,
     load_revenue,
     load_territories,
-    read_frame,
 )
 from core.snapshot_inputs import BookFrames, kpi_inputs
 
@@ -50,22 +49,7 @@ ACTIVITY_DAYS_READ = 200  # 4 x 30-day activity windows + 90-day coverage, also 
 
 def load_book_frames(engine: Engine, *, earliest: date) -> BookFrames:
     """What snapshots from ``earliest`` on read: only the revenue and activity windows the KPIs use."""
-    run_id = current_forecast_run(engine=engine)
-    forecasts = pd.DataFrame(columns=["account_id", "month", "yhat"])
-    forecast_as_of = None
-    if run_id is not None:
-        forecasts = read_frame(
-            engine,
-            select(
-                col(AccountForecast.account_id), col(AccountForecast.month), col(AccountForecast.yhat)
-            ).where(col(AccountForecast.run_id) == run_id),
-        )
-        forecasts["month"] = pd.to_datetime(forecasts["month"]).dt.date
-        with engine.connect() as connection:
-            value = connection.execute(
-                select(col(ForecastRun.as_of)).where(col(ForecastRun.id) == run_id)
-            ).scalar()
-        forecast_as_of = pd.Timestamp(value).date() if value is not None else None
+    forecasts, forecast_as_of = load_current_forecasts(engine=engine)
     return BookFrames(
         accounts=load_accounts(engine=engine),
         territories=load_territories(engine=engine),
