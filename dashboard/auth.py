@@ -6,13 +6,18 @@ role comes from our users table by email.
 
 A local sign-in becomes a signed, HTTP-only cookie the way ``st.login``'s does: the script checks
 the password, opens a server-side session and sends the browser (Streamlit's own auth redirect) to
-``/signin/complete`` with a one-time ticket; that route (dashboard/server.py) sets the cookie and
-comes back. Every script run then reads the cookie (``st.context.cookies``) and checks its session
+``/signin/complete`` with a one-time ticket and the page that was asked for; that route
+(dashboard/server.py) sets the cookie and opens that page. The run that sends the redirect ends there
+(a rerun would drop the redirect before it reached the browser), so the app draws only once the
+cookie is set; the tab also holds the session, so "Continue" opens it if the browser does not
+follow. Every script run then reads the cookie (``st.context.cookies``) and checks its session
 in the database, so a reload, a direct URL or a new tab stays signed in until the session expires,
 and signing out ends the session everywhere at the next interaction.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 from streamlit import config as st_config
@@ -120,24 +125,51 @@ def sign_in_page(engine) -> None:  # type: ignore[no-untyped-def]
             "TERRITORY_ADMIN_PASSWORD, or a generated password it prints once); or run "
             "`territory users add EMAIL --role admin --password-stdin --as system`."
         )
-    with st.form("sign_in"):
-        email = st.text_input("Email")
-        password = st.text_input("Password", type="password")
-        submitted = st.form_submit_button("Sign in", type="primary")
-    if submitted:
-        try:
-            if engine is None:
-                raise SignInError("wrong email or password")
-            actor = verify_password(engine, email, password)
-        except SignInError as error:
-            st.error(str(error))
-        else:
-            st.session_state[STATE] = redeem_ticket(engine, start_session(engine, actor.email))
-            st.session_state[ACTOR] = actor
-            _redirect(f"{COMPLETE_PATH}?ticket={start_session(engine, actor.email)}")
-            st.rerun()
-    if sso_configured():
-        st.button("Sign in with single sign-on", on_click=st.login)
+    box = st.empty()
+    with box.container():
+        with st.form("sign_in"):
+            email = st.text_input("Email")
+            password = st.text_input("Password", type="password")
+            submitted = st.form_submit_button("Sign in", type="primary")
+        if sso_configured():
+            st.button("Sign in with single sign-on", on_click=st.login)
+    if not submitted:
+        return
+    try:
+        if engine is None:
+            raise SignInError("wrong email or password")
+        actor = verify_password(engine, email, password)
+    except SignInError as error:
+        st.error(str(error))
+        return
+    st.session_state[STATE] = redeem_ticket(engine, start_session(engine, actor.email))
+    st.session_state[ACTOR] = actor
+    ticket = start_session(engine, actor.email)
+    _redirect(f"{COMPLETE_PATH}?{urlencode({'ticket': ticket, 'next': _requested_page()})}")
+    box.empty()
+    st.info("Signed in. Opening the dashboard…")
+    st.button("Continue", type="primary")  # this tab holds the session if the browser does not follow
+
+
+def _requested_page() -> str:
+    """The page this sign-in was asked for (path and query, relative to the app), to open after it."""
+    path = urlsplit(st.context.url or "").path.strip("/")
+    base = str(st_config.get_option("server.baseUrlPath") or "").strip("/")
+    if base and (path == base or path.startswith(base + "/")):
+        path = path[len(base) :].strip("/")
+    query = urlencode(st.query_params.to_dict())
+    return safe_return_path(f"{path}?{query}" if query else path)
+
+
+def safe_return_path(value: str) -> str:
+    """``value`` when it is a page of this app (relative: no scheme, host or leading slash, and not a
+    sign-in route), else "" (the overview): the cookie route never sends anyone elsewhere."""
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or value.startswith(("/", "\\")) or "\\" in value:
+        return ""
+    if parts.path.strip("/") in (COMPLETE_PATH, SIGNOUT_PATH) or any(ord(c) < 32 for c in value):
+        return ""
+    return value
 
 
 def sign_out() -> None:

@@ -2,8 +2,9 @@
 
 ``streamlit run dashboard/server.py`` (what ``territory run`` does) finds the ``st.App`` below.
 ``/signin/complete?ticket=...`` exchanges a one-time sign-in ticket for the session cookie: signed,
-HTTP-only, SameSite=Lax, Secure behind HTTPS, lasting as long as the session; ``/signout`` deletes
-it. Both then go back to the app.
+HTTP-only, SameSite=Lax, Secure behind HTTPS, lasting as long as the session, then opens the page
+the sign-in was asked for (``next``, a page of this app only); ``/signout`` deletes it and goes back
+to the app.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from starlette.routing import Route  # noqa: E402
 from core.auth import redeem_ticket  # noqa: E402
 from core.config import get_settings  # noqa: E402
 from core.db import get_engine  # noqa: E402
-from dashboard.auth import COMPLETE_PATH, COOKIE, SIGNOUT_PATH  # noqa: E402
+from dashboard.auth import COMPLETE_PATH, COOKIE, SIGNOUT_PATH, safe_return_path  # noqa: E402
 
 
 def complete(request: Request) -> Response:
-    """Set the session cookie for a fresh one-time ticket, then open the app."""
+    """Set the session cookie for a fresh one-time ticket, then open the page that was asked for."""
     cookie = redeem_ticket(get_engine(get_settings().database_url), request.query_params.get("ticket", ""))
-    response = RedirectResponse(str(request.base_url), status_code=303)
+    page = safe_return_path(request.query_params.get("next", "")) if cookie is not None else ""
+    response = RedirectResponse(str(request.base_url) + page, status_code=303)
     if cookie is not None:
         response.set_cookie(
             COOKIE,

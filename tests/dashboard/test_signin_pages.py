@@ -10,7 +10,7 @@ from sqlalchemy import select
 from core.db import get_engine, session_scope
 from core.importing import import_files
 from core.models import Rep, Territory
-from dashboard.auth import STATE
+from dashboard.auth import STATE, safe_return_path
 from dashboard.components import as_text
 from tests.dashboard.conftest import PASSWORD, role_email
 
@@ -42,8 +42,13 @@ def test_the_form_signs_in_and_a_wrong_password_does_not(app, writable_db, monke
     assert [e.value for e in at.error] == ["wrong email or password"] and STATE not in at.session_state
     at.text_input[1].input(PASSWORD)
     at.button[0].click().run()
+    # the run that signs in ends with the redirect to the cookie route (a rerun would drop it): the
+    # form is gone, and the tab holds the session for when the browser comes back (or "Continue")
+    assert not at.exception and [i.value for i in at.info] == ["Signed in. Opening the dashboard…"]
+    assert not at.text_input and [b.label for b in at.button] == ["Continue"]
+    assert at.session_state[STATE]
+    at.button[0].click().run()
     assert not at.exception and at.title[0].value == "Overview"
-    assert at.session_state[STATE]  # the signed session this tab holds (the browser gets it as a cookie)
     assert "planner@example.com · planner" in [t.value for t in at.text]
 
 
@@ -98,3 +103,24 @@ def test_the_admin_page_adds_users_and_shows_the_audit_trail(app, writable_db):
     assert any("Added new.viewer@example.com as viewer" in s.value for s in at.success)
     audit = at.dataframe[-1].value
     assert audit.iloc[0][["actor", "action", "source"]].tolist() == ["admin@example.com", "users.add", "page"]
+
+
+@pytest.mark.parametrize(
+    ("asked", "opened"),
+    [
+        ("territory?id=SW-T003", "territory?id=SW-T003"),
+        ("map", "map"),
+        ("", ""),
+        ("//evil.example/x", ""),
+        ("/territory", ""),
+        ("https://evil.example/", ""),
+        ("javascript:alert(1)", ""),
+        ("\\\\evil.example", ""),
+        ("signin/complete?ticket=x", ""),
+        ("signout", ""),
+        ("map\r\nSet-Cookie: x=1", ""),
+    ],
+)
+def test_the_page_opened_after_sign_in_is_a_page_of_this_app(asked, opened):
+    """The cookie route opens the page the sign-in was asked for, never another site or a sign-in route."""
+    assert safe_return_path(asked) == opened
