@@ -181,17 +181,19 @@ def solve_gap(
        is read from the instance this way, not from its type: on types a-c the bound is close and
        fixing drops most pairs; where cost falls as resource use rises (types d, e) the bound
        stays far below any plan and fixing would keep nearly every pair.
-    3. Steps over agent subsets from the start (``improve_by_steps``) until they stall, at most
-       15% of the time.
-    4. When the probe said pruning may pay: the Lagrangian bound again from the probe's
-       multipliers against the steps' plan; reduced-cost fixing drops every pair whose use
-       provably costs at least that plan (keeping the plan's own). When at most a quarter of the
-       pairs is left, CP-SAT searches what is left from the plan for the rest of the time; the
-       reduced model's optimum is the instance's, so CP-SAT proving it, or reaching the Lagrangian
-       bound, proves the instance.
-    5. Otherwise the rest of the time goes to whichever search improves (``_alternate``): CP-SAT
-       on the full model hinted with the best plan, as a plain model (default parameters), for as
-       long as it finds a cheaper plan or its bound closes in, then the steps again, and so on.
+    3. When the probe said pruning may pay: steps over agent subsets from the start
+       (``improve_by_steps``) until they stall, at most 15% of the time; then the Lagrangian bound
+       again from the probe's multipliers against the steps' plan; reduced-cost fixing drops every
+       pair whose use provably costs at least that plan (keeping the plan's own). When at most a
+       quarter of the pairs is left, CP-SAT searches what is left from the plan for the rest of
+       the time; the reduced model's optimum is the instance's, so CP-SAT proving it, or reaching
+       the Lagrangian bound, proves the instance.
+    4. Otherwise the rest of the time goes to whichever search improves (``_alternate``): CP-SAT
+       on the full model hinted with the best plan, as a plain model (default parameters), first;
+       once it has found a cheaper plan it runs to the end (a model small enough to search well
+       does so within FIRST_LOOK of the time). If it finds none within that look (a large model
+       whose presolve alone eats it), ``_portfolio``: plain CP-SAT without a hint on one worker
+       and steps on the other, to the end.
     The incumbent is only ever replaced by a cheaper plan.
     """
     started = time.perf_counter()
@@ -212,8 +214,8 @@ def solve_gap(
             prune = (upper - bound) <= LOOSE_GAP * abs(upper) and (
                 reduced_cost_pairs(problem, multipliers, bound, hoped).mean() <= KEEP_AT_MOST
             )
-    if start is None:  # no start: CP-SAT on the full model for the whole time
-        return _alternate(instance, problem, None, lower, deadline, workers, maximize, started)
+    if start is None or not prune:  # the full model first; the steps only once it stalls
+        return _alternate(instance, problem, start, lower, deadline, workers, maximize, started)
     start = improve_by_steps(problem, start, deadline=started + STEPS_SHARE * time_limit_s, workers=workers)
     upper = _cost(problem, start)
     if prune and lower < upper:
@@ -253,20 +255,26 @@ def _alternate(
 ) -> GapResult:
     """Without pruning, the time goes to whichever search is improving: CP-SAT on the full model
     hinted with the best plan (a plain model with its own parameters) for as long as it finds a
-    cheaper plan or a better bound within FULL_STALL of the time (else, e.g. while its presolve of
-    a large instance eats the minute, it is stopped), then steps over agent subsets until they
-    stall, then the full model again, and so on to the deadline."""
+    cheaper plan or a better bound (the first look: FIRST_LOOK of the time; later FULL_STALL).
+    A first look that finds nothing cheaper hands over to ``_portfolio``; with one worker, or
+    after a later stall, steps over agent subsets (at most STEPS_SHARE of the time), then the
+    full model again, and so on to the deadline."""
     time_limit_s = deadline - started
     best, bound, status = start, lower, "UNKNOWN"
-    for _ in range(4):
+    for attempt in range(4):
         if deadline - time.perf_counter() < 0.5:
             break
-        stall = FULL_STALL * time_limit_s if best is not None else None
+        stall = (FIRST_LOOK if attempt == 0 else FULL_STALL) * time_limit_s if best is not None else None
+        before = None if best is None else _cost(problem, best)
         run = _cp_sat(
             problem, best, None, deadline - time.perf_counter(), workers, lower=lower, stall_s=stall
         )
         if run.bound is not None:
             bound = max(bound, int(round(run.bound)))
+        found = run.agent is not None and (before is None or run.objective < before)  # type: ignore[operator]
+        settled = run.status in ("OPTIMAL", "INFEASIBLE", "MODEL_INVALID")
+        if attempt == 0 and before is not None and not found and not settled and workers >= 2:
+            return _portfolio(instance, problem, best, bound, deadline, workers, maximize, started)
         if run.agent is not None and (best is None or run.objective < _cost(problem, best)):  # type: ignore[operator]
             best = run.agent
         if run.status in ("OPTIMAL", "INFEASIBLE", "MODEL_INVALID") or best is None:
@@ -274,8 +282,41 @@ def _alternate(
             break
         if _cost(problem, best) <= bound or deadline - time.perf_counter() < 0.5:
             break
-        best = improve_by_steps(problem, best, deadline=deadline, workers=workers)
+        steps_end = min(deadline, time.perf_counter() + STEPS_SHARE * time_limit_s)
+        best = improve_by_steps(problem, best, deadline=steps_end, workers=workers)
     final = _Run(status, None if best is None else _cost(problem, best), bound, best)
+    return _best_of(instance, problem, final, start, lower, maximize, started)
+
+
+def _portfolio(
+    instance: GapInstance,
+    problem: GapInstance,
+    start: np.ndarray,
+    lower: int,
+    deadline: float,
+    workers: int,
+    maximize: bool,
+    started: float,
+) -> GapResult:
+    """For a model whose first look found nothing cheaper than the start (a large one): plain CP-SAT
+    on the full model, without a hint (a hint holds its search near the start), on all workers but
+    one to the deadline, while steps from the start run on the last one, with a fresh seed each
+    time they stall. The cheaper plan and the better bound of the two."""
+    ran: dict[str, _Run] = {}
+
+    def full() -> None:
+        ran["full"] = _cp_sat(problem, None, None, deadline - time.perf_counter(), workers - 1, lower=lower)
+
+    thread = threading.Thread(target=full, daemon=True)
+    thread.start()
+    best, seed = start, 0
+    while time.perf_counter() < deadline - 0.5 and thread.is_alive():
+        best = improve_by_steps(problem, best, deadline=deadline - 0.2, workers=1, seed=seed)
+        seed += 1
+    thread.join()
+    run = ran.get("full", _Run("UNKNOWN", None, None, None))
+    plan = run.agent if run.agent is not None and run.objective < _cost(problem, best) else best  # type: ignore[operator]
+    final = _Run(run.status, _cost(problem, plan), run.bound, plan)
     return _best_of(instance, problem, final, start, lower, maximize, started)
 
 
@@ -423,7 +464,10 @@ def _result(
 STEPS_SHARE, STALL_ROUNDS = 0.15, 2
 # CP-SAT on the full model is stopped after FULL_STALL of the time without any plan cheaper than
 # its start, unless its bound, rising at its recent pace, would meet the plan before the time limit.
-FULL_STALL = 0.25
+# Its first search, straight after the probe, gets FIRST_LOOK: a model small enough to search
+# improves on the start within it and then runs to the end (as plain CP-SAT would, from a better
+# start); one whose presolve alone takes longer (80 x 1,600) goes to the steps after it.
+FULL_STALL, FIRST_LOOK = 0.25, 0.10
 # The first step frees the jobs of enough agents for about LNS_JOBS jobs (at least 2 agents, at most
 # half); each step has at most LNS_STEP_S seconds.
 LNS_JOBS, LNS_STEP_S = 100, 0.5
