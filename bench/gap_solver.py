@@ -189,7 +189,7 @@ def solve_gap(
        the time; the reduced model's optimum is the instance's, so CP-SAT proving it, or reaching
        the Lagrangian bound, proves the instance.
     4. Otherwise the rest of the time goes to whichever search improves (``_alternate``): CP-SAT
-       on the full model hinted with the best plan, as a plain model (default parameters), first;
+       on the full model as a plain model (no hint, default parameters), first;
        once it has found a cheaper plan it runs to the end (a model small enough to search well
        does so within FIRST_LOOK of the time). If it finds none within that look (a large model
        whose presolve alone eats it), ``_portfolio``: plain CP-SAT without a hint on one worker
@@ -254,8 +254,8 @@ def _alternate(
     started: float,
 ) -> GapResult:
     """Without pruning, the time goes to whichever search is improving: CP-SAT on the full model
-    hinted with the best plan (a plain model with its own parameters) for as long as it finds a
-    cheaper plan or a better bound (the first look: FIRST_LOOK of the time; later FULL_STALL).
+    (the plain model: no hint, its own parameters) for as long as it finds a plan cheaper than the
+    best one, or a better bound (the first look: FIRST_LOOK of the time; later FULL_STALL).
     A first look that finds nothing cheaper hands over to ``_portfolio``; with one worker, or
     after a later stall, steps over agent subsets (at most STEPS_SHARE of the time), then the
     full model again, and so on to the deadline."""
@@ -267,7 +267,14 @@ def _alternate(
         stall = (FIRST_LOOK if attempt == 0 else FULL_STALL) * time_limit_s if best is not None else None
         before = None if best is None else _cost(problem, best)
         run = _cp_sat(
-            problem, best, None, deadline - time.perf_counter(), workers, lower=lower, stall_s=stall
+            problem,
+            best,
+            None,
+            deadline - time.perf_counter(),
+            workers,
+            lower=lower,
+            stall_s=stall,
+            hint=False,  # a hint holds the search near the plan (see _portfolio); the plan stays ours
         )
         if run.bound is not None:
             bound = max(bound, int(round(run.bound)))
@@ -398,12 +405,13 @@ def _cp_sat(
     workers: int,
     lower: int | None = None,
     stall_s: float | None = None,
+    hint: bool = True,
 ) -> _Run:
-    """CP-SAT from ``start``; with ``stall_s``, stopped once that long passes without any plan
-    cheaper than the start, unless the bound is rising fast enough to meet the plan before the
-    time limit (then the search is on its way to a proof). A search that has improved on its
-    start once runs to the time limit, as a plain model would."""
-    model, (x, agents, jobs) = gap_model(instance, start=start, allowed=allowed)
+    """CP-SAT from ``start`` (as its hint when ``hint``); with ``stall_s``, stopped once that long
+    passes without any plan cheaper than the start, unless the bound is rising fast enough to meet
+    the plan before the time limit (then the search is on its way to a proof). A search that has
+    improved on its start once runs to the time limit, as a plain model would."""
+    model, (x, agents, jobs) = gap_model(instance, start=start if hint else None, allowed=allowed)
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(time_limit_s, 0.5)
     solver.parameters.num_workers = workers
