@@ -218,7 +218,7 @@ def solve_gap(
         return _alternate(instance, problem, start, lower, deadline, workers, maximize, started)
     start = improve_by_steps(problem, start, deadline=started + STEPS_SHARE * time_limit_s, workers=workers)
     upper = _cost(problem, start)
-    if prune and lower < upper:
+    if lower < upper:  # pruning may pay (else the full model went first, above)
         lagrangian_end = min(time.perf_counter() + LAGRANGIAN_SHARE * time_limit_s, deadline - 1.0)
         bound, multipliers = lagrangian_bound(
             problem, upper, deadline=lagrangian_end, multipliers=multipliers
@@ -282,9 +282,9 @@ def _alternate(
         settled = run.status in ("OPTIMAL", "INFEASIBLE", "MODEL_INVALID")
         if attempt == 0 and before is not None and not found and not settled and workers >= 2:
             return _portfolio(instance, problem, best, bound, deadline, workers, maximize, started)
-        if run.agent is not None and (best is None or run.objective < _cost(problem, best)):  # type: ignore[operator]
+        if found:
             best = run.agent
-        if run.status in ("OPTIMAL", "INFEASIBLE", "MODEL_INVALID") or best is None:
+        if settled or best is None:
             status = run.status
             break
         if _cost(problem, best) <= bound or deadline - time.perf_counter() < 0.5:
