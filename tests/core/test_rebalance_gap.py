@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 
 from bench.gap_instances import GapInstance, parse_gap, read_gap
-from bench.gap_solver import gap_model, greedy_gap, lagrangian_bound, reduced_cost_pairs, solve_gap
+from bench.gap_solver import (
+    gap_model,
+    greedy_gap,
+    lagrangian_bound,
+    lp_relaxation,
+    reduced_cost_pairs,
+    solve_gap,
+)
 
 GAP = Path(__file__).resolve().parents[3] / "shared" / "benchmarks" / "gap"
 needs_data = pytest.mark.skipif(not GAP.exists(), reason="shared benchmark data not beside the repository")
@@ -74,6 +81,30 @@ def test_lagrangian_bound_and_fixing_never_cut_off_the_optimum(seed: int) -> Non
     if start is not None:
         used = np.bincount(start, weights=resource[start, np.arange(7)], minlength=3)
         assert np.all(used <= instance.capacity)
+
+
+def test_linear_relaxation_of_the_tiny_instance_by_hand() -> None:
+    """Each job's cheaper agent already fits (jobs 0 and 2 on agent 0, job 1 on agent 1): the
+    relaxation is integral, 1 + 2 + 4 = 7, and it uses exactly those pairs."""
+    relaxation = lp_relaxation(parse_gap(TINY, "tiny"), deadline=float("inf"))
+    assert relaxation is not None
+    assert relaxation.bound == pytest.approx(7)
+    assert relaxation.support.tolist() == [[True, False, True], [False, True, False]]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_linear_relaxation_is_a_bound_and_prices_its_own_pairs_at_zero(seed: int) -> None:
+    """Random 3 x 7 instances with tight capacities: the relaxation's optimum is at most the brute
+    force optimum, the pairs it uses have reduced cost 0 (within 1e-6) and none is negative
+    except at a pair it uses fully."""
+    rng = np.random.default_rng(seed)
+    cost, resource = rng.integers(5, 30, (3, 7)), rng.integers(3, 12, (3, 7))
+    instance = GapInstance("random", cost, resource, (resource.sum(axis=1) * 0.45).astype(int))
+    relaxation = lp_relaxation(instance, deadline=float("inf"))
+    assert relaxation is not None
+    assert relaxation.bound <= brute_force(instance) + 1e-6
+    assert np.all(relaxation.support.sum(axis=0) >= 1)
+    assert np.all(relaxation.reduced[~relaxation.support] >= -1e-6)
 
 
 def test_the_model_is_the_rebalance_core() -> None:
