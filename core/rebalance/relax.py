@@ -24,16 +24,21 @@ class Relaxation:
     reduced_costs: np.ndarray | None = None  # LP reduced cost of each variable
 
 
+def glop() -> pywraplp.Solver:
+    """GLOP with its dual simplex: the same optimum, found 2.5-3x faster than the default primal on
+    assignment models (national 1.2-1.5 s against 3.4-3.8 s; GAP 80 x 1,600 type d 1.5 s against 4.8 s)."""
+    solver = pywraplp.Solver.CreateSolver("GLOP")
+    solver.SetSolverSpecificParametersAsString("use_dual_simplex: true")
+    return solver
+
+
 def lp_relaxation(proto: cp_model_helper.CpModelProto, time_limit_s: float) -> Relaxation:
     """Relax a CP-SAT model to an LP and solve it with GLOP.
 
     Linear constraints, exactly/at-most-one, clauses and implications are relaxed; constraints
     with other enforcement literals are left out, so the relaxation stays valid.
     """
-    solver = pywraplp.Solver.CreateSolver("GLOP")
-    # The dual simplex: the same optimum, found 2.5-3x faster than the default primal on these models
-    # (national 1.2-1.5 s against 3.4-3.8 s; GAP 80 x 1,600 type d 1.5 s against 4.8 s).
-    solver.SetSolverSpecificParametersAsString("use_dual_simplex: true")
+    solver = glop()
     solver.SetTimeLimit(max(int(time_limit_s * 1000), 1))
     variables = [solver.NumVar(*_hull(v.domain), "") for v in proto.variables]
     for constraint in proto.constraints:
